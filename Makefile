@@ -1,0 +1,24 @@
+# The README's whole set-up: `make demo` and `make test`. Both create .venv when it is missing.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+MODEL ?= efficientnet-lite0
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench clean
+
+# Reinstall only when the project's dependencies change.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) scripts/demo.py --model $(MODEL) --out outputs
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf outputs .pytest_cache

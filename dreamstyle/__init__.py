@@ -1,0 +1,11 @@
+"""dreamstyle: pictures from pretrained CNN features: DeepDream, style transfer, visualisation."""
+
+__version__ = "0.1.0"
+
+from .backbones import Backbone, load_backbone  # noqa: E402
+from .dream import dream  # noqa: E402
+from .errors import UserError  # noqa: E402
+from .optimize import Interrupted  # noqa: E402
+from .settings import DreamSettings  # noqa: E402
+
+__all__ = ["Backbone", "DreamSettings", "Interrupted", "UserError", "dream", "load_backbone", "__version__"]

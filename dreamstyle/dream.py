@@ -1,0 +1,179 @@
+"""DeepDream: normalised gradient ascent on layer activations over an octave pyramid."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from .backbones import MODELS, Backbone, load_backbone
+from .errors import UserError
+from .images import Picture, load_image, resize_longest, to_pil, to_tensor
+from .objectives import Objective, guide_match, layer_energy
+from .optimize import Interrupted, NormalizedAscent, Progress, run
+from .param import PixelImage
+from .presets import merge
+from .runtime import announce, generator, resolve_device, resolve_precision
+from .settings import DreamSettings, build, metadata, parse_layers
+from .transforms import jitter
+
+SnapshotFn = Callable[[int, Image.Image], None]
+
+
+def octave_sizes(height: int, width: int, octaves: int, scale: float, min_side: int) -> list[tuple[int, int]]:
+    """Smallest first; octaves that would shrink the short side below `min_side` are dropped."""
+    sizes = []
+    for k in reversed(range(octaves)):
+        h, w = round(height / scale**k), round(width / scale**k)
+        if min(h, w) >= min_side:
+            sizes.append((h, w))
+    return sizes or [(height, width)]
+
+
+def probe(backbone: Backbone, layers: list[str], device: torch.device) -> dict[str, tuple[int, int]]:
+    """(channels, stride) of each layer, from one tiny forward pass instead of a lookup table."""
+    side = 256
+    with torch.no_grad():
+        feats = backbone(torch.zeros(1, 3, side, side, device=device), layers)
+    return {n: (f.shape[1], max(1, round(side / f.shape[-1]))) for n, f in feats.items()}
+
+
+def as_picture(image: Any, max_pixels: int | None) -> Picture:
+    if isinstance(image, Picture):
+        return image
+    if isinstance(image, Image.Image):
+        rgba = image.mode in ("RGBA", "LA") or "transparency" in image.info
+        alpha = image.convert("RGBA").getchannel("A") if rgba else None
+        return Picture(image.convert("RGB"), alpha)
+    return load_image(image, max_pixels=max_pixels)
+
+
+def resolve(settings: DreamSettings | None, overrides: dict[str, Any]) -> DreamSettings:
+    base = dataclasses.asdict(settings) if settings is not None else {}
+    preset = overrides.pop("preset", None)
+    return build(DreamSettings, merge("dream", preset, {**base, **overrides}, DreamSettings.model))
+
+
+def dream(
+    image: Any,
+    settings: DreamSettings | None = None,
+    *,
+    backbone: Backbone | None = None,
+    on_snapshot: SnapshotFn | None = None,
+    **overrides: Any,
+) -> Image.Image:
+    """DeepDream `image` (a path, PIL image or Picture); returns a PIL image.
+
+    Settings come from `settings` and/or keyword overrides (the fields of DreamSettings, plus
+    `preset="swirls"`, which the other overrides then override). The
+    result carries its settings in `result.info["dreamstyle"]` and keeps the input's alpha.
+    On Ctrl-C raises `Interrupted` holding the image as it stood.
+    """
+    s = resolve(settings, overrides)
+    device = resolve_device(s.device)
+    dtype = resolve_precision(s.precision, device)
+    picture = as_picture(image, s.max_pixels)
+    if backbone is None:
+        backbone = load_backbone(s.model, weights=s.weights, device=device, progress=not s.quiet)
+    backbone = backbone.to(device)
+    announce("dream", backbone.name, backbone.weights, device, dtype, s.quiet)
+
+    default_layers = MODELS[backbone.name].dream_layers if backbone.name in MODELS else ""
+    weights = parse_layers(s.layers or default_layers)
+    layers = backbone.check_layers(weights)
+    shapes = probe(backbone, layers, device)
+    if s.channels is not None:
+        for layer in layers:
+            bad = [c for c in s.channels if c >= shapes[layer][0]]
+            if bad:
+                raise UserError(
+                    f"layer {layer} has {shapes[layer][0]} channels; channel {bad[0]} does not exist",
+                    f"use --channels from 0 to {shapes[layer][0] - 1}",
+                )
+    min_side = 2 * max(stride for _, stride in shapes.values())
+
+    rgb = resize_longest(picture.rgb, s.size) if s.size else picture.rgb
+    if min(rgb.size) < min_side:
+        raise UserError(
+            f"the image is {rgb.width}x{rgb.height}, too small for layer {layers[-1]}",
+            f"its shortest side must be at least {min_side} px: raise --size or pick a shallower layer",
+        )
+    original = to_tensor(rgb).to(device)
+    objective = _objective(s, backbone, layers, weights, device)
+    sizes = octave_sizes(original.shape[-2], original.shape[-1], s.octaves, s.octave_scale, min_side)
+
+    gen = generator(s.seed)
+    progress = Progress(len(sizes) * s.steps, f"dream {backbone.name}", quiet=s.quiet)
+    detail = torch.zeros(1, 3, *sizes[0], device=device)
+    param: PixelImage | None = None
+    done = 0
+
+    def loss_fn(x: torch.Tensor) -> torch.Tensor:
+        return -objective(backbone(x, objective.layers))
+
+    def snapshot(_: int) -> None:
+        nonlocal done
+        done += 1
+        if on_snapshot is not None and s.save_every and done % s.save_every == 0:
+            on_snapshot(done, to_pil(_compose_up(param.image(), original)))
+
+    try:
+        for h, w in sizes:
+            base = _resize(original, h, w)
+            detail = _resize(detail, h, w)
+            # The classic octave trick: carry only the *added detail* up the pyramid, on top of a
+            # fresh resize of the original, so the photo stays sharp at every scale.
+            param = PixelImage(base + detail)
+            opt = NormalizedAscent(param.parameters(), lr=s.lr, norm=s.norm, smooth=s.smooth)
+            run(
+                param, loss_fn, opt, s.steps,
+                transforms=[jitter(s.jitter)] if s.jitter else [],
+                generator=gen, device=device, dtype=dtype,
+                after_step=param.constrain, progress=progress, on_step=snapshot,
+            )  # fmt: skip
+            detail = param.image() - base
+    except KeyboardInterrupt:
+        partial = None if param is None else to_pil(_compose_up(param.image(), original))
+        raise Interrupted(_finish(partial, picture, s, backbone) if partial else None) from None
+    finally:
+        progress.close()
+    return _finish(to_pil(param.image()), picture, s, backbone)
+
+
+def _objective(s: DreamSettings, backbone: Backbone, layers, weights, device) -> Objective:
+    if not s.guide:
+        return sum(w * layer_energy(l, s.channels) for l, w in weights.items())
+    guide = as_picture(s.guide, s.max_pixels).rgb
+    guide = resize_longest(guide, min(s.size or 512, 512))
+    with torch.no_grad():
+        feats = backbone(to_tensor(guide).to(device), layers)
+    return sum(w * guide_match(l, feats[l]) for l, w in weights.items())
+
+
+def _resize(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    if x.shape[-2:] == (h, w):
+        return x
+    return F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False, antialias=h < x.shape[-2])
+
+
+def _compose_up(current: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
+    """An in-progress image shown at the final size (snapshots and interrupts mid-pyramid)."""
+    h, w = original.shape[-2:]
+    if current.shape[-2:] == (h, w):
+        return current
+    small = _resize(original, *current.shape[-2:])
+    return (original + _resize(current - small, h, w)).clamp(0, 1)
+
+
+def _finish(img: Image.Image, picture: Picture, s: DreamSettings, backbone: Backbone) -> Image.Image:
+    if picture.alpha is not None:
+        img = img.convert("RGBA")
+        img.putalpha(picture.alpha.resize(img.size, Image.LANCZOS))
+    img.info["dreamstyle"] = metadata("dream", dataclasses.replace(s, model=backbone.name), backbone.weights)
+    return img
+
+

@@ -1,0 +1,32 @@
+"""The one exception type for mistakes a user can fix.
+
+The CLI turns it into a single ``error: … `` line plus a hint and exit code 2; anything else that
+escapes is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class UserError(Exception):
+    """A problem with the user's input or environment, with a hint on how to fix it."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """A short hint naming the closest valid choices, or listing a few when nothing is close."""
+    choices = list(choices)
+    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
+    if close:
+        return "did you mean " + " or ".join(repr(c) for c in close) + "?"
+    shown = ", ".join(choices[:12]) + (", …" if len(choices) > 12 else "")
+    return f"choose from: {shown}"

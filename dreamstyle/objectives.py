@@ -1,0 +1,76 @@
+"""Small composable objectives: each maps tapped activations to a scalar to *maximise*.
+
+They compose like numbers (`channel("block9", 3) + 0.5 * layer("block10")`) and carry the set of
+layers they read, so the backbone is run exactly as deep as the sum of them needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import torch
+
+Features = dict[str, torch.Tensor]
+
+
+class Objective:
+    def __init__(self, fn: Callable[[Features], torch.Tensor], layers: Iterable[str], name: str):
+        self.fn = fn
+        self.layers = frozenset(layers)
+        self.name = name
+
+    def __call__(self, feats: Features) -> torch.Tensor:
+        return self.fn(feats)
+
+    def __add__(self, other: "Objective | float") -> "Objective":
+        if not isinstance(other, Objective):
+            return Objective(lambda f: self(f) + other, self.layers, f"{self.name} + {other}")
+        return Objective(lambda f: self(f) + other(f), self.layers | other.layers, f"{self.name} + {other.name}")
+
+    __radd__ = __add__  # lets sum() start from 0
+
+    def __neg__(self) -> "Objective":
+        return Objective(lambda f: -self(f), self.layers, f"-({self.name})")
+
+    def __sub__(self, other: "Objective | float") -> "Objective":
+        return self + (-other)
+
+    def __mul__(self, k: float) -> "Objective":
+        return Objective(lambda f: k * self(f), self.layers, f"{k} * {self.name}")
+
+    __rmul__ = __mul__
+
+    def __repr__(self) -> str:
+        return f"Objective({self.name})"
+
+
+def layer_energy(layer: str, channels: list[int] | None = None) -> Objective:
+    """Mean square activation (the DeepDream objective), optionally of chosen channels only."""
+
+    def fn(f: Features) -> torch.Tensor:
+        a = f[layer]
+        if channels is not None:
+            a = a[:, channels]
+        return a.float().pow(2).mean()
+
+    label = f"{layer}" + (f"[{','.join(map(str, channels))}]" if channels else "")
+    return Objective(fn, [layer], f"energy({label})")
+
+
+def guide_match(layer: str, guide: torch.Tensor) -> Objective:
+    """Guided dream: at each position, pull the feature toward the guide feature it already
+    resembles most (Mordvintsev's dot-product matching), so the image borrows the guide's parts
+    where they fit instead of averaging them into mush."""
+    g = guide.detach().float().flatten(2)[0]  # C x M
+
+    def fn(f: Features) -> torch.Tensor:
+        a = f[layer].float().flatten(2)[0]  # C x N
+        best = g[:, (a.t() @ g).argmax(dim=1)]  # C x N: the best-matching guide vector per position
+        return (a * best).sum(0).mean()
+
+    return Objective(fn, [layer], f"guide({layer})")
+
+
+def channel(layer: str, c: int) -> Objective:
+    """Mean activation of one channel (feature visualisation)."""
+    return Objective(lambda f: f[layer][:, c].float().mean(), [layer], f"channel({layer}, {c})")

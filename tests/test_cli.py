@@ -1,0 +1,133 @@
+"""The `dreamstyle` command as a user meets it: outputs, refusals, presets, Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from dreamstyle.cli import app
+from dreamstyle.images import read_settings
+
+runner = CliRunner()
+FAST = ["--model", "efficientnet-lite0", "--size", "96", "--octaves", "2", "--steps", "2", "-q"]
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_dream_writes_the_output_with_settings(cat, tmp_path):
+    out = tmp_path / "out.png"
+    res = invoke("dream", cat, "-o", out, *FAST)
+    assert res.exit_code == 0, res.output
+    assert max(Image.open(out).size) == 96
+    meta = read_settings(out)
+    assert meta["engine"] == "dream" and meta["settings"]["model"] == "efficientnet-lite0"
+
+
+def test_default_output_name_sits_beside_the_input(cat, tmp_path):
+    src = tmp_path / "photo.jpg"
+    src.write_bytes(cat.read_bytes())
+    assert invoke("dream", src, *FAST).exit_code == 0
+    assert (tmp_path / "photo-dream.png").is_file()
+
+
+def test_existing_output_is_not_overwritten_without_force(cat, tmp_path):
+    out = tmp_path / "out.png"
+    out.write_bytes(b"precious")
+    res = invoke("dream", cat, "-o", out, *FAST)
+    assert res.exit_code == 2 and "--force" in res.output
+    assert out.read_bytes() == b"precious"
+    assert invoke("dream", cat, "-o", out, "--force", *FAST).exit_code == 0
+    assert Image.open(out).size[0] == 96
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [(["--size", "0"], "--size"), (["--steps", "-1"], "--steps"), (["--size", "200000"], "--size"),
+     (["--layers", "blok9"], "block9"), (["--preset", "swirly"], "swirls"), (["--model", "vgg61"], "vgg16"),
+     (["--channels", "a,b"], "--channels"), (["--device", "cuda"], "--device")],
+)  # fmt: skip
+def test_bad_input_is_one_line_exit_2_and_no_file(cat, tmp_path, args, needle):
+    out = tmp_path / "out.png"
+    cli = [a for a in FAST if a not in ("-q",)]
+    res = invoke("dream", cat, "-o", out, *cli, *args)
+    if args[0] == "--device" and "error" not in res.output:
+        pytest.skip("this machine has CUDA")
+    assert res.exit_code == 2, res.output
+    lines = [l for l in res.output.splitlines() if l.startswith("error:")]
+    assert len(lines) == 1 and needle in lines[0], res.output
+    assert "Traceback" not in res.output
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_missing_input_and_missing_output_folder(cat, tmp_path):
+    res = invoke("dream", tmp_path / "nope.jpg", "-o", tmp_path / "o.png", *FAST)
+    assert res.exit_code == 2 and "nope.jpg" in res.output
+    res = invoke("dream", cat, "-o", tmp_path / "missing" / "o.png", *FAST)
+    assert res.exit_code == 2 and "error:" in res.output
+
+
+def test_presets_lists_at_least_four_dream_presets():
+    res = invoke("presets", "dream")
+    assert res.exit_code == 0
+    rows = [l.split() for l in res.output.splitlines() if l.startswith("dream")]
+    assert len(rows) >= 4 and {"classic", "subtle", "swirls", "creatures"} <= {r[1] for r in rows}
+
+
+def test_preset_flags_override_and_layers_follow_the_model(cat, tmp_path):
+    out = tmp_path / "o.png"
+    assert invoke("dream", cat, "-o", out, "--preset", "creatures", *FAST).exit_code == 0
+    s = read_settings(out)["settings"]
+    assert s["steps"] == 2 and s["octaves"] == 2 and s["lr"] == 0.015
+    assert s["layers"] == "block10:1,block11:0.5"
+
+
+def test_save_every_writes_snapshots_that_never_clobber_the_output(cat, tmp_path):
+    out = tmp_path / "o.png"
+    assert invoke("dream", cat, "-o", out, "--save-every", "2", *FAST).exit_code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.png", "o.step00002.png", "o.step00004.png"]
+
+
+def _cli(*args, env=None, **kw):
+    cmd = [sys.executable, "-c", "from dreamstyle.cli import run; run()", *map(str, args)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}, **kw)
+
+
+def test_offline_vgg_is_one_line_naming_the_way_out(cat, tmp_path):
+    proc = _cli("dream", cat, "-o", tmp_path / "o.png", "--model", "vgg16")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2
+    assert err.count("\n") == 1 and err.startswith("error:")
+    assert "vgg16-397923af.pth" in err and "--weights" in err and "efficientnet-lite0" in err
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_ctrl_c_saves_the_partial_image_and_exits_130(cat, tmp_path):
+    out = tmp_path / "o.png"
+    proc = _cli("dream", cat, "-o", out, "--model", "efficientnet-lite0", "--size", "256", "--steps", "2000")
+    # Wait for the progress bar: the run is under way.
+    deadline = time.time() + 120
+    buf = ""
+    while "dream efficientnet-lite0" not in buf and time.time() < deadline:
+        buf += proc.stderr.read(1)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    partial = tmp_path / "o.partial.png"
+    assert partial.is_file() and not out.exists()
+    assert max(Image.open(partial).size) == 256
+    assert read_settings(partial)["engine"] == "dream"
+
+
+def test_version():
+    res = invoke("--version")
+    assert res.exit_code == 0 and res.output.startswith("dreamstyle ")
