@@ -61,8 +61,7 @@ class Backbone(nn.Module):
             if layer not in self.layer_names:
                 raise UserError(
                     f"{self.name} has no layer {layer!r}",
-                    did_you_mean(layer, self.layer_names)
-                    + f" (`dreamstyle layers {self.name}` lists them)",
+                    did_you_mean(layer, self.layer_names),
                 )
         return layers
 
@@ -302,19 +301,29 @@ class ModelInfo:
     build: Callable[..., Backbone]
     description: str
     dream_layers: str  # default DeepDream objective, chosen by looking at results on photos
+    content_layers: str = ""  # style transfer defaults, likewise chosen by looking
+    style_layers: str = ""
 
+
+# Gatys et al.'s layers: content from conv4_2's ReLU, style from the first ReLU of each block.
+_GATYS = ("relu4_2", "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1")
 
 MODELS: dict[str, ModelInfo] = {
-    "vgg16": ModelInfo(_build_vgg, "VGG16 (torchvision, ImageNet)", "relu4_3"),
-    "vgg19": ModelInfo(_build_vgg, "VGG19 (torchvision, ImageNet)", "relu4_4"),
+    "vgg16": ModelInfo(_build_vgg, "VGG16 (torchvision, ImageNet)", "relu4_3", *_GATYS),
+    "vgg19": ModelInfo(_build_vgg, "VGG19 (torchvision, ImageNet)", "relu4_4", *_GATYS),
     "vgg19-caffe": ModelInfo(
         lambda m, w, p, pooling="max": _build_vgg(m, w, p, pooling, caffe=True),
         "VGG19 with converted Caffe weights (--weights FILE; BGR, 0-255)",
         "relu4_4",
+        *_GATYS,
     ),
-    "googlenet": ModelInfo(_build_googlenet, "GoogLeNet / Inception v1 (torchvision), the original DeepDream net", "inception4c"),
+    "googlenet": ModelInfo(
+        _build_googlenet, "GoogLeNet / Inception v1 (torchvision), the original DeepDream net", "inception4c",
+        "inception4a", "conv1,conv3,inception3a,inception3b,inception4a",
+    ),
     "efficientnet-lite0": ModelInfo(
-        _build_efficientnet_lite0, "EfficientNet-Lite0 (bundled, offline, fast on CPU)", "block9:1,block10:0.5"
+        _build_efficientnet_lite0, "EfficientNet-Lite0 (bundled, offline, fast on CPU)", "block9:1,block10:0.5",
+        "block8", "stem,block1,block3,block5,block8",
     ),
 }
 

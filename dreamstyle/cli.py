@@ -53,12 +53,10 @@ def given(**flags: Any) -> dict[str, Any]:
     return {k: v for k, v in flags.items() if v is not None and v is not False}
 
 
-def save_result(img, out: Path, force: bool, snapshot: bool = False) -> None:
+def save_result(img, out: Path, force: bool) -> None:
     from .images import save_image
 
-    meta = img.info.get("dreamstyle")
-    alpha = img.getchannel("A") if img.mode == "RGBA" else None
-    save_image(img.convert("RGB"), out, settings=meta, force=force or snapshot, alpha=alpha)
+    save_image(img, out, settings=img.info.get("dreamstyle"), force=force)
 
 
 def partial_path(out: Path) -> Path:
@@ -69,14 +67,32 @@ def snapshot_path(out: Path, step: int) -> Path:
     return out.with_name(f"{out.stem}.step{step:05d}{out.suffix}")
 
 
+def check_snapshots(out: Path, save_every: int | None, force: bool) -> None:
+    """Refuse up front rather than clobber snapshots of an earlier run halfway through this one."""
+    if save_every and not force:
+        old = sorted(out.parent.glob(f"{out.stem}.step*{out.suffix}"))
+        if old:
+            fail(f"snapshots of an earlier run exist ({old[0].name}, …)", "move them away or pass --force to overwrite")
+
+
+def free_path(path: Path) -> Path:
+    """`path`, or path-2, path-3 … if it exists: an interrupted run never overwrites a file."""
+    n = 2
+    candidate = path
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+        n += 1
+    return candidate
+
+
 def run_engine(call, out: Path, force: bool, quiet: bool) -> None:
     """Run an engine call, save its result; on Ctrl-C save what exists beside the output."""
     try:
         img = call()
     except Interrupted as exc:
         if exc.image is not None:
-            where = partial_path(out)
-            save_result(exc.image, where, force=True)
+            where = free_path(partial_path(out))
+            save_result(exc.image, where, force=False)
             typer.echo(f"interrupted: saved the image so far to {where}", err=True)
         else:
             typer.echo("interrupted before any image existed", err=True)
@@ -84,6 +100,11 @@ def run_engine(call, out: Path, force: bool, quiet: bool) -> None:
     save_result(img, out, force)
     if not quiet:
         typer.echo(f"saved {out}", err=True)
+
+
+def examples(*lines: str) -> str:
+    """A help epilog; a fenced block keeps one example per line under rich's markdown."""
+    return "**Examples**\n\n```\n" + "\n".join(lines) + "\n```"
 
 
 def version_callback(value: bool) -> None:
@@ -100,7 +121,7 @@ def main(
 
 
 # Options shared by every engine, written once.
-Out = Annotated[Optional[Path], typer.Option("--output", "-o", help="Output file (.png/.jpg/.webp). Default: IMAGE-ENGINE.png beside the input.")]
+Out = Annotated[Optional[Path], typer.Option("--output", "-o", help="Output file (.png/.jpg/.webp). Default: IMAGE-dream.png (or -style) beside the input, with -2, -3 … added rather than overwrite.")]
 Model = Annotated[Optional[str], typer.Option(help="Backbone: vgg16, vgg19, vgg19-caffe, googlenet, efficientnet-lite0 (bundled, offline).")]
 Weights = Annotated[Optional[Path], typer.Option(help="Load the backbone's weights from this local state dict instead of the torch hub cache.")]
 Size = Annotated[Optional[int], typer.Option(help="Longest side of the output in pixels.")]
@@ -116,15 +137,14 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or l
 MaxPixels = Annotated[Optional[int], typer.Option(help="Refuse input images with more pixels than this (decompression-bomb guard).")]
 
 
-@app.command(epilog="""**Examples**
-
-    dreamstyle dream photo.jpg
-    dreamstyle dream photo.jpg --model efficientnet-lite0 --size 320 --seed 0 -o out.png
-    dreamstyle dream photo.jpg --preset swirls
-    dreamstyle dream photo.jpg --layers relu4_3:1,relu5_1:0.5 --octaves 5
-    dreamstyle dream photo.jpg --layers block10 --channels 12,40
-    dreamstyle dream photo.jpg --guide flowers.jpg
-""")
+@app.command(epilog=examples(
+    "dreamstyle dream photo.jpg",
+    "dreamstyle dream photo.jpg --model efficientnet-lite0 --size 320 --seed 0 -o out.png",
+    "dreamstyle dream photo.jpg --preset swirls",
+    "dreamstyle dream photo.jpg --layers relu4_3:1,relu5_1:0.5 --octaves 5",
+    "dreamstyle dream photo.jpg --layers block10 --channels 12,40",
+    "dreamstyle dream photo.jpg --guide flowers.jpg",
+))
 @guarded
 def dream(
     image: Annotated[Path, typer.Argument(help="The photo to dream on.", show_default=False)],
@@ -168,11 +188,77 @@ def dream(
     )  # fmt: skip
     settings = build(DreamSettings, merge("dream", preset, flags, DreamSettings.model))
     out = check_output_path(output or default_output_path(image, "dream"), force=force)
+    check_snapshots(out, settings.save_every, force)
 
     def snap(step: int, img) -> None:
-        save_result(img, snapshot_path(out, step), force, snapshot=True)
+        save_result(img, snapshot_path(out, step), force)
 
     run_engine(lambda: run_dream(image, settings, on_snapshot=snap), out, force, settings.quiet)
+
+
+@app.command(epilog=examples(
+    "dreamstyle style photo.jpg starry_night.jpg",
+    "dreamstyle style photo.jpg starry_night.jpg --model efficientnet-lite0 --size 256 --steps 200 -o out.png",
+    "dreamstyle style photo.jpg a.jpg b.jpg --style-blend 0.7,0.3",
+    "dreamstyle style photo.jpg painting.jpg --preserve-color luminance",
+    "dreamstyle style photo.jpg painting.jpg --scales 256,512,1024 --preset hires",
+))
+@guarded
+def style(
+    content: Annotated[Path, typer.Argument(help="The photo to paint.", show_default=False)],
+    styles: Annotated[list[Path], typer.Argument(help="One or more style images (blended).", show_default=False)],
+    output: Out = None,
+    model: Model = None,
+    weights: Weights = None,
+    content_layers: Annotated[Optional[str], typer.Option(help="Content layers, optionally weighted (relu4_2). Default: the model's.")] = None,
+    style_layers: Annotated[Optional[str], typer.Option(help="Style layers, optionally weighted (relu1_1,relu2_1:0.5,…). Default: the model's.")] = None,
+    content_weight: Annotated[Optional[float], typer.Option(help="Weight of the content loss. [default: 1]")] = None,
+    style_weight: Annotated[Optional[float], typer.Option(help="Weight of the style loss; 0.3 is a hint of the painting, 1000 the full texture. [default: 100]")] = None,
+    tv_weight: Annotated[Optional[float], typer.Option(help="Weight of total-variation smoothing. [default: 5]")] = None,
+    style_blend: Annotated[Optional[str], typer.Option(help="Weights of several style images, e.g. 0.7,0.3.")] = None,
+    style_scale: Annotated[Optional[float], typer.Option(help="Style image size relative to the output; smaller = finer strokes. [default: 1]")] = None,
+    optimizer: Annotated[Optional[str], typer.Option(help="lbfgs or adam. [default: lbfgs]")] = None,
+    init: Annotated[Optional[str], typer.Option(help="Start from: content, noise, style or an image FILE. [default: content]")] = None,
+    scales: Annotated[Optional[str], typer.Option(help="Coarse-to-fine sizes, e.g. 256,512 (last = output size). Default: halve down to 256.")] = None,
+    preserve_color: Annotated[Optional[str], typer.Option(help="none, luminance (keep the photo's colours) or histogram (recolour the style first). [default: none]")] = None,
+    pooling: Annotated[Optional[str], typer.Option(help="max or avg pooling in VGG. [default: max]")] = None,
+    size: Size = None,
+    steps: Steps = None,
+    lr: Annotated[Optional[float], typer.Option(help="Adam step size. [default: 0.02]")] = None,
+    seed: Seed = None,
+    save_every: SaveEvery = None,
+    preset: Preset = None,
+    device: Device = None,
+    precision: Precision = None,
+    max_pixels: MaxPixels = None,
+    force: Force = False,
+    quiet: Quiet = False,
+) -> None:
+    """Paint CONTENT in the manner of STYLE (Gatys et al.): content + Gram-matrix style losses.
+
+    Defaults: model vgg19, size 512 (solved at 256 then 512), 300 L-BFGS steps per scale.
+    """
+    from .images import check_output_path, default_output_path
+    from .presets import merge
+    from .settings import StyleSettings, build
+    from .style import stylize
+
+    flags = given(
+        model=model, weights=str(weights) if weights else None, content_layers=content_layers,
+        style_layers=style_layers, content_weight=content_weight, style_weight=style_weight,
+        tv_weight=tv_weight, style_blend=style_blend, style_scale=style_scale, optimizer=optimizer,
+        init=init, scales=scales, preserve_color=preserve_color, pooling=pooling, size=size,
+        steps=steps, lr=lr, seed=seed, save_every=save_every, device=device, precision=precision,
+        max_pixels=max_pixels, quiet=quiet,
+    )  # fmt: skip
+    settings = build(StyleSettings, merge("style", preset, flags, StyleSettings.model))
+    out = check_output_path(output or default_output_path(content, "style"), force=force)
+    check_snapshots(out, settings.save_every, force)
+
+    def snap(step: int, img) -> None:
+        save_result(img, snapshot_path(out, step), force)
+
+    run_engine(lambda: stylize(content, styles, settings, on_snapshot=snap), out, force, settings.quiet)
 
 
 @app.command()

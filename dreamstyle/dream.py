@@ -16,9 +16,8 @@ from .images import Picture, load_image, resize_longest, to_pil, to_tensor
 from .objectives import Objective, guide_match, layer_energy
 from .optimize import Interrupted, NormalizedAscent, Progress, run
 from .param import PixelImage
-from .presets import merge
-from .runtime import announce, generator, resolve_device, resolve_precision
-from .settings import DreamSettings, build, metadata, parse_layers
+from .runtime import announce, generator, precision_name, resolve_device, resolve_precision
+from .settings import DreamSettings, metadata, parse_layers, resolve
 from .transforms import jitter
 
 SnapshotFn = Callable[[int, Image.Image], None]
@@ -52,12 +51,6 @@ def as_picture(image: Any, max_pixels: int | None) -> Picture:
     return load_image(image, max_pixels=max_pixels)
 
 
-def resolve(settings: DreamSettings | None, overrides: dict[str, Any]) -> DreamSettings:
-    base = dataclasses.asdict(settings) if settings is not None else {}
-    preset = overrides.pop("preset", None)
-    return build(DreamSettings, merge("dream", preset, {**base, **overrides}, DreamSettings.model))
-
-
 def dream(
     image: Any,
     settings: DreamSettings | None = None,
@@ -73,7 +66,9 @@ def dream(
     result carries its settings in `result.info["dreamstyle"]` and keeps the input's alpha.
     On Ctrl-C raises `Interrupted` holding the image as it stood.
     """
-    s = resolve(settings, overrides)
+    s = resolve(DreamSettings, "dream", settings, overrides, backbone.name if backbone is not None else None)
+    if s.guide and s.channels is not None:
+        raise UserError("--channels and --guide cannot be combined", "a guided dream matches all channels to the guide; drop one of them")
     device = resolve_device(s.device)
     dtype = resolve_precision(s.precision, device)
     picture = as_picture(image, s.max_pixels)
@@ -83,7 +78,8 @@ def dream(
     announce("dream", backbone.name, backbone.weights, device, dtype, s.quiet)
 
     default_layers = MODELS[backbone.name].dream_layers if backbone.name in MODELS else ""
-    weights = parse_layers(s.layers or default_layers)
+    s = dataclasses.replace(s, layers=s.layers or default_layers)  # recorded as run, not as "default"
+    weights = parse_layers(s.layers)
     layers = backbone.check_layers(weights)
     shapes = probe(backbone, layers, device)
     if s.channels is not None:
@@ -119,7 +115,7 @@ def dream(
         nonlocal done
         done += 1
         if on_snapshot is not None and s.save_every and done % s.save_every == 0:
-            on_snapshot(done, to_pil(_compose_up(param.image(), original)))
+            on_snapshot(done, _finish(to_pil(_compose_up(param.image(), original)), picture, s, backbone, device, dtype))
 
     try:
         for h, w in sizes:
@@ -138,10 +134,10 @@ def dream(
             detail = param.image() - base
     except KeyboardInterrupt:
         partial = None if param is None else to_pil(_compose_up(param.image(), original))
-        raise Interrupted(_finish(partial, picture, s, backbone) if partial else None) from None
+        raise Interrupted(_finish(partial, picture, s, backbone, device, dtype) if partial else None) from None
     finally:
         progress.close()
-    return _finish(to_pil(param.image()), picture, s, backbone)
+    return _finish(to_pil(param.image()), picture, s, backbone, device, dtype)
 
 
 def _objective(s: DreamSettings, backbone: Backbone, layers, weights, device) -> Objective:
@@ -169,11 +165,14 @@ def _compose_up(current: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
     return (original + _resize(current - small, h, w)).clamp(0, 1)
 
 
-def _finish(img: Image.Image, picture: Picture, s: DreamSettings, backbone: Backbone) -> Image.Image:
+def _finish(img: Image.Image, picture: Picture, s: DreamSettings, backbone: Backbone, device, dtype) -> Image.Image:
     if picture.alpha is not None:
         img = img.convert("RGBA")
         img.putalpha(picture.alpha.resize(img.size, Image.LANCZOS))
-    img.info["dreamstyle"] = metadata("dream", dataclasses.replace(s, model=backbone.name), backbone.weights)
+    inputs = {"image": str(picture.path) if picture.path else None}
+    img.info["dreamstyle"] = metadata(
+        "dream", dataclasses.replace(s, model=backbone.name), backbone.weights, inputs, str(device), precision_name(dtype)
+    )
     return img
 
 

@@ -188,6 +188,8 @@ def check_output_path(path, *, force: bool = False) -> Path:
 
 
 def _prepare(img: Image.Image, fmt: str, alpha: Image.Image | None) -> Image.Image:
+    if alpha is None and img.mode in ("RGBA", "LA"):  # the engines return RGBA for RGBA inputs
+        alpha = img.getchannel("A")
     out = img.convert("RGB")  # always a new image, so the caller's is never modified
     if alpha is not None:
         alpha = alpha.convert("L")

@@ -1,4 +1,5 @@
-"""Small composable objectives: each maps tapped activations to a scalar to *maximise*.
+"""Small composable objectives: each maps tapped activations to a scalar (DeepDream and the
+visualizer maximise theirs, style transfer minimises its losses).
 
 They compose like numbers (`channel("block9", 3) + 0.5 * layer("block10")`) and carry the set of
 layers they read, so the backbone is run exactly as deep as the sum of them needs.
@@ -74,3 +75,33 @@ def guide_match(layer: str, guide: torch.Tensor) -> Objective:
 def channel(layer: str, c: int) -> Objective:
     """Mean activation of one channel (feature visualisation)."""
     return Objective(lambda f: f[layer][:, c].float().mean(), [layer], f"channel({layer}, {c})")
+
+
+# Style transfer objectives are losses (to minimise). Each is normalised by its target's own
+# magnitude, so its value is a relative error: weights then mean the same for every layer,
+# backbone and image size, and a preset tuned on one model carries over to another.
+
+
+def gram(f: torch.Tensor) -> torch.Tensor:
+    """Channel co-activations averaged over positions (divided by H*W, not summed), so the
+    Gram matrix of a texture is the same at any image size."""
+    b, c, h, w = f.shape
+    x = f.float().reshape(b, c, h * w)
+    return x @ x.transpose(1, 2) / (h * w)
+
+
+def content_loss(layer: str, target: torch.Tensor) -> Objective:
+    t = target.detach().float()
+    norm = t.pow(2).mean().clamp_min(1e-8)
+    return Objective(lambda f: (f[layer].float() - t).pow(2).mean() / norm, [layer], f"content({layer})")
+
+
+def style_loss(layer: str, target_gram: torch.Tensor) -> Objective:
+    t = target_gram.detach().float()
+    norm = t.pow(2).sum().clamp_min(1e-8)
+    return Objective(lambda f: (gram(f[layer]) - t).pow(2).sum() / norm, [layer], f"style({layer})")
+
+
+def tv_loss(x: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference of neighbouring pixels: discourages high-frequency noise."""
+    return (x[..., 1:, :] - x[..., :-1, :]).pow(2).mean() + (x[..., :, 1:] - x[..., :, :-1]).pow(2).mean()

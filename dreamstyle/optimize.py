@@ -11,15 +11,16 @@ import torch
 from torch.optim import Optimizer
 from torchvision.transforms.functional import gaussian_blur
 from tqdm.auto import tqdm
+from PIL import Image
 
 from .runtime import autocast
 from .transforms import Transform, compose
 
 
 class Interrupted(Exception):
-    """Ctrl-C during a run; carries the image as it stood so nothing is lost."""
+    """Ctrl-C during a run; carries the image as it stood (a PIL image) so nothing is lost."""
 
-    def __init__(self, image: torch.Tensor | None):
+    def __init__(self, image: "Image.Image | None"):
         super().__init__("interrupted")
         self.image = image
 

@@ -50,7 +50,7 @@ def _read(path: Path) -> Preset:
 
 
 def list_presets(engine: str | None = None) -> list[Preset]:
-    presets = [_read(p) for p in sorted(PRESET_DIR.glob("*.toml"))]
+    presets = sorted((_read(p) for p in PRESET_DIR.glob("*.toml")), key=lambda p: (p.engine, p.name))
     return [p for p in presets if engine is None or p.engine == engine]
 
 

@@ -70,5 +70,8 @@ def announce(engine: str, model: str, weights: str, device: torch.device, dtype:
         return
     import sys
 
-    precision = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
-    print(f"dreamstyle {engine}: model {model}, weights {weights}, device {device}, precision {precision}", file=sys.stderr)
+    print(f"dreamstyle {engine}: model {model}, weights {weights}, device {device}, precision {precision_name(dtype)}", file=sys.stderr)
+
+
+def precision_name(dtype: torch.dtype) -> str:
+    return {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]

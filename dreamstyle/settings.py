@@ -35,6 +35,10 @@ class CommonSettings:
     quiet: bool = False
     max_pixels: int | None = 178_956_970
 
+    def __post_init__(self) -> None:
+        # Validate on construction too, so DreamSettings(octaves=0) fails where it is written.
+        self.validate()
+
     def validate(self) -> None:
         _positive(self, "steps", self.steps, allow_zero=False, upper=100_000)
         if self.size is not None:
@@ -95,6 +99,55 @@ class DreamSettings(CommonSettings):
             raise UserError("--channels must be channel numbers from 0 up", "e.g. --channels 12,40")
 
 
+@dataclass(kw_only=True)
+class StyleSettings(CommonSettings):
+    """Gatys style transfer: content loss + Gram-matrix style losses + total variation."""
+
+    model: str = "vgg19"
+    size: int | None = 512
+    steps: int = 300
+    lr: float | None = None  # Adam's step size; L-BFGS takes whole steps
+    content_layers: str | None = None  # None: the model's defaults
+    style_layers: str | None = None
+    content_weight: float = 1.0
+    style_weight: float = 100.0
+    tv_weight: float = 5.0
+    optimizer: str = "lbfgs"
+    init: str = "content"  # content | noise | style | a file
+    scales: list[int] | None = None  # None: an automatic coarse-to-fine ladder
+    style_scale: float = 1.0
+    style_blend: list[float] | None = None
+    preserve_color: str = "none"
+    pooling: str = "max"
+
+    def validate(self) -> None:
+        super().validate()
+        for name in ("content_weight", "style_weight", "tv_weight"):
+            _positive(self, name, getattr(self, name), allow_zero=True, upper=1e12)
+        if self.optimizer not in ("lbfgs", "adam"):
+            raise UserError(f"unknown --optimizer {self.optimizer!r}", "use lbfgs or adam")
+        if self.preserve_color not in ("none", "luminance", "histogram"):
+            raise UserError(f"unknown --preserve-color {self.preserve_color!r}", did_you_mean(self.preserve_color, ["none", "luminance", "histogram"]))
+        if self.pooling not in ("max", "avg"):
+            raise UserError(f"unknown --pooling {self.pooling!r}", "use max or avg")
+        if not 0.05 <= self.style_scale <= 8:
+            raise UserError(f"--style-scale {self.style_scale} is out of range", "use a number from 0.05 to 8, e.g. 0.5 or 1.5")
+        if self.scales is not None:
+            if not self.scales or any(not 16 <= s <= MAX_SIZE for s in self.scales) or sorted(self.scales) != self.scales:
+                raise UserError(f"--scales {','.join(map(str, self.scales))} is not an increasing list of sizes", "e.g. --scales 256,512")
+        if self.style_blend is not None and (any(w < 0 for w in self.style_blend) or sum(self.style_blend) <= 0):
+            raise UserError("--style-blend weights must be non-negative and not all zero", "e.g. --style-blend 0.7,0.3")
+
+
+def parse_float_list(spec: str | list | None, what: str) -> list[float] | None:
+    if spec is None or isinstance(spec, list):
+        return spec
+    try:
+        return [float(p) for p in str(spec).split(",") if p.strip()]
+    except ValueError:
+        raise UserError(f"{what} {spec!r} is not a list of numbers", f"e.g. {what} 0.7,0.3") from None
+
+
 def parse_layers(spec: str) -> dict[str, float]:
     """'relu4_3:1,relu5_1:0.5' -> {'relu4_3': 1.0, 'relu5_1': 0.5}."""
     out: dict[str, float] = {}
@@ -130,6 +183,25 @@ def parse_int_list(spec: str | list[int] | None, what: str = "--channels") -> li
     return out
 
 
+def resolve(cls: type, engine: str, settings: Any, overrides: dict[str, Any], model: str | None = None) -> Any:
+    """What an API call asked for: a settings object, or keywords (with an optional preset).
+
+    `model` is the name of a backbone the caller passed in, so a preset's per-model layers
+    follow the network that will actually run.
+    """
+    from .presets import merge
+
+    preset = overrides.pop("preset", None)
+    if settings is not None:
+        if preset:
+            raise UserError("pass preset= with keyword settings, not together with a settings object",
+                            f"e.g. {engine}(image, preset={preset!r}, steps=…)")
+        return build(cls, {**dataclasses.asdict(settings), **overrides})
+    if model and "model" not in overrides:
+        overrides = {**overrides, "model": model}
+    return build(cls, merge(engine, preset, overrides, cls.model))
+
+
 def build(cls: type, values: dict[str, Any]) -> Any:
     """A validated settings object; unknown keys are refused with a did-you-mean."""
     names = [f.name for f in dataclasses.fields(cls)]
@@ -139,23 +211,30 @@ def build(cls: type, values: dict[str, Any]) -> Any:
     values = dict(values)
     if "channels" in values:
         values["channels"] = parse_int_list(values["channels"])
-    settings = cls(**values)
-    settings.validate()
-    return settings
+    if "scales" in values:
+        values["scales"] = parse_int_list(values["scales"], "--scales")
+    if "style_blend" in values:
+        values["style_blend"] = parse_float_list(values["style_blend"], "--style-blend")
+    return cls(**values)
 
 
 
 
-def metadata(engine: str, settings: CommonSettings, weights: str) -> dict[str, Any]:
-    """Everything needed to re-run an output, embedded in every PNG we write."""
+def metadata(engine: str, settings: CommonSettings, weights: str, inputs: dict[str, Any] | None = None,
+             device: str = "", precision: str = "") -> dict[str, Any]:
+    """Everything needed to re-run an output, embedded in every PNG we write; device and
+    precision are what `auto` resolved to on this run."""
     import torch
 
     from . import __version__
 
     return {
         "engine": engine,
+        "inputs": inputs or {},
         "settings": settings.to_dict(),
         "weights": weights,
+        "device": device,
+        "precision": precision,
         "dreamstyle": __version__,
         "torch": torch.__version__,
     }

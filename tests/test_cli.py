@@ -94,6 +94,11 @@ def test_save_every_writes_snapshots_that_never_clobber_the_output(cat, tmp_path
     out = tmp_path / "o.png"
     assert invoke("dream", cat, "-o", out, "--save-every", "2", *FAST).exit_code == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o.png", "o.step00002.png", "o.step00004.png"]
+    assert read_settings(tmp_path / "o.step00002.png")["engine"] == "dream"
+    # An earlier run's snapshots (its output since deleted, or interrupted) are never clobbered.
+    out.unlink()
+    res = invoke("dream", cat, "-o", out, "--save-every", "2", *FAST)
+    assert res.exit_code == 2 and "snapshots" in res.output and not out.exists()
 
 
 def _cli(*args, env=None, **kw):
@@ -131,3 +136,55 @@ def test_ctrl_c_saves_the_partial_image_and_exits_130(cat, tmp_path):
 def test_version():
     res = invoke("--version")
     assert res.exit_code == 0 and res.output.startswith("dreamstyle ")
+
+
+STYLE_FAST = ["--model", "efficientnet-lite0", "--size", "96", "--steps", "3", "-q"]
+
+
+def test_style_writes_the_output_with_its_inputs(cat, tmp_path):
+    from tests.conftest import SAMPLES
+
+    out = tmp_path / "s.png"
+    res = invoke("style", cat, SAMPLES / "swirls.jpg", SAMPLES / "stripes.png", "--style-blend", "0.7,0.3", "-o", out, *STYLE_FAST)
+    assert res.exit_code == 0, res.output
+    meta = read_settings(out)
+    assert meta["engine"] == "style" and meta["settings"]["style_blend"] == [0.7, 0.3]
+    assert meta["inputs"]["content"] == str(cat) and len(meta["inputs"]["styles"]) == 2
+    assert max(Image.open(out).size) == 96
+
+
+def test_style_preset_with_explicit_size(cat, tmp_path):
+    from tests.conftest import SAMPLES
+
+    out = tmp_path / "s.png"
+    assert invoke("style", cat, SAMPLES / "swirls.jpg", "--preset", "preview", "-o", out, *STYLE_FAST).exit_code == 0
+    s = read_settings(out)["settings"]
+    assert s["scales"] == [256] and s["steps"] == 3 and max(Image.open(out).size) == 96
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [(["--style-blend", "1,2,3"], "one weight per style"), (["--optimizer", "sgd"], "lbfgs"),
+     (["--preserve-color", "lum"], "luminance"), (["--scales", "512,256"], "increasing"),
+     (["--init", "nowhere.png"], "nowhere.png"), (["--preset", "classic"], "dream")],
+)  # fmt: skip
+def test_style_bad_input_is_one_line(cat, tmp_path, args, needle):
+    from tests.conftest import SAMPLES
+
+    res = invoke("style", cat, SAMPLES / "swirls.jpg", "-o", tmp_path / "s.png", *STYLE_FAST, *args)
+    assert res.exit_code == 2, res.output
+    assert res.output.count("error:") == 1 and needle in res.output, res.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_style_weights_of_another_architecture_are_refused(cat, tmp_path):
+    import torch
+    import torchvision
+
+    from tests.conftest import SAMPLES
+
+    w = tmp_path / "resnet.pth"
+    torch.save(torchvision.models.resnet18().state_dict(), w)
+    res = invoke("style", cat, SAMPLES / "swirls.jpg", "-o", tmp_path / "s.png", "--model", "vgg19", "--weights", w, "-q")
+    assert res.exit_code == 2 and "do not fit vgg19" in res.output
+    assert not (tmp_path / "s.png").exists()

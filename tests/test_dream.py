@@ -79,7 +79,9 @@ def test_same_seed_gives_identical_bytes_and_settings_round_trip(lite, cat, tmp_
     assert meta["engine"] == "dream" and meta["settings"]["seed"] == 7
     assert meta["weights"].endswith("efficientnet-lite0-57934424.pth")
     again = build(DreamSettings, meta["settings"])
-    assert again == build(DreamSettings, {**FAST, "seed": 7, "quiet": False})
+    # Recorded as run: the model's default layers are written out, not left as "default".
+    assert again == build(DreamSettings, {**FAST, "seed": 7, "quiet": False, "layers": "block9:1,block10:0.5"})
+    assert meta["device"] == "cpu" and meta["precision"] == "fp32"
 
 
 def test_alpha_is_kept(lite, cat):
@@ -96,6 +98,14 @@ def test_preset_then_override(lite, cat):
     out = dreamstyle.dream(cat, backbone=lite, preset="swirls", **{**FAST, "steps": 1})
     s = out.info["dreamstyle"]["settings"]
     assert s["layers"] == "block6:1,block7:1" and s["steps"] == 1 and s["lr"] == 0.012
+    # The preset's per-model layers follow the backbone passed in, even without model=.
+    fast = {k: v for k, v in FAST.items() if k != "model"}
+    s = dreamstyle.dream(cat, backbone=lite, preset="swirls", **{**fast, "steps": 1}).info["dreamstyle"]["settings"]
+    assert s["layers"] == "block6:1,block7:1" and s["model"] == "efficientnet-lite0"
+    with pytest.raises(UserError, match="settings object"):
+        dreamstyle.dream(cat, DreamSettings(**FAST), backbone=lite, preset="swirls")
+    with pytest.raises(UserError, match="--octaves"):
+        DreamSettings(octaves=0)
 
 
 def test_snapshots_are_offered_every_n_steps(lite, cat):
@@ -118,7 +128,8 @@ def test_interrupt_hands_back_the_image_so_far(lite, cat):
     "override, needle",
     [(dict(channels=[500]), "channels"), (dict(size=16), "too small"), (dict(layers="blok9"), "block9"),
      (dict(steps=-1), "--steps"), (dict(octave_scale=1.0), "--octave-scale"), (dict(norm="l2"), "mean-abs"),
-     (dict(preset="nope"), "presets"), (dict(bogus=1), "unknown setting")],
+     (dict(preset="nope"), "presets"), (dict(bogus=1), "unknown setting"),
+     (dict(guide="samples/swirls.jpg", channels=[1]), "cannot be combined")],
 )  # fmt: skip
 def test_bad_settings_are_refused(lite, cat, override, needle):
     with pytest.raises(UserError) as err:

@@ -1,0 +1,65 @@
+"""Colour operations for style transfer's colour preservation (Gatys et al. 2016, "Preserving
+Color in Neural Artistic Style Transfer"): luminance-only transfer and colour matching."""
+
+from __future__ import annotations
+
+import torch
+
+# NTSC YIQ: Y is the luminance the paper transfers; I and Q carry the chroma we keep.
+_RGB_TO_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+
+
+def _apply(m: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return torch.einsum("ij,njhw->nihw", m.to(x), x)
+
+
+def rgb_to_yiq(x: torch.Tensor) -> torch.Tensor:
+    return _apply(_RGB_TO_YIQ, x)
+
+
+def yiq_to_rgb(x: torch.Tensor) -> torch.Tensor:
+    return _apply(torch.linalg.inv(_RGB_TO_YIQ), x)
+
+
+def luminance(x: torch.Tensor) -> torch.Tensor:
+    """Luminance as a grey RGB image, so the backbone sees it like any other picture."""
+    return rgb_to_yiq(x)[:, :1].expand(-1, 3, -1, -1).clamp(0, 1)
+
+
+def match_luminance(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Shift and scale source's luminance to target's mean and spread (the paper does this so the
+    style's brightness range does not override the photo's)."""
+    s, t = source[:, :1], target[:, :1]
+    y = (s - s.mean()) / (s.std() + 1e-8) * t.std() + t.mean()
+    return y.expand(-1, 3, -1, -1).clamp(0, 1)
+
+
+def keep_chroma(styled: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+    """The styled luminance with the content's chroma."""
+    y = rgb_to_yiq(styled)[:, :1]
+    iq = rgb_to_yiq(content)[:, 1:]
+    return yiq_to_rgb(torch.cat([y, iq], 1)).clamp(0, 1)
+
+
+def _sqrtm(c: torch.Tensor, inverse: bool = False) -> torch.Tensor:
+    vals, vecs = torch.linalg.eigh(c)
+    vals = vals.clamp_min(1e-8).pow(-0.5 if inverse else 0.5)
+    return vecs @ torch.diag(vals) @ vecs.t()
+
+
+def match_color(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Affine recolouring of source so its RGB mean and covariance equal target's.
+
+    The symmetric matrix-square-root solution is the one that rotates colours least, so the
+    style's palette is remapped rather than scrambled.
+    """
+    def stats(x):
+        p = x.double().flatten(2)[0]  # 3 x N
+        mu = p.mean(1, keepdim=True)
+        return p, mu, torch.cov(p) + 1e-5 * torch.eye(3, dtype=p.dtype, device=p.device)
+
+    p, mu_s, cov_s = stats(source)
+    _, mu_t, cov_t = stats(target)
+    a = _sqrtm(cov_t) @ _sqrtm(cov_s, inverse=True)
+    out = a @ (p - mu_s) + mu_t
+    return out.view_as(source[0]).unsqueeze(0).to(source.dtype).clamp(0, 1)

@@ -1,0 +1,213 @@
+"""Gatys style transfer on the shared core: content + Gram style losses + TV, coarse to fine."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from . import color
+from .backbones import MODELS, Backbone, load_backbone
+from .dream import SnapshotFn, as_picture, probe
+from .errors import UserError
+from .images import Picture, resize_longest, to_pil, to_tensor
+from .objectives import Objective, content_loss, gram, style_loss, tv_loss
+from .optimize import Interrupted, Progress, run
+from .param import PixelImage
+from .runtime import announce, generator, precision_name, resolve_device, resolve_precision
+from .settings import StyleSettings, metadata, parse_layers, resolve
+
+ADAM_LR = 0.02
+
+
+def scale_ladder(size: int) -> list[int]:
+    """Halve down to no less than 256 px: the coarse solve fixes large-scale composition cheaply,
+    each finer scale only adds detail (as in jcjohnson's multires recipe)."""
+    ladder = [size]
+    while ladder[0] // 2 >= 256:
+        ladder.insert(0, ladder[0] // 2)
+    return ladder
+
+
+def stylize(
+    content: Any,
+    style: Any,
+    settings: StyleSettings | None = None,
+    *,
+    backbone: Backbone | None = None,
+    on_snapshot: SnapshotFn | None = None,
+    **overrides: Any,
+) -> Image.Image:
+    """Paint `content` in the manner of `style` (a path/PIL image, or a list of them to blend).
+
+    Settings are the fields of StyleSettings as keywords (or `settings=`, or `preset=`). Returns
+    a PIL image carrying its settings in `.info["dreamstyle"]`; raises `Interrupted` on Ctrl-C.
+    """
+    s = resolve(StyleSettings, "style", settings, overrides, backbone.name if backbone is not None else None)
+    styles = list(style) if isinstance(style, (list, tuple)) else [style]
+    if not styles:
+        raise UserError("no style image given", "pass at least one STYLE image")
+    blend = s.style_blend or [1.0] * len(styles)
+    if len(blend) != len(styles):
+        raise UserError(f"--style-blend has {len(blend)} weights for {len(styles)} style images", "give one weight per style image")
+    blend = [w / sum(blend) for w in blend]
+
+    device = resolve_device(s.device)
+    dtype = resolve_precision(s.precision, device)
+    picture = as_picture(content, s.max_pixels)
+    style_pics = [as_picture(p, s.max_pixels) for p in styles]
+    if backbone is None:
+        backbone = load_backbone(s.model, weights=s.weights, device=device, pooling=s.pooling, progress=not s.quiet)
+    elif s.pooling != "max":
+        raise UserError("--pooling needs the backbone to be loaded by stylize()", "do not pass backbone= together with pooling")
+    backbone = backbone.to(device)
+    announce("style", backbone.name, backbone.weights, device, dtype, s.quiet)
+
+    info = MODELS.get(backbone.name)
+    s = dataclasses.replace(  # recorded as run, not as "default"
+        s,
+        content_layers=s.content_layers or (info.content_layers if info else ""),
+        style_layers=s.style_layers or (info.style_layers if info else ""),
+    )
+    content_w, style_w = parse_layers(s.content_layers), parse_layers(s.style_layers)
+    backbone.check_layers([*content_w, *style_w])
+    min_side = 2 * max(stride for _, stride in probe(backbone, [*content_w, *style_w], device).values())
+
+    final = s.size or (s.scales[-1] if s.scales else max(picture.rgb.size))
+    # --size wins over a ladder that ends elsewhere (e.g. a preset's): the ladder keeps its shape.
+    ladder = [max(16, round(x * final / s.scales[-1])) for x in s.scales] if s.scales else scale_ladder(final)
+    if min(resize_longest(picture.rgb, ladder[0]).size) < min_side:
+        raise UserError(
+            f"the content image is too small at {ladder[0]} px for layer {list(style_w)[-1]}",
+            f"its shortest side must reach {min_side} px: raise --size/--scales or use shallower layers",
+        )
+
+    gen = generator(s.seed)
+    progress = Progress(len(ladder) * s.steps, f"style {backbone.name}", quiet=s.quiet)
+    image: torch.Tensor | None = None
+    param: PixelImage | None = None
+    content_full = to_tensor(resize_longest(picture.rgb, final)).to(device)
+    done = 0
+    try:
+        for size in ladder:
+            content_t = _fit(content_full, size)
+            targets = [_fit(to_tensor(resize_longest(p.rgb, max(16, round(size * s.style_scale)))).to(device), None) for p in style_pics]
+            if s.preserve_color == "histogram":
+                targets = [color.match_color(t, content_t) for t in targets]
+            elif s.preserve_color == "luminance":
+                targets = [color.match_luminance(color.rgb_to_yiq(t), color.rgb_to_yiq(content_t)) for t in targets]
+                content_t = color.luminance(content_t)
+            objective = _objective(backbone, content_t, targets, blend, content_w, style_w, s)
+            init = _init(s, image, content_t, targets[0], gen, picture)
+            param = PixelImage(init)
+
+            def loss_fn(x: torch.Tensor) -> torch.Tensor:
+                feats = backbone(x, objective.layers)
+                loss = objective(feats)
+                if s.tv_weight:
+                    loss = loss + s.tv_weight * tv_loss(x.float())
+                return loss
+
+            opt = _optimizer(s, param.parameters())
+            clamp = param.constrain if s.optimizer == "adam" else None
+
+            def snapshot(_: int) -> None:
+                nonlocal done
+                done += 1
+                if on_snapshot is not None and s.save_every and done % s.save_every == 0:
+                    on_snapshot(done, _finish(_output(param.image(), content_full, s), picture, s, backbone, styles, device, dtype))
+
+            run(param, loss_fn, opt, s.steps, generator=gen, device=device, dtype=dtype,
+                after_step=clamp, progress=progress, on_step=snapshot)  # fmt: skip
+            image = param.image().clamp(0, 1)
+    except KeyboardInterrupt:
+        if param is None:
+            raise Interrupted(None) from None
+        raise Interrupted(_finish(_output(param.image(), content_full, s), picture, s, backbone, styles, device, dtype)) from None
+    finally:
+        progress.close()
+    return _finish(_output(image, content_full, s), picture, s, backbone, styles, device, dtype)
+
+
+def _fit(x: torch.Tensor, size: int | None) -> torch.Tensor:
+    """`x` with its longest side at `size` (None: as is)."""
+    if size is None or max(x.shape[-2:]) == size:
+        return x
+    h, w = x.shape[-2:]
+    k = size / max(h, w)
+    hw = (max(1, round(h * k)), max(1, round(w * k)))
+    return F.interpolate(x, size=hw, mode="bilinear", align_corners=False, antialias=k < 1)
+
+
+def _objective(backbone, content_t, targets, blend, content_w, style_w, s: StyleSettings) -> Objective:
+    with torch.no_grad():
+        c_feats = backbone(content_t, list(content_w))
+        # Blending several styles mixes their Gram targets, so one run paints in a true mixture
+        # instead of alternating between the styles.
+        grams = {l: 0.0 for l in style_w}
+        for t, w in zip(targets, blend):
+            feats = backbone(t, list(style_w))
+            for l in style_w:
+                grams[l] = grams[l] + w * gram(feats[l])
+    sw, cw = sum(style_w.values()), sum(content_w.values())
+    parts: list[Objective] = []
+    if s.content_weight:
+        parts += [(s.content_weight * w / cw) * content_loss(l, c_feats[l]) for l, w in content_w.items()]
+    if s.style_weight:
+        parts += [(s.style_weight * w / sw) * style_loss(l, grams[l]) for l, w in style_w.items()]
+    if not parts:
+        raise UserError("--content-weight and --style-weight are both 0: nothing to optimise", "give at least one a positive weight")
+    return sum(parts)
+
+
+def _init(s: StyleSettings, previous, content_t, style_t, gen, picture: Picture) -> torch.Tensor:
+    h, w = content_t.shape[-2:]
+    if previous is not None:
+        up = F.interpolate(previous, size=(h, w), mode="bicubic", align_corners=False).clamp(0, 1)
+        return color.luminance(up) if s.preserve_color == "luminance" else up
+    if s.init == "content":
+        return content_t
+    if s.init == "noise":
+        return torch.rand(1, 3, h, w, generator=gen).to(content_t)
+    if s.init == "style":
+        src = style_t
+    else:
+        src = to_tensor(as_picture(s.init, s.max_pixels).rgb).to(content_t)
+    init = F.interpolate(src, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
+    return color.luminance(init) if s.preserve_color == "luminance" else init
+
+
+def _optimizer(s: StyleSettings, params: Sequence[torch.Tensor]) -> torch.optim.Optimizer:
+    if s.optimizer == "adam":
+        return torch.optim.Adam(params, lr=s.lr or ADAM_LR)
+    # One L-BFGS iteration per step, fixed unit step and no line search, as neural-style does:
+    # a line search would spend several forward/backward passes per step for little gain here.
+    return torch.optim.LBFGS(params, lr=1.0, max_iter=1, history_size=50, tolerance_grad=-1, tolerance_change=-1)
+
+
+def _output(image: torch.Tensor, content_full: torch.Tensor, s: StyleSettings) -> torch.Tensor:
+    image = _fit(image.clamp(0, 1), max(content_full.shape[-2:]))
+    if image.shape[-2:] != content_full.shape[-2:]:
+        image = F.interpolate(image, size=content_full.shape[-2:], mode="bicubic", align_corners=False)
+    if s.preserve_color == "luminance":
+        return color.keep_chroma(image, content_full)
+    return image.clamp(0, 1)
+
+
+def _finish(img: torch.Tensor, picture: Picture, s: StyleSettings, backbone: Backbone, styles, device, dtype) -> Image.Image:
+    out = to_pil(img)
+    if picture.alpha is not None:
+        out = out.convert("RGBA")
+        out.putalpha(picture.alpha.resize(out.size, Image.LANCZOS))
+    inputs = {
+        "content": str(picture.path) if picture.path else None,
+        "styles": [str(p) if not isinstance(p, Image.Image) else None for p in styles],
+    }
+    out.info["dreamstyle"] = metadata(
+        "style", dataclasses.replace(s, model=backbone.name), backbone.weights, inputs, str(device), precision_name(dtype)
+    )
+    return out
