@@ -6,6 +6,10 @@ from .backbones import Backbone, load_backbone  # noqa: E402
 from .dream import dream  # noqa: E402
 from .errors import UserError  # noqa: E402
 from .optimize import Interrupted  # noqa: E402
-from .settings import DreamSettings  # noqa: E402
+from .settings import DreamSettings, StyleSettings  # noqa: E402
+from .style import stylize  # noqa: E402
 
-__all__ = ["Backbone", "DreamSettings", "Interrupted", "UserError", "dream", "load_backbone", "__version__"]
+__all__ = [
+    "Backbone", "DreamSettings", "Interrupted", "StyleSettings", "UserError",
+    "dream", "load_backbone", "stylize", "__version__",
+]  # fmt: skip

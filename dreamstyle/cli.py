@@ -36,6 +36,8 @@ def guarded(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
         except UserError as exc:
             fail(exc.message, exc.hint)
         except MemoryError:
@@ -259,6 +261,229 @@ def style(
         save_result(img, snapshot_path(out, step), force)
 
     run_engine(lambda: stylize(content, styles, settings, on_snapshot=snap), out, force, settings.quiet)
+
+
+viz = typer.Typer(help="Show what a network has learned: filters, feature maps, channels, neurons, classes.", no_args_is_help=True)
+app.add_typer(viz, name="visualize")
+
+Layer = Annotated[Optional[str], typer.Option(help="Layer name (`dreamstyle layers MODEL` lists them).")]
+Param = Annotated[Optional[str], typer.Option(help="Image parameterisation: fft (decorrelated colour) or pixel. [default: fft]")]
+Transforms = Annotated[Optional[str], typer.Option(help="Robustness transforms: none, standard (lucid's) or strong. [default: standard]")]
+Diversity = Annotated[Optional[float], typer.Option(help="With --batch > 1, push the images apart by this weight.")]
+Batch = Annotated[Optional[int], typer.Option(help="Images per objective (use with --diversity). [default: 1]")]
+
+
+def _viz_settings(**flags):
+    from .settings import VisualizeSettings, build
+
+    return build(VisualizeSettings, given(**flags))
+
+
+def _viz_out(output: Path | None, stem: str, force: bool) -> Path:
+    from .images import check_output_path
+
+    return check_output_path(output or free_path(Path(f"{stem}.png")), force=force)
+
+
+def _save_viz(img, out: Path, force: bool, quiet: bool) -> None:
+    run_engine(lambda: img, out, force, quiet)
+
+
+@viz.command("filters", epilog=examples(
+    "dreamstyle visualize filters --model efficientnet-lite0",
+    "dreamstyle visualize filters --model vgg16 --layer relu3_1 --channels 0-15",
+))
+@guarded
+def viz_filters(
+    output: Out = None, model: Model = None, weights: Weights = None, layer: Layer = None,
+    channels: Annotated[Optional[str], typer.Option(help="With a deeper --layer: which channels to render. [default: 0-15]")] = None,
+    size: Size = None, steps: Steps = None, lr: Lr = None, seed: Seed = None, param: Param = None,
+    transforms: Transforms = None, device: Device = None, precision: Precision = None,
+    force: Force = False, quiet: Quiet = False,
+) -> None:
+    """The first conv layer's kernels as an RGB grid; for a deeper --layer, what each filter responds to."""
+    from .backbones import load_backbone
+    from .settings import parse_int_list
+    from .visualize import channel_sheet, filter_grid, first_conv
+
+    s = _viz_settings(model=model or "vgg16", weights=str(weights) if weights else None, size=size or 128, steps=steps,
+                      lr=lr, seed=seed, param=param, transforms=transforms, device=device, precision=precision, quiet=quiet)  # fmt: skip
+    out = _viz_out(output, f"{s.model}-filters" + (f"-{layer}" if layer else ""), force)
+    backbone = load_backbone(s.model, weights=s.weights, progress=not s.quiet)
+    first, _ = first_conv(backbone)
+    if layer is None or layer == first or (layer in backbone.layer_names and backbone.layer_names.index(layer) <= backbone.stage_names.index(first)):
+        backbone.check_layers([layer] if layer else [])
+        img = filter_grid(backbone)
+        from .settings import metadata
+
+        img.info["dreamstyle"] = metadata("visualize", s, backbone.weights, {"kind": "filters", "layer": first})
+    else:
+        img = channel_sheet(layer, parse_int_list(channels or "0-15"), s, backbone=backbone)
+    _save_viz(img, out, force, s.quiet)
+
+
+@viz.command("maps", epilog=examples("dreamstyle visualize maps photo.jpg --layer block3 --model efficientnet-lite0 --top 16"))
+@guarded
+def viz_maps(
+    image: Annotated[Path, typer.Argument(help="The image to look at.", show_default=False)],
+    layer: Annotated[str, typer.Option(help="Layer whose maps to show.")],
+    top: Annotated[int, typer.Option(help="How many channels, strongest first.")] = 16,
+    output: Out = None, model: Model = None, weights: Weights = None, size: Size = None,
+    device: Device = None, max_pixels: MaxPixels = None, force: Force = False, quiet: Quiet = False,
+) -> None:
+    """IMAGE's feature maps at --layer as a grid, strongest channels first, numbered."""
+    from .backbones import load_backbone
+    from .images import default_output_path
+    from .runtime import resolve_device
+    from .settings import metadata
+    from .visualize import feature_maps, load_for_maps
+
+    if not 1 <= top <= 4096:
+        fail(f"--top {top} is out of range", "use 1 to 4096")
+    s = _viz_settings(model=model or "vgg16", weights=str(weights) if weights else None, size=size, device=device,
+                      max_pixels=max_pixels, quiet=quiet)  # fmt: skip
+    out = _viz_out(output or default_output_path(image, f"maps-{layer}"), "", force)
+    dev = resolve_device(s.device)
+    backbone = load_backbone(s.model, weights=s.weights, device=dev, progress=not s.quiet)
+    img = feature_maps(backbone, load_for_maps(image, s.size, s.max_pixels, dev), layer, top)
+    img.info["dreamstyle"] = metadata("visualize", s, backbone.weights, {"kind": "maps", "image": str(image), "layer": layer, "top": top})
+    _save_viz(img, out, force, s.quiet)
+
+
+@viz.command("channels", epilog=examples(
+    "dreamstyle visualize channels --model efficientnet-lite0 --layer block6 --channels 0-15",
+    "dreamstyle visualize channels --layer relu4_3 --channels 3,7,9 --steps 512",
+))
+@guarded
+def viz_channels(
+    layer: Annotated[str, typer.Option(help="Layer whose channels to render.")],
+    channels: Annotated[str, typer.Option(help="Channels: 0-15 or 3,7,9.")] = "0-15",
+    output: Out = None, model: Model = None, weights: Weights = None, size: Size = None, steps: Steps = None,
+    lr: Lr = None, seed: Seed = None, param: Param = None, transforms: Transforms = None,
+    device: Device = None, precision: Precision = None, force: Force = False, quiet: Quiet = False,
+) -> None:
+    """Activation maximisation of each channel, optimised together as one batch, on a labelled sheet."""
+    from .settings import parse_int_list
+    from .visualize import channel_sheet
+
+    s = _viz_settings(model=model or "vgg16", weights=str(weights) if weights else None, size=size or 128, steps=steps,
+                      lr=lr, seed=seed, param=param, transforms=transforms, device=device, precision=precision, quiet=quiet)  # fmt: skip
+    out = _viz_out(output, f"{s.model}-{layer}-channels", force)
+    _save_viz(channel_sheet(layer, parse_int_list(channels), s), out, force, s.quiet)
+
+
+@viz.command("neuron", epilog=examples("dreamstyle visualize neuron --model efficientnet-lite0 --layer block9 --channel 12"))
+@guarded
+def viz_neuron(
+    layer: Annotated[str, typer.Option(help="Layer of the neuron.")],
+    channel: Annotated[int, typer.Option(help="Channel of the neuron.")],
+    x: Annotated[Optional[int], typer.Option(help="Column in the layer's map. [default: centre]")] = None,
+    y: Annotated[Optional[int], typer.Option(help="Row in the layer's map. [default: centre]")] = None,
+    output: Out = None, model: Model = None, weights: Weights = None, size: Size = None, steps: Steps = None,
+    lr: Lr = None, seed: Seed = None, param: Param = None, transforms: Transforms = None, diversity: Diversity = None,
+    batch: Batch = None, device: Device = None, precision: Precision = None, force: Force = False, quiet: Quiet = False,
+) -> None:
+    """One unit: what makes channel C at (x, y) of --layer fire most."""
+    from .objectives import neuron
+    from .visualize import contact_sheet, render
+
+    s = _viz_settings(model=model or "vgg16", weights=str(weights) if weights else None, size=size, steps=steps, lr=lr,
+                      seed=seed, param=param, transforms=transforms, diversity=diversity, batch=batch,
+                      device=device, precision=precision, quiet=quiet)  # fmt: skip
+    out = _viz_out(output, f"{s.model}-{layer}-{channel}-neuron", force)
+    images = render(neuron(layer, channel, x, y), s)
+    img = images[0] if len(images) == 1 else contact_sheet(images, [f"{layer} #{channel} ({i})" for i in range(len(images))])
+    img.info["dreamstyle"] = images[0].info["dreamstyle"]
+    _save_viz(img, out, force, s.quiet)
+
+
+@viz.command("class", epilog=examples(
+    "dreamstyle visualize class goldfish --model efficientnet-lite0",
+    "dreamstyle visualize class 980 --batch 4 --diversity 1",
+))
+@guarded
+def viz_class(
+    classes: Annotated[list[str], typer.Argument(help="ImageNet classes by name (goldfish, volcano) or index.", show_default=False)],
+    output: Out = None, model: Model = None, weights: Weights = None, size: Size = None, steps: Steps = None,
+    lr: Lr = None, seed: Seed = None, param: Param = None, transforms: Transforms = None, diversity: Diversity = None,
+    batch: Batch = None, device: Device = None, precision: Precision = None, force: Force = False, quiet: Quiet = False,
+) -> None:
+    """What the network thinks a class looks like: maximise its pre-softmax logit."""
+    from .visualize import class_images, class_index, class_names, contact_sheet
+
+    s = _viz_settings(model=model or "vgg16", weights=str(weights) if weights else None, size=size, steps=steps, lr=lr,
+                      seed=seed, param=param, transforms=transforms, diversity=diversity, batch=batch,
+                      device=device, precision=precision, quiet=quiet)  # fmt: skip
+    idx = [class_index(c) for c in classes]
+    names = [class_names()[i] for i in idx]
+    out = _viz_out(output, f"{s.model}-class-{names[0].replace(' ', '_')}" + ("-etc" if len(idx) > 1 else ""), force)
+    images = class_images(idx, s)
+    img = images[0] if len(images) == 1 else contact_sheet(images, [names[i // s.batch] for i in range(len(images))])
+    img.info["dreamstyle"] = images[0].info["dreamstyle"]
+    _save_viz(img, out, force, s.quiet)
+
+
+@app.command(epilog=examples("dreamstyle layers vgg19", "dreamstyle layers efficientnet-lite0 --size 320 --json"))
+@guarded
+def layers(
+    model: Annotated[str, typer.Argument(help="Backbone name.")],
+    size: Annotated[int, typer.Option(help="Input size (square) for shapes and FLOPs.")] = 224,
+    json_out: Annotated[bool, typer.Option("--json", help="Print a JSON list instead of a table.")] = False,
+    weights: Weights = None,
+) -> None:
+    """Every layer of MODEL: output shape, parameters, MACs/FLOPs, stride and receptive field."""
+    import json
+
+    from .backbones import MODELS, load_backbone
+    from .errors import did_you_mean
+    from .layers import format_table, inspect, to_json
+
+    if model not in MODELS:
+        fail(f"unknown model {model!r}", did_you_mean(model, MODELS))
+    if not 16 <= size <= 4096:
+        fail(f"--size {size} is out of range", "use 16 to 4096")
+    backbone = _architecture(model, weights)
+    rows = inspect(backbone, size)
+    typer.echo(json.dumps(to_json(rows), indent=1) if json_out else format_table(rows, model, size))
+
+
+def _architecture(model: str, weights: Path | None):
+    """The network with its weights if they are at hand, else with random ones: shapes, FLOPs and
+    receptive fields do not depend on weight values, so the table never needs a download."""
+    import os
+
+    from .backbones import load_backbone
+    from .errors import UserError
+
+    try:
+        old = os.environ.get("DREAMSTYLE_OFFLINE")
+        os.environ["DREAMSTYLE_OFFLINE"] = "1"
+        return load_backbone(model, weights=weights, progress=False)
+    except UserError:
+        if weights:
+            raise
+        return _random_backbone(model)
+    finally:
+        if old is None:
+            os.environ.pop("DREAMSTYLE_OFFLINE", None)
+        else:
+            os.environ["DREAMSTYLE_OFFLINE"] = old
+
+
+def _random_backbone(model: str):
+    import tempfile
+
+    import torch
+    import torchvision
+
+    from .backbones import load_backbone
+
+    arch = {"vgg16": "vgg16", "vgg19": "vgg19", "vgg19-caffe": "vgg19", "googlenet": "googlenet"}[model]
+    kw = {"aux_logits": False, "init_weights": False} if arch == "googlenet" else {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "random.pth"
+        torch.save(getattr(torchvision.models, arch)(**kw).state_dict(), path)
+        return load_backbone(model, weights=path, progress=False)
 
 
 @app.command()

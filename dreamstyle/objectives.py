@@ -1,7 +1,7 @@
 """Small composable objectives: each maps tapped activations to a scalar (DeepDream and the
 visualizer maximise theirs, style transfer minimises its losses).
 
-They compose like numbers (`channel("block9", 3) + 0.5 * layer("block10")`) and carry the set of
+They compose like numbers (`channel("block9", 3) + 0.5 * layer_energy("block10")`) and carry the set of
 layers they read, so the backbone is run exactly as deep as the sum of them needs.
 """
 
@@ -72,9 +72,6 @@ def guide_match(layer: str, guide: torch.Tensor) -> Objective:
     return Objective(fn, [layer], f"guide({layer})")
 
 
-def channel(layer: str, c: int) -> Objective:
-    """Mean activation of one channel (feature visualisation)."""
-    return Objective(lambda f: f[layer][:, c].float().mean(), [layer], f"channel({layer}, {c})")
 
 
 # Style transfer objectives are losses (to minimise). Each is normalised by its target's own
@@ -105,3 +102,49 @@ def style_loss(layer: str, target_gram: torch.Tensor) -> Objective:
 def tv_loss(x: torch.Tensor) -> torch.Tensor:
     """Mean squared difference of neighbouring pixels: discourages high-frequency noise."""
     return (x[..., 1:, :] - x[..., :-1, :]).pow(2).mean() + (x[..., :, 1:] - x[..., :, :-1]).pow(2).mean()
+
+
+# Feature-visualisation objectives. `batch=i` aims an objective at one image of a batch, so many
+# channels can be optimised together in one pass (`sum(channel(l, c, batch=i) ...)`).
+
+
+def _pick(a: torch.Tensor, batch: int | None) -> torch.Tensor:
+    return a if batch is None else a[batch : batch + 1]
+
+
+def channel(layer: str, c: int, batch: int | None = None) -> Objective:
+    """Mean activation of one channel over all positions."""
+    return Objective(lambda f: _pick(f[layer], batch)[:, c].float().mean(), [layer], f"channel({layer}, {c})")
+
+
+def neuron(layer: str, c: int, x: int | None = None, y: int | None = None, batch: int | None = None) -> Objective:
+    """One unit: channel `c` at position (x, y) of the layer's map (default: the centre)."""
+
+    def fn(f: Features) -> torch.Tensor:
+        a = _pick(f[layer], batch)
+        h, w = a.shape[-2:]
+        yy = h // 2 if y is None else min(y, h - 1)
+        xx = w // 2 if x is None else min(x, w - 1)
+        return a[:, c, yy, xx].float().mean()
+
+    return Objective(fn, [layer], f"neuron({layer}, {c}, {x}, {y})")
+
+
+def class_logit(index: int, batch: int | None = None) -> Objective:
+    """The pre-softmax score of an ImageNet class (softmax would reward suppressing the others)."""
+    return Objective(lambda f: _pick(f["logits"], batch)[:, index].float().mean(), ["logits"], f"class({index})")
+
+
+def diversity(layer: str) -> Objective:
+    """Minus the mean cosine similarity between the batch's Gram matrices at `layer`: subtracting it
+    pushes the images of a batch to reach the same objective in different ways (lucid's trick)."""
+
+    def fn(f: Features) -> torch.Tensor:
+        g = torch.nn.functional.normalize(gram(f[layer]).flatten(1), dim=1)
+        b = g.shape[0]
+        if b < 2:
+            return g.new_zeros(())
+        sim = g @ g.t()
+        return -(sim.sum() - sim.diagonal().sum()) / (b * (b - 1))
+
+    return Objective(fn, [layer], f"diversity({layer})")

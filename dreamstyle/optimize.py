@@ -70,13 +70,15 @@ class Progress:
     def __init__(self, total: int, desc: str, quiet: bool = False):
         self.bar = tqdm(total=total, desc=desc, disable=quiet, file=sys.stderr, dynamic_ncols=True, leave=False)
         self.done = 0
+        self.terms: dict[str, torch.Tensor] = {}  # an engine's loss parts, shown beside the total
 
-    def update(self, loss: torch.Tensor | None, every: int = 1) -> None:
+    def update(self, loss: torch.Tensor | None, every: int = 10) -> None:
         self.done += 1
         self.bar.update(1)
-        # .item() forces a device sync, so only pay for it when the bar redraws anyway.
-        if loss is not None and not self.bar.disable and (self.done % every == 0 or self.done == self.bar.total):
-            self.bar.set_postfix(loss=f"{loss.item():.4g}", refresh=False)
+        # .item() forces a device sync, so only pay for it every few steps and at the end.
+        if loss is not None and not self.bar.disable and (self.done % every == 1 or self.done == self.bar.total):
+            shown = {"loss": loss, **self.terms}
+            self.bar.set_postfix({k: f"{v.item():.4g}" for k, v in shown.items()}, refresh=False)
 
     def close(self) -> None:
         self.bar.close()

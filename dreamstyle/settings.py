@@ -139,6 +139,28 @@ class StyleSettings(CommonSettings):
             raise UserError("--style-blend weights must be non-negative and not all zero", "e.g. --style-blend 0.7,0.3")
 
 
+@dataclass(kw_only=True)
+class VisualizeSettings(CommonSettings):
+    """Feature visualisation: optimise an image (or a batch) to excite a unit, channel or class."""
+
+    size: int | None = 224
+    steps: int = 256
+    lr: float | None = 0.05
+    param: str = "fft"
+    transforms: str = "standard"
+    diversity: float = 0.0
+    batch: int = 1  # images per objective (with diversity, several different answers)
+
+    def validate(self) -> None:
+        super().validate()
+        if self.param not in ("fft", "pixel"):
+            raise UserError(f"unknown --param {self.param!r}", "use fft or pixel")
+        if self.transforms not in ("none", "standard", "strong"):
+            raise UserError(f"unknown --transforms {self.transforms!r}", did_you_mean(self.transforms, ["none", "standard", "strong"]))
+        _positive(self, "diversity", self.diversity, allow_zero=True, upper=1e6)
+        _positive(self, "batch", self.batch, allow_zero=False, upper=256)
+
+
 def parse_float_list(spec: str | list | None, what: str) -> list[float] | None:
     if spec is None or isinstance(spec, list):
         return spec

@@ -101,16 +101,22 @@ def stylize(
             elif s.preserve_color == "luminance":
                 targets = [color.match_luminance(color.rgb_to_yiq(t), color.rgb_to_yiq(content_t)) for t in targets]
                 content_t = color.luminance(content_t)
-            objective = _objective(backbone, content_t, targets, blend, content_w, style_w, s)
+            content_obj, style_obj = _objectives(backbone, content_t, targets, blend, content_w, style_w, s)
+            layers = (content_obj.layers if content_obj else frozenset()) | (style_obj.layers if style_obj else frozenset())
             init = _init(s, image, content_t, targets[0], gen, picture)
             param = PixelImage(init)
 
             def loss_fn(x: torch.Tensor) -> torch.Tensor:
-                feats = backbone(x, objective.layers)
-                loss = objective(feats)
+                feats = backbone(x, layers)
+                terms = {}
+                if content_obj is not None:
+                    terms["content"] = content_obj(feats)
+                if style_obj is not None:
+                    terms["style"] = style_obj(feats)
                 if s.tv_weight:
-                    loss = loss + s.tv_weight * tv_loss(x.float())
-                return loss
+                    terms["tv"] = s.tv_weight * tv_loss(x.float())
+                progress.terms = {k: v.detach() for k, v in terms.items()}
+                return sum(terms.values())
 
             opt = _optimizer(s, param.parameters())
             clamp = param.constrain if s.optimizer == "adam" else None
@@ -143,7 +149,8 @@ def _fit(x: torch.Tensor, size: int | None) -> torch.Tensor:
     return F.interpolate(x, size=hw, mode="bilinear", align_corners=False, antialias=k < 1)
 
 
-def _objective(backbone, content_t, targets, blend, content_w, style_w, s: StyleSettings) -> Objective:
+def _objectives(backbone, content_t, targets, blend, content_w, style_w, s: StyleSettings) -> tuple[Objective | None, Objective | None]:
+    """The weighted content and style losses (either None when its weight is 0)."""
     with torch.no_grad():
         c_feats = backbone(content_t, list(content_w))
         # Blending several styles mixes their Gram targets, so one run paints in a true mixture
@@ -153,15 +160,13 @@ def _objective(backbone, content_t, targets, blend, content_w, style_w, s: Style
             feats = backbone(t, list(style_w))
             for l in style_w:
                 grams[l] = grams[l] + w * gram(feats[l])
-    sw, cw = sum(style_w.values()), sum(content_w.values())
-    parts: list[Objective] = []
-    if s.content_weight:
-        parts += [(s.content_weight * w / cw) * content_loss(l, c_feats[l]) for l, w in content_w.items()]
-    if s.style_weight:
-        parts += [(s.style_weight * w / sw) * style_loss(l, grams[l]) for l, w in style_w.items()]
-    if not parts:
+    if not (s.content_weight or s.style_weight):
         raise UserError("--content-weight and --style-weight are both 0: nothing to optimise", "give at least one a positive weight")
-    return sum(parts)
+    # Layer weights are shares of the engine weight, so adding a layer does not strengthen the style.
+    sw, cw = sum(style_w.values()), sum(content_w.values())
+    content = sum((s.content_weight * w / cw) * content_loss(l, c_feats[l]) for l, w in content_w.items()) if s.content_weight else None
+    style = sum((s.style_weight * w / sw) * style_loss(l, grams[l]) for l, w in style_w.items()) if s.style_weight else None
+    return content, style
 
 
 def _init(s: StyleSettings, previous, content_t, style_t, gen, picture: Picture) -> torch.Tensor:

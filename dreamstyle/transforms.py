@@ -37,3 +37,55 @@ def compose(transforms: Sequence[Transform]) -> Transform:
         return x
 
     return fn
+
+
+def pad(pixels: int, value: float = 0.5) -> Transform:
+    """Grey border, so jitter and rotation never pull in wrapped-around content."""
+
+    def fn(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        return torch.nn.functional.pad(x, [pixels] * 4, mode="constant", value=value)
+
+    return fn
+
+
+def random_crop(pixels: int) -> Transform:
+    """Lucid's jitter: a random crop `pixels` smaller, so features cannot rely on exact position."""
+
+    def fn(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        dy, dx = _randint(0, pixels - 1, g), _randint(0, pixels - 1, g)
+        return x[..., dy : h - pixels + dy + 1, dx : w - pixels + dx + 1]
+
+    return fn
+
+
+def random_scale(low: float, high: float, steps: int = 11) -> Transform:
+    def fn(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        k = low + (high - low) * _randint(0, steps - 1, g) / (steps - 1)
+        h, w = x.shape[-2:]
+        size = (max(8, round(h * k)), max(8, round(w * k)))
+        return torch.nn.functional.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+    return fn
+
+
+def random_rotate(degrees: int) -> Transform:
+    def fn(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        angle = torch.tensor(_randint(-degrees, degrees, g) * torch.pi / 180)
+        c, s = torch.cos(angle), torch.sin(angle)
+        theta = torch.tensor([[c, -s, 0.0], [s, c, 0.0]], dtype=x.dtype, device=x.device)
+        grid = torch.nn.functional.affine_grid(theta.expand(x.shape[0], 2, 3), list(x.shape), align_corners=False)
+        return torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+    return fn
+
+
+def robustness(level: str) -> list[Transform]:
+    """lucid's transformation-robustness recipes: `standard` is its standard_transforms."""
+    if level == "none":
+        return []
+    if level == "standard":
+        return [pad(12), random_crop(8), random_scale(0.9, 1.1), random_rotate(10), random_crop(4)]
+    if level == "strong":
+        return [pad(16), random_crop(16), random_scale(0.8, 1.2), random_rotate(20), random_crop(8)]
+    raise ValueError(level)

@@ -1,0 +1,207 @@
+"""What a network has learned: filter grids, feature-map grids and activation maximisation."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageDraw
+
+from .backbones import LOGITS, Backbone, load_backbone
+from .dream import as_picture, probe
+from .errors import UserError, did_you_mean
+from .images import resize_longest, to_pil, to_tensor
+from .objectives import Objective, channel, class_logit, diversity
+from .optimize import Interrupted, Progress, run
+from .param import FFTImage, SigmoidPixels
+from .runtime import announce, generator, precision_name, resolve_device, resolve_precision
+from .settings import VisualizeSettings, metadata, resolve
+from .transforms import robustness
+
+# A perceptually even black -> purple -> red -> yellow ramp (inferno's anchor colours).
+_RAMP = torch.tensor([[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]]) / 255.0
+
+
+def colormap(x: torch.Tensor) -> torch.Tensor:
+    """(H, W) in [0, 1] -> (3, H, W) colours."""
+    pos = x.clamp(0, 1) * (len(_RAMP) - 1)
+    lo = pos.floor().long().clamp(max=len(_RAMP) - 2)
+    t = (pos - lo).unsqueeze(-1)
+    return ((1 - t) * _RAMP[lo] + t * _RAMP[lo + 1]).permute(2, 0, 1)
+
+
+def contact_sheet(images: Sequence[Image.Image], labels: Sequence[str], cols: int | None = None, title: str = "") -> Image.Image:
+    """A labelled grid: the label under each cell, so numbers survive any later cropping."""
+    n = len(images)
+    cols = cols or min(n, 8)
+    rows = -(-n // cols)
+    cw, ch = max(i.width for i in images), max(i.height for i in images)
+    pad, label_h, title_h = 4, 14, 18 if title else 0
+    sheet = Image.new("RGB", (cols * (cw + pad) + pad, title_h + rows * (ch + label_h + pad) + pad), (24, 24, 24))
+    draw = ImageDraw.Draw(sheet)
+    if title:
+        draw.text((pad, 3), title, fill=(235, 235, 235))
+    for k, (img, label) in enumerate(zip(images, labels)):
+        x = pad + (k % cols) * (cw + pad)
+        y = title_h + pad + (k // cols) * (ch + label_h + pad)
+        sheet.paste(img.convert("RGB"), (x, y))
+        draw.text((x + 2, y + ch + 1), label, fill=(235, 235, 235))
+    return sheet
+
+
+def first_conv(backbone: Backbone) -> tuple[str, torch.nn.Conv2d]:
+    for name, stage in zip(backbone.stage_names, backbone.stages):
+        for m in stage.modules():
+            if isinstance(m, torch.nn.Conv2d):
+                return name, m
+    raise UserError(f"{backbone.name} has no convolution", "pick a CNN backbone")
+
+
+def filter_cells(backbone: Backbone, cell: int = 48) -> list[Image.Image]:
+    """The first layer's kernels as RGB patches, each stretched to full contrast on its own
+    (a shared scale would leave most kernels grey) and enlarged without blur."""
+    _, conv = first_conv(backbone)
+    w = conv.weight.detach().float().cpu()
+    if backbone.bgr:
+        w = w.flip(1)
+    lo = w.amin(dim=(1, 2, 3), keepdim=True)
+    hi = w.amax(dim=(1, 2, 3), keepdim=True)
+    w = (w - lo) / (hi - lo + 1e-8)
+    return [to_pil(F.interpolate(k[None], size=(cell, cell), mode="nearest")) for k in w]
+
+
+def filter_grid(backbone: Backbone, cell: int = 48) -> Image.Image:
+    cells = filter_cells(backbone, cell)
+    name = first_conv(backbone)[0]
+    return contact_sheet(cells, [str(i) for i in range(len(cells))], cols=8, title=f"{backbone.name} {name}: {len(cells)} filters")
+
+
+def strongest_channels(backbone: Backbone, image: torch.Tensor, layer: str, top: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The layer's maps for `image` and its `top` channels by mean activation, strongest first."""
+    backbone.check_layers([layer])
+    if layer == LOGITS:
+        raise UserError("logits have no spatial maps", "pick a convolutional layer")
+    with torch.no_grad():
+        a = backbone(image, [layer])[layer][0].float().cpu()
+    return a, a.mean(dim=(1, 2)).argsort(descending=True)[:top]
+
+
+def feature_maps(backbone: Backbone, image: torch.Tensor, layer: str, top: int = 16, cell: int = 96) -> Image.Image:
+    """The strongest channels' maps (by mean activation), each scaled to its own maximum."""
+    a, order = strongest_channels(backbone, image, layer, top)
+    h, w = a.shape[-2:]
+    k = cell / max(h, w)
+    size = (max(1, round(h * k)), max(1, round(w * k)))
+    cells = []
+    for c in order:
+        m = a[c] / (a[c].max() + 1e-8) if a[c].max() > 0 else torch.zeros_like(a[c])
+        cells.append(to_pil(F.interpolate(colormap(m)[None], size=size, mode="nearest")))
+    return contact_sheet(cells, [f"#{int(c)}" for c in order], title=f"{backbone.name} {layer}: top {len(cells)} of {a.shape[0]} channels")
+
+
+def class_names() -> list[str]:
+    from torchvision.models import ResNet50_Weights
+
+    return ResNet50_Weights.IMAGENET1K_V1.meta["categories"]
+
+
+def class_index(spec: str | int) -> int:
+    """An ImageNet class by index or by name ("goldfish", "Egyptian cat", "egyptian_cat")."""
+    names = class_names()
+    if isinstance(spec, int) or str(spec).isdigit():
+        i = int(spec)
+        if not 0 <= i < len(names):
+            raise UserError(f"class index {i} is out of range", f"use 0 to {len(names) - 1}")
+        return i
+    key = str(spec).strip().lower().replace("_", " ")
+    lowered = [n.lower() for n in names]
+    if key in lowered:
+        return lowered.index(key)
+    raise UserError(f"unknown ImageNet class {spec!r}", did_you_mean(key, lowered))
+
+
+def render(
+    objective: Objective,
+    settings: VisualizeSettings | None = None,
+    *,
+    backbone: Backbone | None = None,
+    diversity_layer: str | None = None,
+    **overrides: Any,
+) -> list[Image.Image]:
+    """Optimise `settings.batch` images to maximise `objective`; returns them as PIL images.
+
+    Objectives aimed at single images (`batch=i`) let one call render many channels at once.
+    """
+    s = resolve(VisualizeSettings, "visualize", settings, overrides, backbone.name if backbone is not None else None)
+    device = resolve_device(s.device)
+    dtype = resolve_precision(s.precision, device)
+    if backbone is None:
+        backbone = load_backbone(s.model, weights=s.weights, device=device, progress=not s.quiet)
+    backbone = backbone.to(device)
+    announce("visualize", backbone.name, backbone.weights, device, dtype, s.quiet)
+    if LOGITS in objective.layers and backbone.classifier is None:
+        raise UserError(f"{backbone.name} has no classifier here (its weights file has none)", "use a backbone with ImageNet logits")
+    layers = backbone.check_layers(objective.layers)
+
+    total = objective
+    if s.diversity and s.batch > 1:
+        layer = diversity_layer or next(l for l in backbone.layer_names if l in layers or l == LOGITS)
+        if layer == LOGITS:  # diversity needs spatial features: use the last stage instead
+            layer = backbone.stage_names[-1]
+        total = objective + s.diversity * diversity(layer)
+    size = s.size or 224
+    gen = generator(s.seed)
+    param = (FFTImage if s.param == "fft" else SigmoidPixels)(s.batch, size, size, gen, device)
+    progress = Progress(s.steps, f"visualize {backbone.name}", quiet=s.quiet)
+    opt = torch.optim.Adam(param.parameters(), lr=s.lr or 0.05)
+    try:
+        run(param, lambda x: -total(backbone(x, total.layers)), opt, s.steps, transforms=robustness(s.transforms),
+            generator=gen, device=device, dtype=dtype, progress=progress)  # fmt: skip
+    except KeyboardInterrupt:
+        raise Interrupted([to_pil(t) for t in param.image()]) from None
+    finally:
+        progress.close()
+    meta = metadata("visualize", dataclasses.replace(s, model=backbone.name), backbone.weights,
+                    {"objective": objective.name}, str(device), precision_name(dtype))  # fmt: skip
+    images = [to_pil(t) for t in param.image()]
+    for img in images:
+        img.info["dreamstyle"] = meta
+    return images
+
+
+visualize = render
+
+
+def channel_sheet(layer: str, channels: Sequence[int], settings: VisualizeSettings | None = None, *,
+                  backbone: Backbone | None = None, **overrides: Any) -> Image.Image:
+    """One image per channel, all optimised together as one batch, on a labelled sheet."""
+    s = resolve(VisualizeSettings, "visualize", settings, overrides, backbone.name if backbone is not None else None)
+    if backbone is None:
+        backbone = load_backbone(s.model, weights=s.weights, device=resolve_device(s.device), progress=not s.quiet)
+    n = probe(backbone, backbone.check_layers([layer]), next(backbone.parameters()).device)[layer][0]
+    bad = [c for c in channels if not 0 <= c < n]
+    if bad:
+        raise UserError(f"layer {layer} has {n} channels; channel {bad[0]} does not exist", f"use --channels from 0 to {n - 1}")
+    objective = sum(channel(layer, c, batch=i) for i, c in enumerate(channels))
+    images = render(objective, dataclasses.replace(s, batch=len(channels)), backbone=backbone)
+    sheet = contact_sheet(images, [f"#{c}" for c in channels], title=f"{backbone.name} {layer}")
+    sheet.info["dreamstyle"] = images[0].info["dreamstyle"]
+    return sheet
+
+
+def class_images(classes: Sequence[str | int], settings: VisualizeSettings | None = None, *,
+                 backbone: Backbone | None = None, **overrides: Any) -> list[Image.Image]:
+    """One image per class (or `batch` per class, made different by --diversity)."""
+    s = resolve(VisualizeSettings, "visualize", settings, overrides, backbone.name if backbone is not None else None)
+    idx = [class_index(c) for c in classes]
+    per = s.batch
+    objective = sum(class_logit(k, batch=i * per + j) for i, k in enumerate(idx) for j in range(per))
+    return render(objective, dataclasses.replace(s, batch=len(idx) * per), backbone=backbone)
+
+
+def load_for_maps(image: Any, size: int | None, max_pixels: int | None, device) -> torch.Tensor:
+    rgb = as_picture(image, max_pixels).rgb
+    return to_tensor(resize_longest(rgb, size) if size else rgb).to(device)
