@@ -432,19 +432,16 @@ def layers(
     weights: Weights = None,
 ) -> None:
     """Every layer of MODEL: output shape, parameters, MACs/FLOPs, stride and receptive field."""
-    import json
-
-    from .backbones import MODELS, load_backbone
+    from .backbones import MODELS
     from .errors import did_you_mean
-    from .layers import format_table, inspect, to_json
+    from .layers import report
 
     if model not in MODELS:
         fail(f"unknown model {model!r}", did_you_mean(model, MODELS))
     if not 16 <= size <= 4096:
         fail(f"--size {size} is out of range", "use 16 to 4096")
     backbone = _architecture(model, weights)
-    rows = inspect(backbone, size)
-    typer.echo(json.dumps(to_json(rows), indent=1) if json_out else format_table(rows, model, size))
+    typer.echo(report(backbone, size, as_json=json_out))
 
 
 def _architecture(model: str, weights: Path | None):

@@ -1,4 +1,5 @@
-"""Render the gallery that `make demo` promises: every dream preset on the bundled samples.
+"""Render the gallery that `make demo` promises: every dream preset on the bundled samples, and
+the sample photos painted in the sample paintings' manner.
 
 Usage: python scripts/demo.py [--model efficientnet-lite0] [--out outputs] [--size 384]
 Writes one PNG per (sample, preset) and a labelled contact sheet, outputs/gallery.png.
@@ -19,6 +20,7 @@ from dreamstyle.presets import list_presets
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTOS = ["cat.jpg", "coffee.jpg", "astronaut.jpg"]
+PAINTINGS = ["swirls.jpg", "mosaic.png", "stripes.png"]
 
 
 def label(img: Image.Image, text: str) -> Image.Image:
@@ -30,13 +32,22 @@ def label(img: Image.Image, text: str) -> Image.Image:
 
 
 def sheet(rows: list[list[Image.Image]], cell: int) -> Image.Image:
-    cols = max(len(r) for r in rows)
-    out = Image.new("RGB", (cols * (cell + 4) + 4, len(rows) * (cell + 4) + 4), (20, 20, 20))
-    for y, row in enumerate(rows):
-        for x, img in enumerate(row):
+    """Rows as tall as their tallest thumbnail, so landscape photos leave no empty bands."""
+    thumbs = []
+    for row in rows:
+        thumbs.append([])
+        for img in row:
             img = img.copy()
             img.thumbnail((cell, cell))
-            out.paste(img, (4 + x * (cell + 4), 4 + y * (cell + 4)))
+            thumbs[-1].append(img)
+    heights = [max(t.height for t in row) for row in thumbs]
+    cols = max(len(r) for r in rows)
+    out = Image.new("RGB", (cols * (cell + 4) + 4, sum(heights) + 4 * len(rows) + 4), (20, 20, 20))
+    y = 4
+    for row, h in zip(thumbs, heights):
+        for x, img in enumerate(row):
+            out.paste(img, (4 + x * (cell + 4), y))
+        y += h + 4
     return out
 
 
@@ -64,6 +75,17 @@ def main() -> int:
             dst = out / f"{Path(photo).stem}-dream-{name}.png"
             save_image(img, dst, settings=img.info["dreamstyle"], force=True)
             row.append(label(img, name))
+            print(f"wrote {dst}", file=sys.stderr)
+        rows.append(row)
+    for photo in PHOTOS[:2]:
+        src = ROOT / "samples" / photo
+        row = [label(Image.open(src).convert("RGB"), photo)]
+        for painting in PAINTINGS:
+            img = dreamstyle.stylize(src, ROOT / "samples" / painting, backbone=backbone, model=args.model,
+                                     preset="preview", size=min(args.size, 256), quiet=True)  # fmt: skip
+            dst = out / f"{Path(photo).stem}-style-{Path(painting).stem}.png"
+            save_image(img, dst, settings=img.info["dreamstyle"], force=True)
+            row.append(label(img, f"style {painting}"))
             print(f"wrote {dst}", file=sys.stderr)
         rows.append(row)
     gallery = out / "gallery.png"
