@@ -1,11 +1,13 @@
 """Render the README's pictures into docs/ with the offline backbone.
 
-Usage: .venv/bin/python scripts/make_docs.py [--out docs] [--only NAME ...] [--list]
+Usage: .venv/bin/python scripts/make_docs.py [--out docs] [--only NAME|GROUP ...] [--list]
 
-Each picture is a labelled strip (or 2x2 grid): the same sample photo dreamed with one option
-changed, so a reader sees what that option does. Only samples/ images are used. Everything runs on
-the CPU in fp32 with seed 0, so the same torch/Pillow versions rewrite the same bytes (about 1 min
-on 2 cores).
+Each picture is a labelled strip (or grid): the same sample photo dreamed or stylised with one
+option changed, so a reader sees what that option does. Pictures come in two groups, `dream`
+(dream.png, layers.png, …) and `style` (style-*.png); `--only style` renders one group,
+`--only layers.png style-init.png` single pictures. Only samples/ images are used. Everything runs
+on the CPU in fp32 with seed 0, so the same torch/Pillow versions rewrite the same bytes (on 2
+quiet cores about 1 min for the dream group and 10 min for the style group).
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 import dreamstyle
 from dreamstyle.images import load_image, resize_longest
+from dreamstyle.presets import load_preset
+from dreamstyle.settings import StyleSettings, resolve
+from dreamstyle.style import scale_ladder, stylize
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -30,13 +35,19 @@ GAP = 4
 BACKGROUND = (24, 24, 24)
 MAX_BYTES = 200_000  # a picture above this is saved as a 256-colour PNG instead of true colour
 ZOOM = 3
+STYLE_SIZE = 256  # style transfer is slower: 256 px, one scale (the ladder starts at 256)
+STYLE_STEPS = 200  # the README's style command
+PRESET_STEPS = 150  # a style preset's steps are capped at this to keep rendering time sane
+INSET = 64  # side of the style thumbnails drawn into a cell's corner
 
 
 @dataclass
 class Cell:
     label: str
-    options: dict[str, Any] | None = None  # None: the input photo itself, for reference
+    options: dict[str, Any] | None = None  # None: an input image itself, for reference
     zoom: tuple[int, int, int, int] | None = None  # show this box of the result, ZOOM times larger
+    show: str | None = None  # with options=None: show this samples/ image instead of the photo
+    inset: list[str] | None = None  # samples/ images drawn small in the bottom-right corner
 
 
 @dataclass
@@ -46,6 +57,8 @@ class Figure:
     cells: list[Cell]
     size: int = SIZE
     columns: int | None = None  # wrap into rows of this many cells; None: one strip
+    engine: str = "dream"  # also the group `--only` selects
+    style: list[str] | None = None  # style engine: the style image(s), unless a cell's options say "style"
 
 
 def S(name: str) -> str:
@@ -118,6 +131,87 @@ FIGURES = [
 ]
 
 
+def capped(preset: str) -> dict[str, Any]:
+    """A style preset at STYLE_SIZE with its steps (per scale) capped at PRESET_STEPS."""
+    steps = load_preset(preset, "style").settings.get("steps", StyleSettings.steps)
+    return {"preset": preset, "steps": min(steps, PRESET_STEPS)}
+
+
+def preset_label(preset: str) -> str:
+    o = capped(preset)
+    return f"--preset {preset} ({o['steps']} steps)"
+
+
+SWIRLS, MOSAIC, STRIPES = "swirls.jpg", "mosaic.png", "stripes.png"
+TV_BOX = (100, 50, 185, 107)  # the cat's eyes in a 256x170 result; 85x57 shown 3x
+
+STYLE_FIGURES = [
+    # The README's command: dreamstyle style photo.jpg painting.jpg --model efficientnet-lite0 --size 256 --steps 200
+    Figure("style-hero.png", "cat.jpg", [
+        Cell("samples/cat.jpg"),
+        Cell("samples/swirls.jpg", show=SWIRLS),
+        Cell("dreamstyle style --size 256 --steps 200", {}),
+    ], style=[SWIRLS]),
+    Figure("style-weight.png", "coffee.jpg", [
+        Cell("--style-weight 0.3", {"style_weight": 0.3}),
+        Cell("--style-weight 3", {"style_weight": 3.0}),
+        Cell("--style-weight 100 (default)", {"style_weight": 100.0}),
+        Cell("--style-weight 1000", {"style_weight": 1000.0}),
+    ], columns=2, style=[MOSAIC]),
+    Figure("style-layers.png", "astronaut.jpg", [
+        Cell("--style-layers stem,block1", {"style_layers": "stem,block1"}),
+        Cell("default layers", {}),
+        Cell("--style-layers block5,block8", {"style_layers": "block5,block8"}),
+        Cell("--content-layers block3", {"content_layers": "block3"}),
+    ], columns=2, style=[SWIRLS]),
+    Figure("style-tv.png", "cat.jpg", [
+        Cell("--tv-weight 0", {"tv_weight": 0.0}),
+        Cell("--tv-weight 5 (default)", {"tv_weight": 5.0}),
+        Cell("--tv-weight 50", {"tv_weight": 50.0}),
+        Cell(f"--tv-weight 0, eyes {ZOOM}x", {"tv_weight": 0.0}, zoom=TV_BOX),
+        Cell(f"--tv-weight 5, eyes {ZOOM}x", {"tv_weight": 5.0}, zoom=TV_BOX),
+        Cell(f"--tv-weight 50, eyes {ZOOM}x", {"tv_weight": 50.0}, zoom=TV_BOX),
+    ], columns=3, style=[SWIRLS]),
+    Figure("style-blend.png", "rocket.jpg", [
+        Cell("swirls.jpg only", {"style": [SWIRLS]}, inset=[SWIRLS]),
+        Cell("both, --style-blend 0.5,0.5", {"style": [SWIRLS, STRIPES], "style_blend": "0.5,0.5"}, inset=[SWIRLS, STRIPES]),
+        Cell("stripes.png only", {"style": [STRIPES]}, inset=[STRIPES]),
+    ]),
+    Figure("style-scale.png", "coffee.jpg", [
+        Cell("--style-scale 0.5", {"style_scale": 0.5}),
+        Cell("--style-scale 1 (default)", {"style_scale": 1.0}),
+        Cell("--style-scale 2", {"style_scale": 2.0}),
+    ], style=[MOSAIC]),
+    Figure("style-optimizer.png", "cat.jpg", [
+        Cell("--optimizer lbfgs (default)", {"optimizer": "lbfgs"}),
+        Cell("--optimizer adam (--lr 0.02)", {"optimizer": "adam"}),
+    ], style=[SWIRLS]),
+    Figure("style-init.png", "rocket.jpg", [
+        Cell("--init content (default)", {"init": "content"}),
+        Cell("--init noise", {"init": "noise"}),
+        Cell("--init style", {"init": "style"}),
+    ], style=[SWIRLS]),
+    Figure("style-scales.png", "astronaut.jpg", [
+        Cell("--scales 256 (one scale)", {"scales": [256]}),
+        Cell("--scales 128,256", {"scales": [128, 256]}),
+    ], style=[MOSAIC]),
+    Figure("style-preserve-color.png", "coffee.jpg", [
+        Cell("samples/coffee.jpg"),
+        Cell("--preserve-color none (default)", {"preserve_color": "none"}),
+        Cell("--preserve-color luminance", {"preserve_color": "luminance"}),
+        Cell("--preserve-color histogram", {"preserve_color": "histogram"}),
+    ], columns=2, style=[SWIRLS]),
+    Figure("style-presets.png", "cat.jpg", [
+        Cell("samples/swirls.jpg", show=SWIRLS),
+        *(Cell(preset_label(p), capped(p)) for p in ["preview", "soft", "gatys", "keep-colors", "hires"]),
+    ], columns=3, style=[SWIRLS]),
+]
+for fig in STYLE_FIGURES:
+    fig.engine, fig.size = "style", STYLE_SIZE
+FIGURES += STYLE_FIGURES
+GROUPS = sorted({f.engine for f in FIGURES})
+
+
 def font(size: int = 13) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     try:
         return ImageFont.load_default(size=size)  # Pillow's bundled scalable font (needs FreeType)
@@ -157,17 +251,67 @@ def dreamed(photo: Path, size: int, options: dict[str, Any], backbone: dreamstyl
     return _dreams[key]
 
 
+def stylized(photo: Path, styles: list[str], size: int, options: dict[str, Any], backbone: dreamstyle.Backbone) -> Image.Image:
+    """dreamstyle.style.stylize on the CPU in fp32 with seed 0, each distinct call made once."""
+    options = {"model": MODEL, "size": size, "steps": STYLE_STEPS, "seed": 0, "device": "cpu", "precision": "fp32",
+               "quiet": True, **options}  # fmt: skip
+    # Keyed by the settings as resolved, so cells that only spell out a default are rendered once.
+    settings = resolve(StyleSettings, "style", None, dict(options), MODEL)
+    if settings.scales == scale_ladder(settings.size):
+        settings.scales = None
+    key = repr(("style", str(photo), styles, settings))
+    if key not in _dreams:
+        _dreams[key] = stylize(photo, [S(n) for n in styles], backbone=backbone, **options).convert("RGB")
+    return _dreams[key]
+
+
+def fitted(path: Path, size: tuple[int, int]) -> Image.Image:
+    """An input image scaled to cover `size` and cropped to it around the centre."""
+    img = load_image(path).rgb
+    k = max(size[0] / img.width, size[1] / img.height)
+    img = img.resize((max(size[0], round(img.width * k)), max(size[1], round(img.height * k))), Image.Resampling.LANCZOS)
+    left, top = (img.width - size[0]) // 2, (img.height - size[1]) // 2
+    return img.crop((left, top, left + size[0], top + size[1]))
+
+
+def inset(img: Image.Image, names: list[str]) -> Image.Image:
+    """Thumbnails of the style images in the bottom-right corner, framed in white."""
+    img = img.copy()
+    x = img.width - GAP
+    for name in reversed(names):
+        x -= INSET + 2
+        thumb = fitted(SAMPLES / name, (INSET, INSET))
+        frame = Image.new("RGB", (INSET + 2, INSET + 2), (255, 255, 255))
+        frame.paste(thumb, (1, 1))
+        img.paste(frame, (x, img.height - GAP - INSET - 2))
+        x -= GAP
+    return img
+
+
+def result(fig: Figure, photo: Path, options: dict[str, Any], backbone: dreamstyle.Backbone) -> Image.Image:
+    if fig.engine == "style":
+        options = dict(options)
+        styles = options.pop("style", fig.style)
+        return stylized(photo, styles, fig.size, options, backbone)
+    return dreamed(photo, fig.size, options, backbone)
+
+
 def render(fig: Figure, backbone: dreamstyle.Backbone) -> Image.Image:
     photo = SAMPLES / fig.photo
     shown = resize_longest(load_image(photo).rgb, fig.size)  # every cell is shown at this size
     cells = []
     for cell in fig.cells:
-        img = shown if cell.options is None else dreamed(photo, fig.size, cell.options, backbone)
+        if cell.options is not None:
+            img = result(fig, photo, cell.options, backbone)
+        else:
+            img = fitted(SAMPLES / cell.show, shown.size) if cell.show else shown
         if cell.zoom:
             box = cell.zoom
             img = img.crop(box).resize(((box[2] - box[0]) * ZOOM, (box[3] - box[1]) * ZOOM), Image.Resampling.NEAREST)
         if img.size != shown.size:  # --size cells: shown at one size so the change of scale is visible
             img = img.resize(shown.size, Image.Resampling.LANCZOS)
+        if cell.inset:
+            img = inset(img, cell.inset)
         cells.append(label(img, cell.label))
     return grid(cells, fig.columns or len(cells))
 
@@ -184,16 +328,16 @@ def save(img: Image.Image, path: Path) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(ROOT / "docs"), help="folder for the PNGs (default: docs/)")
-    ap.add_argument("--only", nargs="+", metavar="NAME", help="render only these pictures, e.g. layers.png")
-    ap.add_argument("--list", action="store_true", help="list the pictures and exit")
+    ap.add_argument("--only", nargs="+", metavar="NAME", help=f"render only these pictures or groups ({', '.join(GROUPS)}), e.g. layers.png or style")
+    ap.add_argument("--list", action="store_true", help="list the pictures (group, name) and exit")
     args = ap.parse_args()
     names = [f.name for f in FIGURES]
     if args.list:
-        print("\n".join(names))
+        print("\n".join(f"{f.engine:<6} {f.name}" for f in FIGURES))
         return 0
-    unknown = sorted(set(args.only or []) - set(names))
+    unknown = sorted(set(args.only or []) - set(names) - set(GROUPS))
     if unknown:
-        print(f"error: unknown picture {', '.join(unknown)} (choose from {', '.join(names)})", file=sys.stderr)
+        print(f"error: unknown picture {', '.join(unknown)} (choose from the groups {', '.join(GROUPS)} or {', '.join(names)})", file=sys.stderr)
         return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -201,7 +345,7 @@ def main() -> int:
     t0 = time.perf_counter()
     total = 0
     for fig in FIGURES:
-        if args.only and fig.name not in args.only:
+        if args.only and fig.name not in args.only and fig.engine not in args.only:
             continue
         t = time.perf_counter()
         n = save(render(fig, backbone), out / fig.name)
