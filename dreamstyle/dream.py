@@ -93,10 +93,12 @@ def dream(
     min_side = 2 * max(stride for _, stride in shapes.values())
 
     rgb = resize_longest(picture.rgb, s.size) if s.size else picture.rgb
-    if min(rgb.size) < min_side:
+    # The source counts too: upscaling a thumbnail cannot add what the layer needs to see.
+    small = min(rgb, picture.rgb, key=lambda im: min(im.size))
+    if min(small.size) < min_side:
         raise UserError(
-            f"the image is {rgb.width}x{rgb.height}, too small for layer {layers[-1]}",
-            f"its shortest side must be at least {min_side} px: raise --size or pick a shallower layer",
+            f"the image is {small.width}x{small.height}, too small for layer {layers[-1]}",
+            f"its shortest side must be at least {min_side} px: use a larger image, raise --size or pick a shallower layer",
         )
     original = to_tensor(rgb).to(device)
     objective = _objective(s, backbone, layers, weights, device)

@@ -157,19 +157,23 @@ def render(
     param = (FFTImage if s.param == "fft" else SigmoidPixels)(s.batch, size, size, gen, device)
     progress = Progress(s.steps, f"visualize {backbone.name}", quiet=s.quiet)
     opt = torch.optim.Adam(param.parameters(), lr=s.lr or 0.05)
+    meta = metadata("visualize", dataclasses.replace(s, model=backbone.name), backbone.weights,
+                    {"objective": objective.name}, str(device), precision_name(dtype))  # fmt: skip
+
+    def images() -> list[Image.Image]:
+        out = [to_pil(t) for t in param.image()]
+        for img in out:
+            img.info["dreamstyle"] = meta
+        return out
+
     try:
         run(param, lambda x: -total(backbone(x, total.layers)), opt, s.steps, transforms=robustness(s.transforms),
             generator=gen, device=device, dtype=dtype, progress=progress)  # fmt: skip
     except KeyboardInterrupt:
-        raise Interrupted([to_pil(t) for t in param.image()]) from None
+        raise Interrupted(images()) from None  # a list: the caller knows how to lay it out
     finally:
         progress.close()
-    meta = metadata("visualize", dataclasses.replace(s, model=backbone.name), backbone.weights,
-                    {"objective": objective.name}, str(device), precision_name(dtype))  # fmt: skip
-    images = [to_pil(t) for t in param.image()]
-    for img in images:
-        img.info["dreamstyle"] = meta
-    return images
+    return images()
 
 
 visualize = render
@@ -186,10 +190,16 @@ def channel_sheet(layer: str, channels: Sequence[int], settings: VisualizeSettin
     if bad:
         raise UserError(f"layer {layer} has {n} channels; channel {bad[0]} does not exist", f"use --channels from 0 to {n - 1}")
     objective = sum(channel(layer, c, batch=i) for i, c in enumerate(channels))
-    images = render(objective, dataclasses.replace(s, batch=len(channels)), backbone=backbone)
-    sheet = contact_sheet(images, [f"#{c}" for c in channels], title=f"{backbone.name} {layer}")
-    sheet.info["dreamstyle"] = images[0].info["dreamstyle"]
-    return sheet
+
+    def sheet(images: list[Image.Image]) -> Image.Image:
+        out = contact_sheet(images, [f"#{c}" for c in channels], title=f"{backbone.name} {layer}")
+        out.info["dreamstyle"] = images[0].info["dreamstyle"]
+        return out
+
+    try:
+        return sheet(render(objective, dataclasses.replace(s, batch=len(channels)), backbone=backbone))
+    except Interrupted as exc:
+        raise Interrupted(sheet(exc.image)) from None
 
 
 def class_images(classes: Sequence[str | int], settings: VisualizeSettings | None = None, *,
