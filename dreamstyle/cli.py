@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import functools
+import json
+import signal
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -22,6 +25,7 @@ app = typer.Typer(
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+OUT_OF_MEMORY_HINT = "lower --size or render in tiles"
 
 
 def fail(message: str, hint: str | None = None) -> None:
@@ -41,10 +45,13 @@ def guarded(fn):
         except UserError as exc:
             fail(exc.message, exc.hint)
         except MemoryError:
-            fail("ran out of host memory", "lower --size")
+            fail("ran out of host memory", OUT_OF_MEMORY_HINT)
         except RuntimeError as exc:
-            if "out of memory" in str(exc).lower():
-                fail("ran out of GPU memory", "lower --size, or use --device cpu")
+            text = str(exc).lower()
+            if "can't allocate memory" in text:  # torch's CPU allocator says it this way
+                fail("ran out of host memory", OUT_OF_MEMORY_HINT)
+            if "out of memory" in text:
+                fail("ran out of GPU memory", OUT_OF_MEMORY_HINT + ", or use --device cpu")
             raise
 
     return wrapper
@@ -87,8 +94,9 @@ def free_path(path: Path) -> Path:
     return candidate
 
 
-def run_engine(call, out: Path, force: bool, quiet: bool) -> None:
+def run_engine(call, out: Path, force: bool, quiet: bool, verbose: bool = False) -> None:
     """Run an engine call, save its result; on Ctrl-C save what exists beside the output."""
+    start = time.perf_counter()
     try:
         img = call()
     except Interrupted as exc:
@@ -100,8 +108,77 @@ def run_engine(call, out: Path, force: bool, quiet: bool) -> None:
             typer.echo("interrupted before any image existed", err=True)
         raise typer.Exit(EXIT_INTERRUPTED)
     save_result(img, out, force)
-    if not quiet:
+    if verbose:
+        typer.echo(f"saved {out} after {time.perf_counter() - start:.1f} s", err=True)
+    elif not quiet:
         typer.echo(f"saved {out}", err=True)
+
+
+def finished(finish, call):
+    """finish(call()); a Ctrl-C result (possibly a batch of images) goes through `finish` too, so
+    the partial file is laid out and labelled as the output would have been."""
+    try:
+        return finish(call())
+    except Interrupted as exc:
+        raise Interrupted(finish(exc.image) if exc.image else None) from None
+
+
+# Settings that name layers or channels of one backbone: meaningless after --model changes.
+_PER_MODEL = ("layers", "content_layers", "style_layers", "channels")
+
+
+def recorded(source: Path | None, engine: str, kind: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The settings and inputs embedded in an earlier output (--from), or nothing."""
+    if source is None:
+        return {}, {}
+    from .images import read_settings
+
+    meta = read_settings(source)
+    inputs = meta.get("inputs") if isinstance(meta.get("inputs"), dict) else {}
+    made = " ".join(str(p) for p in (meta.get("engine"), inputs.get("kind") if kind else None) if p)
+    wanted = " ".join(p for p in (engine, kind) if p)
+    if made != wanted:
+        hint = f"run `dreamstyle {made} --from {source}`" if made.split(" ")[0] in ("dream", "style", "visualize") else "pick an output of this command"
+        raise UserError(f"{source} was made by `dreamstyle {made or '?'}`, not `dreamstyle {wanted}`", hint)
+    if not isinstance(meta.get("settings"), dict):
+        raise UserError(f"{source} carries no settings to re-run", "only images saved by dreamstyle carry them")
+    return dict(meta["settings"]), dict(inputs)
+
+
+def settings_for(cls: type, engine: str, preset: str | None, flags: dict[str, Any], earlier: dict[str, Any]):
+    """defaults < an earlier output's settings (--from) < preset < the flags typed now."""
+    from .presets import merge
+    from .settings import build
+
+    model = earlier.get("model", cls.model)
+    values = merge(engine, preset, flags, model)
+    if values.get("model", model) != model:
+        earlier = {k: v for k, v in earlier.items() if k not in _PER_MODEL}
+    return build(cls, {**earlier, **values})
+
+
+def need(value, what: str, hint: str):
+    if value is None or value == []:
+        fail(f"missing {what}", hint)
+    return value
+
+
+def check_chatter(quiet: bool, verbose: bool) -> None:
+    if quiet and verbose:
+        fail("--quiet and --verbose contradict each other", "pick one")
+
+
+def describe(values: dict[str, Any], indent: str = "  ") -> list[str]:
+    """key value lines with aligned values, for --verbose and `info`."""
+    width = max((len(k) for k in values), default=0)
+    return [f"{indent}{k:<{width}}  {json.dumps(v) if isinstance(v, (list, dict)) or v is None else v}" for k, v in values.items()]
+
+
+def show_settings(settings, source: Path | None, verbose: bool) -> None:
+    if verbose:
+        typer.echo("settings" + (f" (from {source}, with your flags on top)" if source else "") + ":", err=True)
+        for line in describe(settings.to_dict()):
+            typer.echo(line, err=True)
 
 
 def examples(*lines: str) -> str:
@@ -137,6 +214,8 @@ Preset = Annotated[Optional[str], typer.Option(help="Start from a preset (`dream
 Force = Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing output file.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or log lines (for scripts).")]
 MaxPixels = Annotated[Optional[int], typer.Option(help="Refuse input images with more pixels than this (decompression-bomb guard).")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also print the resolved settings and the time taken.")]
+From = Annotated[Optional[Path], typer.Option("--from", help="Re-run an earlier output: its embedded settings and inputs, with the flags you give on top.", show_default=False)]
 
 
 @app.command(epilog=examples(
@@ -146,10 +225,11 @@ MaxPixels = Annotated[Optional[int], typer.Option(help="Refuse input images with
     "dreamstyle dream photo.jpg --layers relu4_3:1,relu5_1:0.5 --octaves 5",
     "dreamstyle dream photo.jpg --layers block10 --channels 12,40",
     "dreamstyle dream photo.jpg --guide flowers.jpg",
+    "dreamstyle dream --from photo-dream.png --seed 7 -o again.png",
 ))
 @guarded
 def dream(
-    image: Annotated[Path, typer.Argument(help="The photo to dream on.", show_default=False)],
+    image: Annotated[Optional[Path], typer.Argument(help="The photo to dream on (with --from: the one recorded there).", show_default=False)] = None,
     output: Out = None,
     model: Model = None,
     weights: Weights = None,
@@ -170,8 +250,10 @@ def dream(
     device: Device = None,
     precision: Precision = None,
     max_pixels: MaxPixels = None,
+    from_: From = None,
     force: Force = False,
     quiet: Quiet = False,
+    verbose: Verbose = False,
 ) -> None:
     """DeepDream IMAGE: amplify what a layer of the network sees in it, octave by octave.
 
@@ -179,23 +261,26 @@ def dream(
     """
     from .dream import dream as run_dream
     from .images import check_output_path, default_output_path
-    from .presets import merge
-    from .settings import DreamSettings, build
+    from .settings import DreamSettings
 
+    check_chatter(quiet, verbose)
+    earlier, inputs = recorded(from_, "dream")
+    image = need(image or inputs.get("image"), "IMAGE", "give the photo to dream on")
     flags = given(
         model=model, weights=str(weights) if weights else None, layers=layers, channels=channels,
         guide=str(guide) if guide else None, size=size, octaves=octaves, octave_scale=octave_scale,
         steps=steps, lr=lr, jitter=jitter, norm=norm, smooth=smooth, seed=seed, save_every=save_every,
         device=device, precision=precision, max_pixels=max_pixels, quiet=quiet,
     )  # fmt: skip
-    settings = build(DreamSettings, merge("dream", preset, flags, DreamSettings.model))
+    settings = settings_for(DreamSettings, "dream", preset, flags, earlier)
     out = check_output_path(output or default_output_path(image, "dream"), force=force)
     check_snapshots(out, settings.save_every, force)
+    show_settings(settings, from_, verbose)
 
     def snap(step: int, img) -> None:
         save_result(img, snapshot_path(out, step), force)
 
-    run_engine(lambda: run_dream(image, settings, on_snapshot=snap), out, force, settings.quiet)
+    run_engine(lambda: run_dream(image, settings, on_snapshot=snap), out, force, settings.quiet, verbose)
 
 
 @app.command(epilog=examples(
@@ -204,11 +289,12 @@ def dream(
     "dreamstyle style photo.jpg a.jpg b.jpg --style-blend 0.7,0.3",
     "dreamstyle style photo.jpg painting.jpg --preserve-color luminance",
     "dreamstyle style photo.jpg painting.jpg --scales 256,512,1024 --preset hires",
+    "dreamstyle style --from photo-style.png --style-weight 1000 -o stronger.png",
 ))
 @guarded
 def style(
-    content: Annotated[Path, typer.Argument(help="The photo to paint.", show_default=False)],
-    styles: Annotated[list[Path], typer.Argument(help="One or more style images (blended).", show_default=False)],
+    content: Annotated[Optional[Path], typer.Argument(help="The photo to paint (with --from: the one recorded there).", show_default=False)] = None,
+    styles: Annotated[Optional[list[Path]], typer.Argument(help="One or more style images (blended).", show_default=False)] = None,
     output: Out = None,
     model: Model = None,
     weights: Weights = None,
@@ -233,18 +319,25 @@ def style(
     device: Device = None,
     precision: Precision = None,
     max_pixels: MaxPixels = None,
+    from_: From = None,
     force: Force = False,
     quiet: Quiet = False,
+    verbose: Verbose = False,
 ) -> None:
     """Paint CONTENT in the manner of STYLE (Gatys et al.): content + Gram-matrix style losses.
 
     Defaults: model vgg19, size 512 (solved at 256 then 512), 300 L-BFGS steps per scale.
     """
     from .images import check_output_path, default_output_path
-    from .presets import merge
-    from .settings import StyleSettings, build
+    from .settings import StyleSettings
     from .style import stylize
 
+    check_chatter(quiet, verbose)
+    earlier, inputs = recorded(from_, "style")
+    content = need(content or inputs.get("content"), "CONTENT", "give the photo to paint and one or more style images")
+    styles = need(styles or inputs.get("styles"), "STYLE", "give one or more style images after the photo")
+    if None in styles:
+        fail(f"{from_} was painted from a style image that was never a file", "give the style images on the command line")
     flags = given(
         model=model, weights=str(weights) if weights else None, content_layers=content_layers,
         style_layers=style_layers, content_weight=content_weight, style_weight=style_weight,
@@ -253,17 +346,27 @@ def style(
         steps=steps, lr=lr, seed=seed, save_every=save_every, device=device, precision=precision,
         max_pixels=max_pixels, quiet=quiet,
     )  # fmt: skip
-    settings = build(StyleSettings, merge("style", preset, flags, StyleSettings.model))
+    settings = settings_for(StyleSettings, "style", preset, flags, earlier)
     out = check_output_path(output or default_output_path(content, "style"), force=force)
     check_snapshots(out, settings.save_every, force)
+    show_settings(settings, from_, verbose)
 
     def snap(step: int, img) -> None:
         save_result(img, snapshot_path(out, step), force)
 
-    run_engine(lambda: stylize(content, styles, settings, on_snapshot=snap), out, force, settings.quiet)
+    run_engine(lambda: stylize(content, [Path(p) for p in styles], settings, on_snapshot=snap), out, force, settings.quiet, verbose)
 
 
-viz = typer.Typer(help="Show what a network has learned: filters, feature maps, channels, neurons, classes.", no_args_is_help=True)
+viz = typer.Typer(
+    help="Show what a network has learned: filters, feature maps, channels, neurons, classes.",
+    no_args_is_help=True,
+    epilog=examples(
+        "dreamstyle visualize filters --model efficientnet-lite0",
+        "dreamstyle visualize channels --model efficientnet-lite0 --layer block6 --channels 0-7",
+        "dreamstyle visualize class goldfish --model efficientnet-lite0",
+        "dreamstyle visualize channels --from efficientnet-lite0-block6-channels.png --steps 512",
+    ),
+)
 app.add_typer(viz, name="visualize")
 
 Layer = Annotated[Optional[str], typer.Option(help="Layer name (`dreamstyle layers MODEL` lists them).")]
@@ -273,10 +376,17 @@ Diversity = Annotated[Optional[float], typer.Option(help="With --batch > 1, push
 Batch = Annotated[Optional[int], typer.Option(help="Images per objective (use with --diversity). [default: 1]")]
 
 
-def _viz_settings(**flags):
-    from .settings import VisualizeSettings, build
+def _viz_settings(kind: str, source: Path | None, defaults: dict[str, Any], quiet: bool, verbose: bool, **flags):
+    """defaults < an earlier output of the same command (--from) < flags; plus its recorded inputs."""
+    from .settings import VisualizeSettings
 
-    return build(VisualizeSettings, given(**flags))
+    check_chatter(quiet, verbose)
+    earlier, inputs = recorded(source, "visualize", kind)
+    if isinstance(inputs.get("batch"), int):  # commands that batch several objectives record the per-objective count
+        earlier["batch"] = inputs["batch"]
+    s = settings_for(VisualizeSettings, "visualize", None, given(quiet=quiet, **flags), {**defaults, **earlier})
+    show_settings(s, source, verbose)
+    return s, inputs
 
 
 def _viz_out(output: Path | None, stem: str, force: bool) -> Path:
@@ -285,8 +395,19 @@ def _viz_out(output: Path | None, stem: str, force: bool) -> Path:
     return check_output_path(output or free_path(Path(f"{stem}.png")), force=force)
 
 
-def _save_viz(img, out: Path, force: bool, quiet: bool) -> None:
-    run_engine(lambda: img, out, force, quiet)
+def _tagged(img, kind: str, **inputs: Any):
+    """Record which visualize command made `img` and its arguments, so --from can repeat it."""
+    meta = img.info["dreamstyle"]
+    img.info["dreamstyle"] = {**meta, "inputs": {**meta.get("inputs", {}), "kind": kind, **inputs}}
+    return img
+
+
+def _sheet(images, labels: list[str]):
+    from .visualize import contact_sheet
+
+    img = images[0] if len(images) == 1 else contact_sheet(images, labels[: len(images)])
+    img.info["dreamstyle"] = images[0].info["dreamstyle"]
+    return img
 
 
 @viz.command("filters", epilog=examples(
@@ -299,37 +420,44 @@ def viz_filters(
     channels: Annotated[Optional[str], typer.Option(help="With a deeper --layer: which channels to render. [default: 0-15]")] = None,
     size: Size = None, steps: Steps = None, lr: Lr = None, seed: Seed = None, param: Param = None,
     transforms: Transforms = None, device: Device = None, precision: Precision = None,
-    force: Force = False, quiet: Quiet = False,
+    from_: From = None, force: Force = False, quiet: Quiet = False, verbose: Verbose = False,
 ) -> None:
     """The first conv layer's kernels as an RGB grid; for a deeper --layer, what each filter responds to."""
     from .backbones import load_backbone
-    from .settings import parse_int_list
+    from .settings import metadata, parse_int_list
     from .visualize import channel_sheet, filter_grid, first_conv
 
-    s = _viz_settings(model=model or "vgg16", weights=str(weights) if weights else None, size=size or 128, steps=steps,
-                      lr=lr, seed=seed, param=param, transforms=transforms, device=device, precision=precision, quiet=quiet)  # fmt: skip
+    s, inputs = _viz_settings("filters", from_, {"size": 128}, quiet, verbose, model=model, weights=str(weights) if weights else None,
+                              size=size, steps=steps, lr=lr, seed=seed, param=param, transforms=transforms, device=device, precision=precision)  # fmt: skip
+    layer = layer or inputs.get("layer")
+    picked = parse_int_list(channels or inputs.get("channels") or "0-15")
     out = _viz_out(output, f"{s.model}-filters" + (f"-{layer}" if layer else ""), force)
     backbone = load_backbone(s.model, weights=s.weights, progress=not s.quiet)
     first, _ = first_conv(backbone)
     if layer is None or layer == first or (layer in backbone.layer_names and backbone.layer_names.index(layer) <= backbone.stage_names.index(first)):
         backbone.check_layers([layer] if layer else [])
         img = filter_grid(backbone)
-        from .settings import metadata
-
-        img.info["dreamstyle"] = metadata("visualize", s, backbone.weights, {"kind": "filters", "layer": first})
+        img.info["dreamstyle"] = metadata("visualize", s, backbone.weights)
+        run_engine(lambda: _tagged(img, "filters", layer=first), out, force, s.quiet, verbose)
     else:
-        img = channel_sheet(layer, parse_int_list(channels or "0-15"), s, backbone=backbone)
-    _save_viz(img, out, force, s.quiet)
+        def finish(img):
+            return _tagged(img, "filters", layer=layer, channels=picked)
+
+        run_engine(lambda: finished(finish, lambda: channel_sheet(layer, picked, s, backbone=backbone)), out, force, s.quiet, verbose)
 
 
-@viz.command("maps", epilog=examples("dreamstyle visualize maps photo.jpg --layer block3 --model efficientnet-lite0 --top 16"))
+@viz.command("maps", epilog=examples(
+    "dreamstyle visualize maps photo.jpg --layer block3 --model efficientnet-lite0 --top 16",
+    "dreamstyle visualize maps --from photo-maps-block3.png --layer block5",
+))
 @guarded
 def viz_maps(
-    image: Annotated[Path, typer.Argument(help="The image to look at.", show_default=False)],
-    layer: Annotated[str, typer.Option(help="Layer whose maps to show.")],
-    top: Annotated[int, typer.Option(help="How many channels, strongest first.")] = 16,
+    image: Annotated[Optional[Path], typer.Argument(help="The image to look at (with --from: the one recorded there).", show_default=False)] = None,
+    layer: Annotated[Optional[str], typer.Option(help="Layer whose maps to show.")] = None,
+    top: Annotated[Optional[int], typer.Option(help="How many channels, strongest first. [default: 16]")] = None,
     output: Out = None, model: Model = None, weights: Weights = None, size: Size = None,
-    device: Device = None, max_pixels: MaxPixels = None, force: Force = False, quiet: Quiet = False,
+    device: Device = None, max_pixels: MaxPixels = None, from_: From = None, force: Force = False,
+    quiet: Quiet = False, verbose: Verbose = False,
 ) -> None:
     """IMAGE's feature maps at --layer as a grid, strongest channels first, numbered."""
     from .backbones import load_backbone
@@ -338,16 +466,19 @@ def viz_maps(
     from .settings import metadata
     from .visualize import feature_maps, load_for_maps
 
+    s, inputs = _viz_settings("maps", from_, {}, quiet, verbose, model=model, weights=str(weights) if weights else None,
+                              size=size, device=device, max_pixels=max_pixels)  # fmt: skip
+    image = need(image or inputs.get("image"), "IMAGE", "give the image to look at")
+    layer = need(layer or inputs.get("layer"), "--layer", "e.g. --layer block3 (`dreamstyle layers MODEL` lists them)")
+    top = top if top is not None else inputs.get("top", 16)
     if not 1 <= top <= 4096:
         fail(f"--top {top} is out of range", "use 1 to 4096")
-    s = _viz_settings(model=model or "vgg16", weights=str(weights) if weights else None, size=size, device=device,
-                      max_pixels=max_pixels, quiet=quiet)  # fmt: skip
     out = _viz_out(output or default_output_path(image, f"maps-{layer}"), "", force)
     dev = resolve_device(s.device)
     backbone = load_backbone(s.model, weights=s.weights, device=dev, progress=not s.quiet)
     img = feature_maps(backbone, load_for_maps(image, s.size, s.max_pixels, dev), layer, top)
-    img.info["dreamstyle"] = metadata("visualize", s, backbone.weights, {"kind": "maps", "image": str(image), "layer": layer, "top": top})
-    _save_viz(img, out, force, s.quiet)
+    img.info["dreamstyle"] = metadata("visualize", s, backbone.weights)
+    run_engine(lambda: _tagged(img, "maps", image=str(image), layer=layer, top=top), out, force, s.quiet, verbose)
 
 
 @viz.command("channels", epilog=examples(
@@ -356,45 +487,61 @@ def viz_maps(
 ))
 @guarded
 def viz_channels(
-    layer: Annotated[str, typer.Option(help="Layer whose channels to render.")],
-    channels: Annotated[str, typer.Option(help="Channels: 0-15 or 3,7,9.")] = "0-15",
+    layer: Annotated[Optional[str], typer.Option(help="Layer whose channels to render.")] = None,
+    channels: Annotated[Optional[str], typer.Option(help="Channels: 0-15 or 3,7,9. [default: 0-15]")] = None,
     output: Out = None, model: Model = None, weights: Weights = None, size: Size = None, steps: Steps = None,
     lr: Lr = None, seed: Seed = None, param: Param = None, transforms: Transforms = None,
-    device: Device = None, precision: Precision = None, force: Force = False, quiet: Quiet = False,
+    device: Device = None, precision: Precision = None, from_: From = None, force: Force = False,
+    quiet: Quiet = False, verbose: Verbose = False,
 ) -> None:
     """Activation maximisation of each channel, optimised together as one batch, on a labelled sheet."""
     from .settings import parse_int_list
     from .visualize import channel_sheet
 
-    s = _viz_settings(model=model or "vgg16", weights=str(weights) if weights else None, size=size or 128, steps=steps,
-                      lr=lr, seed=seed, param=param, transforms=transforms, device=device, precision=precision, quiet=quiet)  # fmt: skip
+    s, inputs = _viz_settings("channels", from_, {"size": 128}, quiet, verbose, model=model, weights=str(weights) if weights else None,
+                              size=size, steps=steps, lr=lr, seed=seed, param=param, transforms=transforms, device=device, precision=precision)  # fmt: skip
+    layer = need(layer or inputs.get("layer"), "--layer", "e.g. --layer block6 (`dreamstyle layers MODEL` lists them)")
+    picked = parse_int_list(channels or inputs.get("channels") or "0-15")
     out = _viz_out(output, f"{s.model}-{layer}-channels", force)
-    _save_viz(channel_sheet(layer, parse_int_list(channels), s), out, force, s.quiet)
+
+    def finish(img):
+        return _tagged(img, "channels", layer=layer, channels=picked)
+
+    run_engine(lambda: finished(finish, lambda: channel_sheet(layer, picked, s)), out, force, s.quiet, verbose)
 
 
-@viz.command("neuron", epilog=examples("dreamstyle visualize neuron --model efficientnet-lite0 --layer block9 --channel 12"))
+@viz.command("neuron", epilog=examples(
+    "dreamstyle visualize neuron --model efficientnet-lite0 --layer block9 --channel 12",
+    "dreamstyle visualize neuron --model efficientnet-lite0 --layer block9 --channel 12 --batch 4 --diversity 1",
+))
 @guarded
 def viz_neuron(
-    layer: Annotated[str, typer.Option(help="Layer of the neuron.")],
-    channel: Annotated[int, typer.Option(help="Channel of the neuron.")],
+    layer: Annotated[Optional[str], typer.Option(help="Layer of the neuron.")] = None,
+    channel: Annotated[Optional[int], typer.Option(help="Channel of the neuron.")] = None,
     x: Annotated[Optional[int], typer.Option(help="Column in the layer's map. [default: centre]")] = None,
     y: Annotated[Optional[int], typer.Option(help="Row in the layer's map. [default: centre]")] = None,
     output: Out = None, model: Model = None, weights: Weights = None, size: Size = None, steps: Steps = None,
     lr: Lr = None, seed: Seed = None, param: Param = None, transforms: Transforms = None, diversity: Diversity = None,
-    batch: Batch = None, device: Device = None, precision: Precision = None, force: Force = False, quiet: Quiet = False,
+    batch: Batch = None, device: Device = None, precision: Precision = None, from_: From = None, force: Force = False,
+    quiet: Quiet = False, verbose: Verbose = False,
 ) -> None:
     """One unit: what makes channel C at (x, y) of --layer fire most."""
     from .objectives import neuron
-    from .visualize import contact_sheet, render
+    from .visualize import render
 
-    s = _viz_settings(model=model or "vgg16", weights=str(weights) if weights else None, size=size, steps=steps, lr=lr,
-                      seed=seed, param=param, transforms=transforms, diversity=diversity, batch=batch,
-                      device=device, precision=precision, quiet=quiet)  # fmt: skip
+    s, inputs = _viz_settings("neuron", from_, {}, quiet, verbose, model=model, weights=str(weights) if weights else None,
+                              size=size, steps=steps, lr=lr, seed=seed, param=param, transforms=transforms, diversity=diversity,
+                              batch=batch, device=device, precision=precision)  # fmt: skip
+    layer = need(layer or inputs.get("layer"), "--layer", "e.g. --layer block9 (`dreamstyle layers MODEL` lists them)")
+    channel = need(channel if channel is not None else inputs.get("channel"), "--channel", "e.g. --channel 12")
+    x = x if x is not None else inputs.get("x")
+    y = y if y is not None else inputs.get("y")
     out = _viz_out(output, f"{s.model}-{layer}-{channel}-neuron", force)
-    images = render(neuron(layer, channel, x, y), s)
-    img = images[0] if len(images) == 1 else contact_sheet(images, [f"{layer} #{channel} ({i})" for i in range(len(images))])
-    img.info["dreamstyle"] = images[0].info["dreamstyle"]
-    _save_viz(img, out, force, s.quiet)
+
+    def finish(images):
+        return _tagged(_sheet(images, [f"{layer} #{channel} ({i})" for i in range(len(images))]), "neuron", layer=layer, channel=channel, x=x, y=y)
+
+    run_engine(lambda: finished(finish, lambda: render(neuron(layer, channel, x, y), s)), out, force, s.quiet, verbose)
 
 
 @viz.command("class", epilog=examples(
@@ -403,24 +550,27 @@ def viz_neuron(
 ))
 @guarded
 def viz_class(
-    classes: Annotated[list[str], typer.Argument(help="ImageNet classes by name (goldfish, volcano) or index.", show_default=False)],
+    classes: Annotated[Optional[list[str]], typer.Argument(help="ImageNet classes by name (goldfish, volcano) or index.", show_default=False)] = None,
     output: Out = None, model: Model = None, weights: Weights = None, size: Size = None, steps: Steps = None,
     lr: Lr = None, seed: Seed = None, param: Param = None, transforms: Transforms = None, diversity: Diversity = None,
-    batch: Batch = None, device: Device = None, precision: Precision = None, force: Force = False, quiet: Quiet = False,
+    batch: Batch = None, device: Device = None, precision: Precision = None, from_: From = None, force: Force = False,
+    quiet: Quiet = False, verbose: Verbose = False,
 ) -> None:
     """What the network thinks a class looks like: maximise its pre-softmax logit."""
-    from .visualize import class_images, class_index, class_names, contact_sheet
+    from .visualize import class_images, class_index, class_names
 
-    s = _viz_settings(model=model or "vgg16", weights=str(weights) if weights else None, size=size, steps=steps, lr=lr,
-                      seed=seed, param=param, transforms=transforms, diversity=diversity, batch=batch,
-                      device=device, precision=precision, quiet=quiet)  # fmt: skip
+    s, inputs = _viz_settings("class", from_, {}, quiet, verbose, model=model, weights=str(weights) if weights else None,
+                              size=size, steps=steps, lr=lr, seed=seed, param=param, transforms=transforms, diversity=diversity,
+                              batch=batch, device=device, precision=precision)  # fmt: skip
+    classes = need(classes or inputs.get("classes"), "CLASSES", "name one or more ImageNet classes, e.g. goldfish")
     idx = [class_index(c) for c in classes]
     names = [class_names()[i] for i in idx]
     out = _viz_out(output, f"{s.model}-class-{names[0].replace(' ', '_')}" + ("-etc" if len(idx) > 1 else ""), force)
-    images = class_images(idx, s)
-    img = images[0] if len(images) == 1 else contact_sheet(images, [names[i // s.batch] for i in range(len(images))])
-    img.info["dreamstyle"] = images[0].info["dreamstyle"]
-    _save_viz(img, out, force, s.quiet)
+
+    def finish(images):
+        return _tagged(_sheet(images, [names[i // s.batch] for i in range(len(images))]), "class", classes=list(classes), batch=s.batch)
+
+    run_engine(lambda: finished(finish, lambda: class_images(idx, s)), out, force, s.quiet, verbose)
 
 
 @app.command(epilog=examples("dreamstyle layers vgg19", "dreamstyle layers efficientnet-lite0 --size 320 --json"))
@@ -483,7 +633,7 @@ def _random_backbone(model: str):
         return load_backbone(model, weights=path, progress=False)
 
 
-@app.command()
+@app.command(epilog=examples("dreamstyle presets", "dreamstyle presets style"))
 @guarded
 def presets(
     engine: Annotated[Optional[str], typer.Argument(help="Only this engine's presets (dream, style, …).")] = None,
@@ -499,10 +649,54 @@ def presets(
         typer.echo(f"{p.engine:<6} {p.name:<{width}}  {p.description}")
 
 
+@app.command(epilog=examples("dreamstyle info photo-dream.png", "dreamstyle info photo-dream.png --json"))
+@guarded
+def info(
+    image: Annotated[Path, typer.Argument(help="An image written by dreamstyle (.png keeps its settings most reliably).", show_default=False)],
+    json_out: Annotated[bool, typer.Option("--json", help="Print the embedded JSON as it is.")] = False,
+) -> None:
+    """What made IMAGE: engine, inputs, model and weights, every setting, versions; and how to re-run it."""
+    from .images import read_settings
+
+    meta = read_settings(image)
+    if json_out:
+        typer.echo(json.dumps(meta, indent=2, sort_keys=True))
+        return
+    inputs = meta.get("inputs") or {}
+    engine = " ".join(str(p) for p in (meta.get("engine"), inputs.get("kind")) if p)
+    weights = meta.get("weights") or "(none)"
+    ident = meta.get("weights_file")
+    if isinstance(ident, dict):
+        weights += f" ({ident.get('bytes', 0):,} bytes, sha256 {ident.get('sha256')}…)"
+    rows = {
+        "made by": f"dreamstyle {engine} (dreamstyle {meta.get('dreamstyle', '?')}, torch {meta.get('torch', '?')})",
+        "weights": weights,
+        "ran on": f"{meta.get('device') or '?'}, {meta.get('precision') or '?'}",
+    }
+    for line in describe(rows, indent=""):
+        typer.echo(line)
+    for title, values in (("inputs", {k: v for k, v in inputs.items() if k != "kind"}), ("settings", meta.get("settings") or {})):
+        typer.echo(f"{title}:")
+        for line in describe(values):
+            typer.echo(line)
+    if meta.get("engine") in ("dream", "style") or inputs.get("kind"):
+        typer.echo(f"re-run:\n  dreamstyle {engine} --from {image}")
+
+
+def _interrupt_once(signum, frame) -> None:
+    # The first Ctrl-C stops the engine, which then saves what it has. From then on the default
+    # action is back, so a second Ctrl-C ends the process at once, even inside a long native call
+    # where a Python handler would not run.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    raise KeyboardInterrupt
+
+
 def run() -> None:
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not if the caller ignores SIGINT
+        signal.signal(signal.SIGINT, _interrupt_once)
     try:
         app()
     except KeyboardInterrupt:
-        # A second Ctrl-C (or one outside an engine loop): stop now, without a traceback.
+        # A Ctrl-C outside an engine loop (loading, saving): stop now, without a traceback.
         typer.echo("interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)

@@ -8,6 +8,8 @@ every number is checked, so the API refuses the same bad input the CLI does.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +73,12 @@ def _positive(s, name: str, value, *, allow_zero: bool, upper: float) -> None:
         raise UserError(f"{flag(name)} {value} is out of range", f"use {lowest} up to {upper:g}")
 
 
+def _check_tile(tile: int | None) -> None:
+    # Below 64 px a tile is mostly margin and the deep layers see only a few cells of it.
+    if tile and not 64 <= tile <= MAX_SIZE:
+        raise UserError(f"--tile {tile} is out of range", f"use 0 (off) or 64 up to {MAX_SIZE}, e.g. --tile 512")
+
+
 @dataclass(kw_only=True)
 class DreamSettings(CommonSettings):
     """DeepDream: normalised gradient ascent on layer activations over an octave pyramid."""
@@ -85,6 +93,7 @@ class DreamSettings(CommonSettings):
     jitter: int = 32
     norm: str = "mean-abs"
     smooth: float = 1.0
+    tile: int | None = None  # gradient tile size in pixels; 0: never tile; None: when the device needs it
 
     def validate(self) -> None:
         super().validate()
@@ -93,6 +102,7 @@ class DreamSettings(CommonSettings):
             raise UserError(f"--octave-scale {self.octave_scale} is out of range", "use a number above 1 and at most 4, e.g. 1.4")
         _positive(self, "jitter", self.jitter, allow_zero=True, upper=4096)
         _positive(self, "smooth", self.smooth, allow_zero=True, upper=64)
+        _check_tile(self.tile)
         if self.norm not in ("mean-abs", "std"):
             raise UserError(f"unknown --norm {self.norm!r}", "use mean-abs or std")
         if self.channels is not None and any(c < 0 for c in self.channels):
@@ -119,6 +129,7 @@ class StyleSettings(CommonSettings):
     style_blend: list[float] | None = None
     preserve_color: str = "none"
     pooling: str = "max"
+    tile: int = 0  # refine scales larger than this in tiles of it; 0: never
 
     def validate(self) -> None:
         super().validate()
@@ -128,6 +139,7 @@ class StyleSettings(CommonSettings):
             raise UserError(f"unknown --optimizer {self.optimizer!r}", "use lbfgs or adam")
         if self.preserve_color not in ("none", "luminance", "histogram"):
             raise UserError(f"unknown --preserve-color {self.preserve_color!r}", did_you_mean(self.preserve_color, ["none", "luminance", "histogram"]))
+        _check_tile(self.tile)
         if self.pooling not in ("max", "avg"):
             raise UserError(f"unknown --pooling {self.pooling!r}", "use max or avg")
         if not 0.05 <= self.style_scale <= 8:
@@ -240,8 +252,6 @@ def build(cls: type, values: dict[str, Any]) -> Any:
     return cls(**values)
 
 
-
-
 def metadata(engine: str, settings: CommonSettings, weights: str, inputs: dict[str, Any] | None = None,
              device: str = "", precision: str = "") -> dict[str, Any]:
     """Everything needed to re-run an output, embedded in every PNG we write; device and
@@ -255,8 +265,32 @@ def metadata(engine: str, settings: CommonSettings, weights: str, inputs: dict[s
         "inputs": inputs or {},
         "settings": settings.to_dict(),
         "weights": weights,
+        "weights_file": weights_identity(weights),
         "device": device,
         "precision": precision,
         "dreamstyle": __version__,
         "torch": torch.__version__,
     }
+
+
+def weights_identity(path: str) -> dict[str, Any] | None:
+    """Size and a SHA-256 prefix of the weights file: a path alone does not say which weights a
+    file held when the output was made, and a re-run elsewhere has a different path anyway."""
+    import os
+
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError, TypeError):
+        return None  # not a local file (no weights, or a name only)
+    return {"bytes": st.st_size, "sha256": _sha256_prefix(path, st.st_size, st.st_mtime_ns)}
+
+
+@functools.lru_cache(maxsize=8)
+def _sha256_prefix(path: str, size: int, mtime_ns: int) -> str:
+    # Keyed on size and mtime too, so snapshots of one run hash the file once but an edited
+    # file is hashed again.
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -16,6 +17,8 @@ from dreamstyle.cli import app
 from dreamstyle.images import read_settings
 
 runner = CliRunner()
+# A plain path, not `from tests.conftest import …`, which only works when the repo root is on sys.path.
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 FAST = ["--model", "efficientnet-lite0", "--size", "96", "--octaves", "2", "--steps", "2", "-q"]
 
 
@@ -142,8 +145,6 @@ STYLE_FAST = ["--model", "efficientnet-lite0", "--size", "96", "--steps", "3", "
 
 
 def test_style_writes_the_output_with_its_inputs(cat, tmp_path):
-    from tests.conftest import SAMPLES
-
     out = tmp_path / "s.png"
     res = invoke("style", cat, SAMPLES / "swirls.jpg", SAMPLES / "stripes.png", "--style-blend", "0.7,0.3", "-o", out, *STYLE_FAST)
     assert res.exit_code == 0, res.output
@@ -154,8 +155,6 @@ def test_style_writes_the_output_with_its_inputs(cat, tmp_path):
 
 
 def test_style_preset_with_explicit_size(cat, tmp_path):
-    from tests.conftest import SAMPLES
-
     out = tmp_path / "s.png"
     assert invoke("style", cat, SAMPLES / "swirls.jpg", "--preset", "preview", "-o", out, *STYLE_FAST).exit_code == 0
     s = read_settings(out)["settings"]
@@ -169,8 +168,6 @@ def test_style_preset_with_explicit_size(cat, tmp_path):
      (["--init", "nowhere.png"], "nowhere.png"), (["--preset", "classic"], "dream")],
 )  # fmt: skip
 def test_style_bad_input_is_one_line(cat, tmp_path, args, needle):
-    from tests.conftest import SAMPLES
-
     res = invoke("style", cat, SAMPLES / "swirls.jpg", "-o", tmp_path / "s.png", *STYLE_FAST, *args)
     assert res.exit_code == 2, res.output
     assert res.output.count("error:") == 1 and needle in res.output, res.output
@@ -180,8 +177,6 @@ def test_style_bad_input_is_one_line(cat, tmp_path, args, needle):
 def test_style_weights_of_another_architecture_are_refused(cat, tmp_path):
     import torch
     import torchvision
-
-    from tests.conftest import SAMPLES
 
     w = tmp_path / "resnet.pth"
     torch.save(torchvision.models.resnet18().state_dict(), w)
