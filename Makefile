@@ -20,5 +20,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# dreamstyle against the naive fp32 baseline on this machine; results land in bench/results/.
+bench: $(STAMP)
+	$(PY) -m bench $(BENCH_ARGS)
+
 clean:
 	rm -rf outputs .pytest_cache

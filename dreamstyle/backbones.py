@@ -7,6 +7,7 @@ all a caller ever needs to know.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ class Backbone(nn.Module):
         scale: float = 1.0,
         bgr: bool = False,
         weights: str = "",
+        cpu_half: bool = True,
     ):
         super().__init__()
         self.name = name
@@ -48,6 +50,10 @@ class Backbone(nn.Module):
         self.scale = scale
         self.bgr = bgr
         self.weights = weights  # where the weights came from, for the log line and metadata
+        self._channels_last = False
+        # Whether bf16 pays on a CPU with native bf16: dense convs (VGG, GoogLeNet) run 3-4x
+        # faster on AMX/AVX512-BF16; depthwise ones do not, and L-BFGS then only loses accuracy.
+        self.cpu_half = cpu_half
         self.requires_grad_(False)
         self.eval()
 
@@ -78,13 +84,42 @@ class Backbone(nn.Module):
         )
         out: dict[str, torch.Tensor] = {}
         x = self.normalize(x)
+        if x.device.type in ("cpu", "cuda"):
+            # NHWC is the layout cuDNN's tensor-core kernels and oneDNN's bf16/AMX kernels want;
+            # in NCHW each conv pays for a transpose (measured: VGG19 step 10 % faster on CPU).
+            if not self._channels_last:
+                self.to(memory_format=torch.channels_last)
+                self._channels_last = True
+            x = x.contiguous(memory_format=torch.channels_last)
+        stages, classifier = self._for_autocast(x)
+        if stages is not self.stages:
+            x = x.to(next(stages.parameters()).dtype)
         for i in range(last + 1):
-            x = self.stages[i](x)
+            x = stages[i](x)
             if self.stage_names[i] in wanted:
                 out[self.stage_names[i]] = x
         if need_logits:
-            out[LOGITS] = self.classifier(x)
+            out[LOGITS] = classifier(x)
         return out
+
+    def _for_autocast(self, x: torch.Tensor) -> tuple[nn.ModuleList, nn.Module | None]:
+        """Under bf16/fp16 autocast, a half-precision copy of the weights, made once.
+
+        Autocast would otherwise cast every frozen weight on every call (it caches casts only of
+        weights that require grad): ~8 % of a VGG19 step on the CPU. The fp32 originals stay, so
+        the same backbone still serves fp32 runs exactly.
+        """
+        kind = x.device.type
+        if not torch.is_autocast_enabled(kind):
+            return self.stages, self.classifier
+        dtype = torch.get_autocast_dtype(kind)
+        key = (dtype, x.device, len(self.stages))
+        cached = self.__dict__.get("_half")  # not a submodule: stays out of state_dict and .to()
+        if cached is None or cached[0] != key:
+            half = copy.deepcopy(self.stages).to(x.device, dtype)
+            head = copy.deepcopy(self.classifier).to(x.device, dtype) if self.classifier is not None else None
+            cached = self.__dict__["_half"] = (key, half, head)
+        return cached[1], cached[2]
 
     def truncate(self, layers: Iterable[str]) -> "Backbone":
         """Drop stages after the deepest of `layers` so they never hold memory or weights."""
@@ -293,7 +328,7 @@ def _build_efficientnet_lite0(model: str, weights: str | None, progress: bool, p
     source = str(weights or packaged_weights_path())
     _load_into(net, _load_file(source, model), model, source)
     net.eval()
-    return Backbone(model, net.stages(), net.classifier(), (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), weights=source)
+    return Backbone(model, net.stages(), net.classifier(), (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), weights=source, cpu_half=False)
 
 
 @dataclass(frozen=True)

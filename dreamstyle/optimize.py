@@ -25,7 +25,24 @@ class Interrupted(Exception):
         self.image = image
 
 
-class NormalizedAscent(Optimizer):
+class _PerImage(Optimizer):
+    """One gradient evaluation per step, then `_update` on each image tensor that has a gradient."""
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], torch.Tensor]):  # type: ignore[override]
+        with torch.enable_grad():
+            loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    self._update(p, p.grad.detach(), group)
+        return loss
+
+    def _update(self, p: torch.Tensor, g: torch.Tensor, group: dict) -> None:
+        raise NotImplementedError
+
+
+class NormalizedAscent(_PerImage):
     """DeepDream's step: move by `lr` times the gradient divided by its mean magnitude (or std).
 
     Normalising makes `lr` mean "average pixel change per step", independent of the layer and
@@ -36,23 +53,72 @@ class NormalizedAscent(Optimizer):
     def __init__(self, params, lr: float = 0.02, norm: str = "mean-abs", smooth: float = 0.0):
         super().__init__(params, dict(lr=lr, norm=norm, smooth=smooth))
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], torch.Tensor]):  # type: ignore[override]
-        with torch.enable_grad():
-            loss = closure()
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = p.grad
-                if group["smooth"] > 0:
-                    # Blurring the gradient, not the image, keeps detail already there while
-                    # steering new structure to larger, smoother shapes.
-                    k = 2 * math.ceil(3 * group["smooth"]) + 1
-                    g = gaussian_blur(g, [k, k], [group["smooth"]] * 2)
-                scale = g.abs().mean() if group["norm"] == "mean-abs" else g.std()
-                p.sub_(g * (group["lr"] / (scale + 1e-8)))
-        return loss
+    def _update(self, p: torch.Tensor, g: torch.Tensor, group: dict) -> None:
+        if group["smooth"] > 0:
+            # Blurring the gradient, not the image, keeps detail already there while
+            # steering new structure to larger, smoother shapes.
+            k = 2 * math.ceil(3 * group["smooth"]) + 1
+            g = gaussian_blur(g, [k, k], [group["smooth"]] * 2)
+        scale = g.abs().mean() if group["norm"] == "mean-abs" else g.std()
+        p.sub_(g * (group["lr"] / (scale + 1e-8)))
+
+
+class LBFGS(_PerImage):
+    """L-BFGS with one gradient per step and a unit step, as neural-style runs it, but kept on
+    the device and batched.
+
+    torch.optim.LBFGS reads the loss and several dot products back to the host every step; on a
+    GPU each read stalls the queue. Here every decision (skip a bad curvature pair, the first
+    step's scale) is a tensor `where`, so steps queue up without a sync. Each image of a batch
+    keeps its own curvature history: a sweep of N settings run as one batch gives the same N
+    pictures as N separate runs.
+    """
+
+    def __init__(self, params, lr: float = 1.0, history: int = 50):
+        super().__init__(params, dict(lr=lr, history=history))
+
+    @staticmethod
+    def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        # One value per image, shaped to broadcast over it. bmm reads each operand once; a
+        # product-then-sum would write and re-read an image-sized temporary, and the two-loop
+        # recursion does 2 x history of these per step.
+        n = a.shape[0]
+        return torch.bmm(a.reshape(n, 1, -1), b.reshape(n, -1, 1)).view(-1, *([1] * (a.dim() - 1)))
+
+    def _update(self, p: torch.Tensor, g: torch.Tensor, group: dict) -> None:
+        state = self.state[p]
+        if "prev_grad" not in state:
+            # The first step has no curvature yet: a plain gradient step scaled to move
+            # the image by at most `lr` in L1 norm, as torch's L-BFGS does.
+            d = -g
+            t = group["lr"] * (1.0 / g.abs().flatten(1).sum(1)).clamp(max=1.0).view(-1, *([1] * (g.dim() - 1)))
+            state.update(s=[], y=[], rho=[], h_diag=torch.ones_like(t))
+        else:
+            y, s_ = g - state["prev_grad"], state["prev_step"]
+            ys = self._dot(y, s_)
+            good = ys > 1e-10
+            # A pair with non-positive curvature would break the update: it is stored
+            # with rho = 0, which makes it a no-op in both loops, instead of branching.
+            state["s"].append(s_)
+            state["y"].append(y)
+            state["rho"].append(torch.where(good, 1.0 / ys.clamp_min(1e-10), torch.zeros_like(ys)))
+            if len(state["s"]) > group["history"]:
+                for k in ("s", "y", "rho"):
+                    state[k].pop(0)
+            state["h_diag"] = torch.where(good, ys / self._dot(y, y).clamp_min(1e-20), state["h_diag"])
+            q = -g
+            alphas = []
+            for s_i, y_i, rho_i in zip(reversed(state["s"]), reversed(state["y"]), reversed(state["rho"])):
+                a = rho_i * self._dot(s_i, q)
+                q.addcmul_(a, y_i, value=-1)
+                alphas.append(a)
+            d = q.mul_(state["h_diag"])
+            for s_i, y_i, rho_i, a in zip(state["s"], state["y"], state["rho"], reversed(alphas)):
+                d.addcmul_(a - rho_i * self._dot(y_i, d), s_i)
+            t = group["lr"]
+        step = d * t
+        p.add_(step.to(p.dtype))
+        state["prev_grad"], state["prev_step"] = g, step
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Benchmarks: dreamstyle against a naive baseline (see __main__.py)."""
