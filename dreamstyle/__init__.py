@@ -8,8 +8,9 @@ from .errors import UserError  # noqa: E402
 from .optimize import Interrupted  # noqa: E402
 from .settings import DreamSettings, StyleSettings  # noqa: E402
 from .style import stylize  # noqa: E402
+from .video import zoom  # noqa: E402
 
 __all__ = [
     "Backbone", "DreamSettings", "Interrupted", "StyleSettings", "UserError",
-    "dream", "load_backbone", "stylize", "__version__",
+    "dream", "load_backbone", "stylize", "zoom", "__version__",
 ]  # fmt: skip
