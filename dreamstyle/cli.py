@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import signal
 import sys
 import time
@@ -123,6 +124,66 @@ def finished(finish, call):
         raise Interrupted(finish(exc.image) if exc.image else None) from None
 
 
+def run_frames(frames, out: Path, fps: float, force: bool, quiet: bool, verbose: bool = False) -> None:
+    """Write an engine's frames as they come; on Ctrl-C keep the finished ones as OUT.partial.EXT."""
+    from .video import write_frames
+
+    start = time.perf_counter()
+    try:
+        path = write_frames(frames, out, fps, force=force)
+    except Interrupted as exc:
+        if exc.path is not None:
+            typer.echo(f"interrupted: saved the {exc.frames} finished frames to {exc.path}", err=True)
+        else:
+            typer.echo("interrupted before any frame was finished", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if verbose:
+        typer.echo(f"saved {path} after {time.perf_counter() - start:.1f} s", err=True)
+    elif not quiet:
+        typer.echo(f"saved {path}", err=True)
+
+
+def clip_mode(source: Path, output: Path | None, blend: float | None) -> bool:
+    """A video file is a clip; a folder is one when the output is a video or --blend is given,
+    otherwise it is a batch of independent pictures."""
+    from .video import OUTPUT_SUFFIXES, is_video
+
+    if is_video(source):
+        return True
+    return source.is_dir() and (blend is not None or (output is not None and output.suffix.lower() in OUTPUT_SUFFIXES))
+
+
+def check_many(settings, blend: float | None, fps: float | None, clip: bool) -> None:
+    """Refuse flags that mean nothing for this input (settings None: one picture)."""
+    if settings is not None and settings.save_every:
+        fail("--save-every does not apply to videos and batches", "drop it, or run one picture at a time")
+    if not clip and (blend is not None or fps is not None):
+        fail("--blend and --fps apply to a video input", "give an .mp4 file, or a folder of frames with -o out.mp4")
+
+
+def run_many(engine: str, spec: Path, output: Path | None, render, force: bool, quiet: bool, verbose: bool) -> None:
+    """One engine over a folder or glob into an output folder; existing outputs are skipped, so
+    the same command resumes a stopped batch. Exit 2 at the end if any item failed."""
+    from .batch import check_outdir, expand, run_batch
+
+    inputs = expand(spec)
+    if output is None and not spec.is_dir():
+        fail("a batch needs an output folder", "add -o outdir/")
+    outdir = check_outdir(output or spec.with_name(f"{spec.name}-{engine}"))
+    start = time.perf_counter()
+    try:
+        result = run_batch(inputs, outdir, render, force=force, quiet=quiet, desc=engine)
+    except Interrupted as exc:
+        where = f"; saved the current picture so far to {exc.path}" if exc.path else ""
+        typer.echo(f"interrupted{where}; run the same command again to resume", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if verbose or not quiet or result.failed:
+        took = f" in {time.perf_counter() - start:.1f} s" if verbose else ""
+        typer.echo(f"{outdir}: {result.summary()}{took}", err=True)
+    if result.failed:
+        raise typer.Exit(EXIT_USER_ERROR)
+
+
 # Settings that name layers or channels of one backbone: meaningless after --model changes.
 _PER_MODEL = ("layers", "content_layers", "style_layers", "channels")
 
@@ -166,6 +227,17 @@ def need(value, what: str, hint: str):
 def check_chatter(quiet: bool, verbose: bool) -> None:
     if quiet and verbose:
         fail("--quiet and --verbose contradict each other", "pick one")
+    log = logging.getLogger("dreamstyle")  # the engines log their loss parts there as they go
+    if not any(isinstance(h, _Stderr) for h in log.handlers):
+        log.addHandler(_Stderr())
+    log.setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+class _Stderr(logging.Handler):
+    """Writes to whatever sys.stderr is at the time (a test runner swaps it per invocation)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(record.getMessage(), file=sys.stderr)
 
 
 def describe(values: dict[str, Any], indent: str = "  ") -> list[str]:
@@ -216,6 +288,13 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or l
 MaxPixels = Annotated[Optional[int], typer.Option(help="Refuse input images with more pixels than this (decompression-bomb guard).")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also print the resolved settings and the time taken.")]
 From = Annotated[Optional[Path], typer.Option("--from", help="Re-run an earlier output: its embedded settings and inputs, with the flags you give on top.", show_default=False)]
+# Dream options that `zoom` shares.
+Channels = Annotated[Optional[str], typer.Option(help="Dream only these channels of the layers: 12,40 or 0-15.")]
+OctaveScale = Annotated[Optional[float], typer.Option(help="Size ratio between octaves. [default: 1.4]")]
+Jitter = Annotated[Optional[int], typer.Option(help="Random shift in pixels each step; stops grid artefacts. [default: 32]")]
+Smooth = Annotated[Optional[float], typer.Option(help="Gaussian sigma for smoothing the gradient; 0 for none. [default: 1]")]
+Blend = Annotated[Optional[float], typer.Option(help="Video: frame t starts from frame t + BLEND x (output t-1 - frame t-1), against flicker; 0: independent frames. [default: 0.5]")]
+Fps = Annotated[Optional[float], typer.Option(help="Video: frames per second of the output. [default: the input's; 24 for a frame folder]")]
 
 
 @app.command(epilog=examples(
@@ -226,6 +305,9 @@ From = Annotated[Optional[Path], typer.Option("--from", help="Re-run an earlier 
     "dreamstyle dream photo.jpg --layers block10 --channels 12,40",
     "dreamstyle dream photo.jpg --guide flowers.jpg",
     "dreamstyle dream --from photo-dream.png --seed 7 -o again.png",
+    "dreamstyle dream clip.mp4 --model efficientnet-lite0 --size 320 --blend 0.5 -o clip-dream.mp4",
+    "dreamstyle dream photos/ -o dreams/            # every picture; rerun to resume",
+    "dreamstyle dream 'photos/*.jpg' -o dreams/",
 ))
 @guarded
 def dream(
@@ -234,28 +316,34 @@ def dream(
     model: Model = None,
     weights: Weights = None,
     layers: Annotated[Optional[str], typer.Option(help="Layers to amplify, optionally weighted: relu4_3 or relu4_3:1,relu5_1:0.5. Default: the model's.")] = None,
-    channels: Annotated[Optional[str], typer.Option(help="Dream only these channels of the layers: 12,40 or 0-15.")] = None,
+    channels: Channels = None,
     guide: Annotated[Optional[Path], typer.Option(help="Guide image: grow what the network sees in it instead.")] = None,
     size: Size = None,
     octaves: Annotated[Optional[int], typer.Option(help="Octave pyramid levels. [default: 4]")] = None,
-    octave_scale: Annotated[Optional[float], typer.Option(help="Size ratio between octaves. [default: 1.4]")] = None,
+    octave_scale: OctaveScale = None,
     steps: Steps = None,
     lr: Lr = None,
-    jitter: Annotated[Optional[int], typer.Option(help="Random shift in pixels each step; stops grid artefacts. [default: 32]")] = None,
+    jitter: Jitter = None,
     norm: Annotated[Optional[str], typer.Option(help="Gradient normalisation: mean-abs or std. [default: mean-abs]")] = None,
-    smooth: Annotated[Optional[float], typer.Option(help="Gaussian sigma for smoothing the gradient; 0 for none. [default: 1]")] = None,
+    smooth: Smooth = None,
+    tile: Annotated[Optional[int], typer.Option(help="Compute the gradient in tiles of this many pixels (bounded memory at any size); 0: never. [default: auto, only when the image would not fit]")] = None,
     seed: Seed = None,
     save_every: SaveEvery = None,
     preset: Preset = None,
     device: Device = None,
     precision: Precision = None,
     max_pixels: MaxPixels = None,
+    blend: Blend = None,
+    fps: Fps = None,
     from_: From = None,
     force: Force = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
     """DeepDream IMAGE: amplify what a layer of the network sees in it, octave by octave.
+
+    IMAGE may also be a video (.mp4 …) or a folder of frames (output .mp4/.gif or --blend), or a
+    folder or quoted glob of pictures dreamed one by one into the -o folder (resumable).
 
     Defaults: model vgg16, size 512, 4 octaves x 10 steps, lr 0.01, seed 0.
     """
@@ -269,10 +357,12 @@ def dream(
     flags = given(
         model=model, weights=str(weights) if weights else None, layers=layers, channels=channels,
         guide=str(guide) if guide else None, size=size, octaves=octaves, octave_scale=octave_scale,
-        steps=steps, lr=lr, jitter=jitter, norm=norm, smooth=smooth, seed=seed, save_every=save_every,
+        steps=steps, lr=lr, jitter=jitter, norm=norm, smooth=smooth, tile=tile, seed=seed, save_every=save_every,
         device=device, precision=precision, max_pixels=max_pixels, quiet=quiet,
     )  # fmt: skip
     settings = settings_for(DreamSettings, "dream", preset, flags, earlier)
+    if _dream_many(Path(str(image)), output, settings, blend, fps, force, verbose):
+        return
     out = check_output_path(output or default_output_path(image, "dream"), force=force)
     check_snapshots(out, settings.save_every, force)
     show_settings(settings, from_, verbose)
@@ -290,6 +380,8 @@ def dream(
     "dreamstyle style photo.jpg painting.jpg --preserve-color luminance",
     "dreamstyle style photo.jpg painting.jpg --scales 256,512,1024 --preset hires",
     "dreamstyle style --from photo-style.png --style-weight 1000 -o stronger.png",
+    "dreamstyle style clip.mp4 painting.jpg --model efficientnet-lite0 --size 320 --blend 0.5 -o clip-style.mp4",
+    "dreamstyle style 'photos/*.jpg' painting.jpg -o painted/",
 ))
 @guarded
 def style(
@@ -310,6 +402,7 @@ def style(
     scales: Annotated[Optional[str], typer.Option(help="Coarse-to-fine sizes, e.g. 256,512 (last = output size). Default: halve down to 256.")] = None,
     preserve_color: Annotated[Optional[str], typer.Option(help="none, luminance (keep the photo's colours) or histogram (recolour the style first). [default: none]")] = None,
     pooling: Annotated[Optional[str], typer.Option(help="max or avg pooling in VGG. [default: max]")] = None,
+    tile: Annotated[Optional[int], typer.Option(help="Refine scales larger than this in tiles of it (Adam, global style targets); 0: never. [default: 0]")] = None,
     size: Size = None,
     steps: Steps = None,
     lr: Annotated[Optional[float], typer.Option(help="Adam step size. [default: 0.02]")] = None,
@@ -319,12 +412,16 @@ def style(
     device: Device = None,
     precision: Precision = None,
     max_pixels: MaxPixels = None,
+    blend: Blend = None,
+    fps: Fps = None,
     from_: From = None,
     force: Force = False,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
     """Paint CONTENT in the manner of STYLE (Gatys et al.): content + Gram-matrix style losses.
+
+    CONTENT may also be a video or frame folder (see `dream`), or a folder or quoted glob of photos.
 
     Defaults: model vgg19, size 512 (solved at 256 then 512), 300 L-BFGS steps per scale.
     """
@@ -342,11 +439,13 @@ def style(
         model=model, weights=str(weights) if weights else None, content_layers=content_layers,
         style_layers=style_layers, content_weight=content_weight, style_weight=style_weight,
         tv_weight=tv_weight, style_blend=style_blend, style_scale=style_scale, optimizer=optimizer,
-        init=init, scales=scales, preserve_color=preserve_color, pooling=pooling, size=size,
+        init=init, scales=scales, preserve_color=preserve_color, pooling=pooling, tile=tile, size=size,
         steps=steps, lr=lr, seed=seed, save_every=save_every, device=device, precision=precision,
         max_pixels=max_pixels, quiet=quiet,
     )  # fmt: skip
     settings = settings_for(StyleSettings, "style", preset, flags, earlier)
+    if _style_many(Path(str(content)), [Path(p) for p in styles], output, settings, blend, fps, force, verbose):
+        return
     out = check_output_path(output or default_output_path(content, "style"), force=force)
     check_snapshots(out, settings.save_every, force)
     show_settings(settings, from_, verbose)
@@ -355,6 +454,114 @@ def style(
         save_result(img, snapshot_path(out, step), force)
 
     run_engine(lambda: stylize(content, [Path(p) for p in styles], settings, on_snapshot=snap), out, force, settings.quiet, verbose)
+
+
+def _loaded(settings, pooling: str = "max"):
+    from .backbones import load_backbone
+    from .runtime import resolve_device
+
+    return load_backbone(settings.model, weights=settings.weights, device=resolve_device(settings.device), pooling=pooling, progress=not settings.quiet)
+
+
+def _dream_many(source: Path, output, settings, blend, fps, force: bool, verbose: bool) -> bool:
+    """Run `dream` over a clip or a batch; False when SOURCE is one picture."""
+    import dataclasses
+
+    from .batch import is_batch
+    from .dream import dream as run_dream
+    from .images import default_output_path
+    from .video import check_output, dream_frames, open_clip
+
+    clip = clip_mode(source, output, blend)
+    if not clip and not is_batch(source):
+        check_many(None, blend, fps, False)
+        return False
+    check_many(settings, blend, fps, clip)
+    if clip:
+        out = check_output(output or default_output_path(source, "dream", ".mp4"), force=force)
+        frames = open_clip(source, fps=fps, max_pixels=settings.max_pixels)
+        run_frames(dream_frames(frames, settings, blend=0.5 if blend is None else blend), out, frames.fps, force, settings.quiet, verbose)
+        return True
+    backbone, inner = _loaded(settings), dataclasses.replace(settings, quiet=True)
+    run_many("dream", source, output, lambda p: run_dream(p, inner, backbone=backbone), force, settings.quiet, verbose)
+    return True
+
+
+def _style_many(source: Path, styles: list[Path], output, settings, blend, fps, force: bool, verbose: bool) -> bool:
+    """Run `style` over a clip or a batch; False when CONTENT is one picture."""
+    from .batch import is_batch
+    from .images import default_output_path
+    from .video import check_output, open_clip, stylize_frames, stylize_loaded
+
+    clip = clip_mode(source, output, blend)
+    if not clip and not is_batch(source):
+        check_many(None, blend, fps, False)
+        return False
+    check_many(settings, blend, fps, clip)
+    if clip:
+        out = check_output(output or default_output_path(source, "style", ".mp4"), force=force)
+        frames = open_clip(source, fps=fps, max_pixels=settings.max_pixels)
+        run_frames(stylize_frames(frames, styles, settings, blend=0.5 if blend is None else blend), out, frames.fps, force, settings.quiet, verbose)
+        return True
+    backbone = _loaded(settings, settings.pooling)
+    run_many("style", source, output, lambda p: stylize_loaded(p, styles, settings, backbone), force, settings.quiet, verbose)
+    return True
+
+
+@app.command("zoom", epilog=examples(
+    "dreamstyle zoom photo.jpg --frames 48 -o zoom.mp4",
+    "dreamstyle zoom photo.jpg --model efficientnet-lite0 --size 320 --frames 24 --zoom 1.04 --rotate 1 -o zoom.gif",
+    "dreamstyle zoom photo.jpg --preset swirls --frames 120 --fps 24 -o frames/",
+))
+@guarded
+def zoom_cmd(
+    image: Annotated[Path, typer.Argument(help="The picture to start from.", show_default=False)],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="out.mp4, out.gif, or a folder for PNG frames (frame_00000.png …). Default: IMAGE-zoom.mp4 beside the input.")] = None,
+    frames: Annotated[int, typer.Option(help="How many frames; frame 0 is the first dream.")] = 24,
+    zoom: Annotated[float, typer.Option(help="Scale per frame about the centre; below 1 zooms out.")] = 1.05,
+    rotate: Annotated[float, typer.Option(help="Degrees per frame, counter-clockwise.")] = 0.0,
+    fps: Annotated[float, typer.Option(help="Frames per second of the output.")] = 12.0,
+    model: Model = None,
+    weights: Weights = None,
+    layers: Annotated[Optional[str], typer.Option(help="Layers to amplify, optionally weighted (as for dream). Default: the model's.")] = None,
+    channels: Channels = None,
+    size: Size = None,
+    octaves: Annotated[Optional[int], typer.Option(help="Octave pyramid levels per frame. [default: 2]")] = None,
+    octave_scale: OctaveScale = None,
+    steps: Steps = None,
+    lr: Lr = None,
+    jitter: Jitter = None,
+    smooth: Smooth = None,
+    seed: Seed = None,
+    preset: Preset = None,
+    device: Device = None,
+    precision: Precision = None,
+    max_pixels: MaxPixels = None,
+    force: Force = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """The feedback zoom into a dream: dream IMAGE, zoom/rotate the dream about its centre, dream
+    that, … for --frames frames, written as MP4, GIF or PNG frames.
+
+    Dream settings as for `dream` (defaults: size 512, 2 octaves x 10 steps per frame).
+    """
+    from .images import default_output_path
+    from .settings import DreamSettings
+    from .video import ZOOM_OCTAVES, MotionSettings, check_output, zoom_frames
+
+    check_chatter(quiet, verbose)
+    MotionSettings(frames=frames, zoom=zoom, rotate=rotate, fps=fps)
+    flags = given(
+        model=model, weights=str(weights) if weights else None, layers=layers, channels=channels, size=size,
+        octaves=octaves, octave_scale=octave_scale, steps=steps, lr=lr, jitter=jitter, smooth=smooth, seed=seed,
+        device=device, precision=precision, max_pixels=max_pixels, quiet=quiet,
+    )  # fmt: skip
+    # Fewer octaves by default, under a preset's: each frame starts from an already dreamed one.
+    settings = settings_for(DreamSettings, "dream", preset, flags, {"octaves": ZOOM_OCTAVES})
+    out = check_output(output or default_output_path(image, "zoom", ".mp4"), force=force)
+    show_settings(settings, None, verbose)
+    run_frames(zoom_frames(image, frames, zoom=zoom, rotate=rotate, settings=settings), out, fps, force, settings.quiet, verbose)
 
 
 viz = typer.Typer(
@@ -449,6 +656,7 @@ def viz_filters(
 @viz.command("maps", epilog=examples(
     "dreamstyle visualize maps photo.jpg --layer block3 --model efficientnet-lite0 --top 16",
     "dreamstyle visualize maps --from photo-maps-block3.png --layer block5",
+    "dreamstyle visualize maps photos/ --layer block3 --model efficientnet-lite0 -o maps/",
 ))
 @guarded
 def viz_maps(
@@ -473,6 +681,20 @@ def viz_maps(
     top = top if top is not None else inputs.get("top", 16)
     if not 1 <= top <= 4096:
         fail(f"--top {top} is out of range", "use 1 to 4096")
+    from .batch import is_batch
+
+    if is_batch(image):
+        dev = resolve_device(s.device)
+        backbone = load_backbone(s.model, weights=s.weights, device=dev, progress=not s.quiet)
+        backbone.check_layers([layer])
+
+        def one(path):
+            img = feature_maps(backbone, load_for_maps(path, s.size, s.max_pixels, dev), layer, top)
+            img.info["dreamstyle"] = metadata("visualize", s, backbone.weights)
+            return _tagged(img, "maps", image=str(path), layer=layer, top=top)
+
+        run_many(f"maps-{layer}", Path(str(image)), output, one, force, s.quiet, verbose)
+        return
     out = _viz_out(output or default_output_path(image, f"maps-{layer}"), "", force)
     dev = resolve_device(s.device)
     backbone = load_backbone(s.model, weights=s.weights, device=dev, progress=not s.quiet)

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from . import tiling
 from .backbones import MODELS, Backbone, load_backbone
 from .errors import UserError
 from .images import Picture, load_image, resize_longest, to_pil, to_tensor
@@ -35,10 +36,15 @@ def octave_sizes(height: int, width: int, octaves: int, scale: float, min_side: 
 
 def probe(backbone: Backbone, layers: list[str], device: torch.device) -> dict[str, tuple[int, int]]:
     """(channels, stride) of each layer, from one tiny forward pass instead of a lookup table."""
-    side = 256
-    with torch.no_grad():
-        feats = backbone(torch.zeros(1, 3, side, side, device=device), layers)
-    return {n: (f.shape[1], max(1, round(side / f.shape[-1]))) for n, f in feats.items()}
+    # Cached on the backbone: video frames and batches would otherwise pay a forward pass each.
+    cache = backbone.__dict__.setdefault("_probe_cache", {})
+    missing = [l for l in layers if l not in cache]
+    if missing:
+        side = 256
+        with torch.no_grad():
+            feats = backbone(torch.zeros(1, 3, side, side, device=device), missing)
+        cache.update({n: (f.shape[1], max(1, round(side / f.shape[-1]))) for n, f in feats.items()})
+    return {n: cache[n] for n in layers}
 
 
 def as_picture(image: Any, max_pixels: int | None) -> Picture:
@@ -70,11 +76,11 @@ def dream(
     if s.guide and s.channels is not None:
         raise UserError("--channels and --guide cannot be combined", "a guided dream matches all channels to the guide; drop one of them")
     device = resolve_device(s.device)
-    dtype = resolve_precision(s.precision, device)
     picture = as_picture(image, s.max_pixels)
     if backbone is None:
         backbone = load_backbone(s.model, weights=s.weights, device=device, progress=not s.quiet)
     backbone = backbone.to(device)
+    dtype = resolve_precision(s.precision, device, backbone)
     announce("dream", backbone.name, backbone.weights, device, dtype, s.quiet)
 
     default_layers = MODELS[backbone.name].dream_layers if backbone.name in MODELS else ""
@@ -90,7 +96,8 @@ def dream(
                     f"layer {layer} has {shapes[layer][0]} channels; channel {bad[0]} does not exist",
                     f"use --channels from 0 to {shapes[layer][0] - 1}",
                 )
-    min_side = 2 * max(stride for _, stride in shapes.values())
+    stride = max(stride for _, stride in shapes.values())
+    min_side = 2 * stride
 
     rgb = resize_longest(picture.rgb, s.size) if s.size else picture.rgb
     # The source counts too: upscaling a thumbnail cannot add what the layer needs to see.
@@ -105,13 +112,16 @@ def dream(
     sizes = octave_sizes(original.shape[-2], original.shape[-1], s.octaves, s.octave_scale, min_side)
 
     gen = generator(s.seed)
+    tile = tiling.plan(s.tile, backbone, layers, original.shape[-2] * original.shape[-1], stride, device, dtype)
     progress = Progress(len(sizes) * s.steps, f"dream {backbone.name}", quiet=s.quiet)
     detail = torch.zeros(1, 3, *sizes[0], device=device)
     param: PixelImage | None = None
     done = 0
 
-    def loss_fn(x: torch.Tensor) -> torch.Tensor:
+    def loss_fn(x: torch.Tensor, _where: tiling.Where | None = None) -> torch.Tensor:
         return -objective(backbone(x, objective.layers))
+
+    step_loss = tiling.tiled(loss_fn, tile, stride, tiling.shift_generator(gen)) if tile else loss_fn
 
     def snapshot(_: int) -> None:
         nonlocal done
@@ -126,9 +136,12 @@ def dream(
             # The classic octave trick: carry only the *added detail* up the pyramid, on top of a
             # fresh resize of the original, so the photo stays sharp at every scale.
             param = PixelImage(base + detail)
-            opt = NormalizedAscent(param.parameters(), lr=s.lr, norm=s.norm, smooth=s.smooth)
+            del detail  # an image-sized tensor that is rebuilt below: at 4096 px it is 200 MB
+            opt = NormalizedAscent(param.parameters(), lr=s.lr, norm=s.norm, smooth=0 if tile else s.smooth)
+            if tile and s.smooth:  # the same smoothing, in bounded memory
+                param.tensor.register_hook(lambda g: tiling.blur(g, s.smooth))
             run(
-                param, loss_fn, opt, s.steps,
+                param, step_loss, opt, s.steps,
                 transforms=[jitter(s.jitter)] if s.jitter else [],
                 generator=gen, device=device, dtype=dtype,
                 after_step=param.constrain, progress=progress, on_step=snapshot,

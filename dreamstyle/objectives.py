@@ -100,21 +100,36 @@ def gram(f: torch.Tensor) -> torch.Tensor:
         return x @ x.transpose(1, 2) / (h * w)
 
 
+# Losses are summed over the images of a batch (each image's own mean), so a batch is a set of
+# independent problems: a sweep of settings run together paints the pictures separate runs would.
+
+
+def _per_image_mean(x: torch.Tensor) -> torch.Tensor:
+    return x.flatten(1).mean(1)
+
+
 def content_loss(layer: str, target: torch.Tensor) -> Objective:
     t = target.detach().float()
     norm = t.pow(2).mean().clamp_min(1e-8)
-    return Objective(lambda f: (f[layer].float() - t).pow(2).mean() / norm, [layer], f"content({layer})")
+    return Objective(lambda f: _per_image_mean((f[layer].float() - t).pow(2)).sum() / norm, [layer], f"content({layer})")
 
 
-def style_loss(layer: str, target_gram: torch.Tensor) -> Objective:
+def style_loss(layer: str, target_gram: torch.Tensor, per_image: torch.Tensor | None = None) -> Objective:
+    """`per_image`: one weight per image of the batch (a sweep of style weights), else 1."""
     t = target_gram.detach().float()
     norm = t.pow(2).sum().clamp_min(1e-8)
-    return Objective(lambda f: (gram(f[layer]) - t).pow(2).sum() / norm, [layer], f"style({layer})")
+
+    def fn(f: Features) -> torch.Tensor:
+        err = (gram(f[layer]) - t).pow(2).sum((1, 2))
+        return (err if per_image is None else err * per_image).sum() / norm
+
+    return Objective(fn, [layer], f"style({layer})")
 
 
 def tv_loss(x: torch.Tensor) -> torch.Tensor:
     """Mean squared difference of neighbouring pixels: discourages high-frequency noise."""
-    return (x[..., 1:, :] - x[..., :-1, :]).pow(2).mean() + (x[..., :, 1:] - x[..., :, :-1]).pow(2).mean()
+    dy, dx = x[..., 1:, :] - x[..., :-1, :], x[..., :, 1:] - x[..., :, :-1]
+    return (_per_image_mean(dy.pow(2)) + _per_image_mean(dx.pow(2))).sum()
 
 
 # Feature-visualisation objectives. `batch=i` aims an objective at one image of a batch, so many

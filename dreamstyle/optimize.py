@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import sys
 from collections.abc import Callable, Sequence
@@ -15,6 +16,8 @@ from PIL import Image
 
 from .runtime import autocast
 from .transforms import Transform, compose
+
+LOG = logging.getLogger("dreamstyle")
 
 
 class Interrupted(Exception):
@@ -135,16 +138,26 @@ class Progress:
 
     def __init__(self, total: int, desc: str, quiet: bool = False):
         self.bar = tqdm(total=total, desc=desc, disable=quiet, file=sys.stderr, dynamic_ncols=True, leave=False)
+        self.desc, self.total = desc, total  # a disabled tqdm keeps neither
         self.done = 0
         self.terms: dict[str, torch.Tensor] = {}  # an engine's loss parts, shown beside the total
 
     def update(self, loss: torch.Tensor | None, every: int = 10) -> None:
         self.done += 1
         self.bar.update(1)
+        if loss is None:
+            return
         # .item() forces a device sync, so only pay for it every few steps and at the end.
-        if loss is not None and not self.bar.disable and (self.done % every == 1 or self.done == self.bar.total):
-            shown = {"loss": loss, **self.terms}
-            self.bar.set_postfix({k: f"{v.item():.4g}" for k, v in shown.items()}, refresh=False)
+        last = self.done == self.total
+        show = not self.bar.disable and (self.done % every == 1 or last)
+        # --verbose logs the loss parts about 20 times a run: enough to see a run converge or stall.
+        log = LOG.isEnabledFor(logging.DEBUG) and (self.done % max(1, self.total // 20) == 0 or last)
+        if show or log:
+            shown = {k: f"{v.item():.4g}" for k, v in {"loss": loss, **self.terms}.items()}
+            if show:
+                self.bar.set_postfix(shown, refresh=False)
+            if log:
+                LOG.debug("%s step %d/%d: %s", self.desc, self.done, self.total, ", ".join(f"{k} {v}" for k, v in shown.items()))
 
     def close(self) -> None:
         self.bar.close()

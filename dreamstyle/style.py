@@ -10,13 +10,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from . import color
+from . import color, tiling
 from .backbones import MODELS, Backbone, load_backbone
 from .dream import SnapshotFn, as_picture, probe
 from .errors import UserError
 from .images import Picture, resize_longest, to_pil, to_tensor
 from .objectives import Objective, content_loss, gram, style_loss, tv_loss
-from .optimize import Interrupted, Progress, run
+from .optimize import LBFGS, Interrupted, Progress, run
 from .param import PixelImage
 from .runtime import announce, generator, precision_name, resolve_device, resolve_precision
 from .settings import StyleSettings, metadata, parse_layers, resolve
@@ -48,6 +48,34 @@ def stylize(
     a PIL image carrying its settings in `.info["dreamstyle"]`; raises `Interrupted` on Ctrl-C.
     """
     s = resolve(StyleSettings, "style", settings, overrides, backbone.name if backbone is not None else None)
+    return _stylize(content, style, s, backbone, on_snapshot, None)[0]
+
+
+def stylize_sweep(
+    content: Any,
+    style: Any,
+    style_weights: Sequence[float],
+    settings: StyleSettings | None = None,
+    *,
+    backbone: Backbone | None = None,
+    **overrides: Any,
+) -> list[Image.Image]:
+    """One picture per style weight, optimised together as one batch (one pass of the network
+    per step for all of them, which keeps a GPU busy); each carries its own weight in its settings.
+
+    Each image keeps its own losses and L-BFGS history, so picture i is the one a separate run
+    with `style_weight=style_weights[i]` paints (up to float rounding of batched kernels).
+    """
+    s = resolve(StyleSettings, "style", settings, overrides, backbone.name if backbone is not None else None)
+    weights = [float(w) for w in style_weights]
+    if not weights or any(not 0 <= w <= 1e12 for w in weights):
+        raise UserError("a sweep needs style weights from 0 up", "e.g. style_weights=[30, 100, 300]")
+    if s.tile:
+        raise UserError("a style-weight sweep cannot be tiled", "sweep at a size that fits, then render the one you like with --tile")
+    return _stylize(content, style, s, backbone, None, weights)
+
+
+def _stylize(content, style, s: StyleSettings, backbone, on_snapshot, sweep: list[float] | None) -> list[Image.Image]:
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
     if not styles:
         raise UserError("no style image given", "pass at least one STYLE image")
@@ -57,7 +85,6 @@ def stylize(
     blend = [w / sum(blend) for w in blend]
 
     device = resolve_device(s.device)
-    dtype = resolve_precision(s.precision, device)
     picture = as_picture(content, s.max_pixels)
     style_pics = [as_picture(p, s.max_pixels) for p in styles]
     if backbone is None:
@@ -65,6 +92,7 @@ def stylize(
     elif s.pooling != "max":
         raise UserError("--pooling needs the backbone to be loaded by stylize()", "do not pass backbone= together with pooling")
     backbone = backbone.to(device)
+    dtype = resolve_precision(s.precision, device, backbone)
     announce("style", backbone.name, backbone.weights, device, dtype, s.quiet)
 
     info = MODELS.get(backbone.name)
@@ -75,14 +103,23 @@ def stylize(
     )
     content_w, style_w = parse_layers(s.content_layers), parse_layers(s.style_layers)
     backbone.check_layers([*content_w, *style_w])
-    min_side = 2 * max(stride for _, stride in probe(backbone, [*content_w, *style_w], device).values())
+    strides = {layer: stride for layer, (_, stride) in probe(backbone, [*content_w, *style_w], device).items()}
+    deepest = max(strides, key=strides.get)
+    min_side = 2 * strides[deepest]
+    if min(picture.rgb.size) < min_side:
+        # Upscaling a thumbnail to --size would only paint its blown-up pixels.
+        w, h = picture.rgb.size
+        raise UserError(
+            f"the content image is {w}x{h}, too small for layer {deepest}",
+            f"its shortest side must be at least {min_side} px: use a larger image or shallower layers",
+        )
 
     final = s.size or (s.scales[-1] if s.scales else max(picture.rgb.size))
     # --size wins over a ladder that ends elsewhere (e.g. a preset's): the ladder keeps its shape.
     ladder = [max(16, round(x * final / s.scales[-1])) for x in s.scales] if s.scales else scale_ladder(final)
     if min(resize_longest(picture.rgb, ladder[0]).size) < min_side:
         raise UserError(
-            f"the content image is too small at {ladder[0]} px for layer {list(style_w)[-1]}",
+            f"the content image is too small at {ladder[0]} px for layer {deepest}",
             f"its shortest side must reach {min_side} px: raise --size/--scales or use shallower layers",
         )
 
@@ -101,9 +138,16 @@ def stylize(
             elif s.preserve_color == "luminance":
                 targets = [color.match_luminance(color.rgb_to_yiq(t), color.rgb_to_yiq(content_t)) for t in targets]
                 content_t = color.luminance(content_t)
-            content_obj, style_obj = _objectives(backbone, content_t, targets, blend, content_w, style_w, s)
+            if s.tile and max(content_t.shape[-2:]) > s.tile:
+                # Too big for one pass: refine the upsampled coarser result in tiles (tiling.py).
+                init = _init(s, image, content_t, targets[0], gen, picture)
+                image = tiling.refine_style(backbone, init, content_t, targets, blend, content_w, style_w, s, gen, device, dtype, progress)
+                continue
+            content_obj, style_obj = _objectives(backbone, content_t, targets, blend, content_w, style_w, s, sweep)
             layers = (content_obj.layers if content_obj else frozenset()) | (style_obj.layers if style_obj else frozenset())
             init = _init(s, image, content_t, targets[0], gen, picture)
+            if sweep and init.shape[0] == 1:
+                init = init.expand(len(sweep), -1, -1, -1)
             param = PixelImage(init)
 
             def loss_fn(x: torch.Tensor) -> torch.Tensor:
@@ -125,7 +169,7 @@ def stylize(
                 nonlocal done
                 done += 1
                 if on_snapshot is not None and s.save_every and done % s.save_every == 0:
-                    on_snapshot(done, _finish(_output(param.image(), content_full, s), picture, s, backbone, styles, device, dtype))
+                    on_snapshot(done, _finish(_output(param.image()[:1], content_full, s), picture, s, backbone, styles, device, dtype))
 
             run(param, loss_fn, opt, s.steps, generator=gen, device=device, dtype=dtype,
                 after_step=clamp, progress=progress, on_step=snapshot)  # fmt: skip
@@ -133,10 +177,14 @@ def stylize(
     except KeyboardInterrupt:
         if param is None:
             raise Interrupted(None) from None
-        raise Interrupted(_finish(_output(param.image(), content_full, s), picture, s, backbone, styles, device, dtype)) from None
+        raise Interrupted(_finish(_output(param.image()[:1], content_full, s), picture, s, backbone, styles, device, dtype)) from None
     finally:
         progress.close()
-    return _finish(_output(image, content_full, s), picture, s, backbone, styles, device, dtype)
+    return [
+        _finish(_output(image[i : i + 1], content_full, s), picture, s if sweep is None else dataclasses.replace(s, style_weight=w),
+                backbone, styles, device, dtype)  # fmt: skip
+        for i, w in enumerate(sweep or [s.style_weight])
+    ]
 
 
 def _fit(x: torch.Tensor, size: int | None) -> torch.Tensor:
@@ -149,7 +197,8 @@ def _fit(x: torch.Tensor, size: int | None) -> torch.Tensor:
     return F.interpolate(x, size=hw, mode="bilinear", align_corners=False, antialias=k < 1)
 
 
-def _objectives(backbone, content_t, targets, blend, content_w, style_w, s: StyleSettings) -> tuple[Objective | None, Objective | None]:
+def _objectives(backbone, content_t, targets, blend, content_w, style_w, s: StyleSettings,
+                sweep: list[float] | None = None) -> tuple[Objective | None, Objective | None]:  # fmt: skip
     """The weighted content and style losses (either None when its weight is 0)."""
     with torch.no_grad():
         c_feats = backbone(content_t, list(content_w))
@@ -160,12 +209,16 @@ def _objectives(backbone, content_t, targets, blend, content_w, style_w, s: Styl
             feats = backbone(t, list(style_w))
             for l in style_w:
                 grams[l] = grams[l] + w * gram(feats[l])
-    if not (s.content_weight or s.style_weight):
+    style_weight = max(sweep) if sweep else s.style_weight
+    if not (s.content_weight or style_weight):
         raise UserError("--content-weight and --style-weight are both 0: nothing to optimise", "give at least one a positive weight")
+    # A sweep scales each image's style loss by its own weight instead of one engine weight.
+    per_image = torch.tensor(sweep, device=content_t.device) if sweep else None
+    engine_w = 1.0 if sweep else s.style_weight
     # Layer weights are shares of the engine weight, so adding a layer does not strengthen the style.
     sw, cw = sum(style_w.values()), sum(content_w.values())
     content = sum((s.content_weight * w / cw) * content_loss(l, c_feats[l]) for l, w in content_w.items()) if s.content_weight else None
-    style = sum((s.style_weight * w / sw) * style_loss(l, grams[l]) for l, w in style_w.items()) if s.style_weight else None
+    style = sum((engine_w * w / sw) * style_loss(l, grams[l], per_image) for l, w in style_w.items()) if style_weight else None
     return content, style
 
 
@@ -191,7 +244,10 @@ def _optimizer(s: StyleSettings, params: Sequence[torch.Tensor]) -> torch.optim.
         return torch.optim.Adam(params, lr=s.lr or ADAM_LR)
     # One L-BFGS iteration per step, fixed unit step and no line search, as neural-style does:
     # a line search would spend several forward/backward passes per step for little gain here.
-    return torch.optim.LBFGS(params, lr=1.0, max_iter=1, history_size=50, tolerance_grad=-1, tolerance_change=-1)
+    # The history holds two image-sized tensors per step: keep it under ~1.5 GB at huge sizes.
+    params = list(params)
+    pair_bytes = 2 * 4 * sum(p.numel() for p in params)
+    return LBFGS(params, lr=1.0, history=max(5, min(50, int(1.5e9 // pair_bytes))))
 
 
 def _output(image: torch.Tensor, content_full: torch.Tensor, s: StyleSettings) -> torch.Tensor:

@@ -323,8 +323,9 @@ def _loaded(s, backbone: Backbone | None, engine: str, pooling: str = "max") -> 
     device = resolve_device(s.device)
     if backbone is None:
         backbone = load_backbone(s.model, weights=s.weights, device=device, pooling=pooling, progress=not s.quiet)
-    announce(engine, backbone.name, backbone.weights, device, resolve_precision(s.precision, device), s.quiet)
-    return backbone.to(device)
+    backbone = backbone.to(device)
+    announce(engine, backbone.name, backbone.weights, device, resolve_precision(s.precision, device, backbone), s.quiet)
+    return backbone
 
 
 def zoom_step(img: Image.Image, zoom: float, rotate: float = 0.0) -> Image.Image:

@@ -137,10 +137,10 @@ def render(
     """
     s = resolve(VisualizeSettings, "visualize", settings, overrides, backbone.name if backbone is not None else None)
     device = resolve_device(s.device)
-    dtype = resolve_precision(s.precision, device)
     if backbone is None:
         backbone = load_backbone(s.model, weights=s.weights, device=device, progress=not s.quiet)
     backbone = backbone.to(device)
+    dtype = resolve_precision(s.precision, device, backbone)
     announce("visualize", backbone.name, backbone.weights, device, dtype, s.quiet)
     if LOGITS in objective.layers and backbone.classifier is None:
         raise UserError(f"{backbone.name} has no classifier here (its weights file has none)", "use a backbone with ImageNet logits")

@@ -70,7 +70,7 @@ def _bad_input(kind: str, folder: Path) -> Path:
 
 @pytest.mark.parametrize(
     "kind, needle",
-    [("missing", "no such file"), ("directory", "directory"), ("empty", "empty"), ("truncated", "truncated"),
+    [("missing", "no such file"), ("directory", "holds no pictures"), ("empty", "empty"), ("truncated", "truncated"),
      ("text", "not an image"), ("tiny", "at least 32 px")],
 )  # fmt: skip
 def test_unusable_input_image(tmp_path, kind, needle):
@@ -436,3 +436,26 @@ def test_every_command_has_examples_in_its_help(command):
 def test_shell_completion_is_offered():
     res = invoke("--help")
     assert "--install-completion" in res.stdout and "--show-completion" in res.stdout
+
+
+@pytest.mark.parametrize("which", ["content", "style"])
+def test_style_refuses_a_content_image_too_small_for_its_layers(tmp_path, which):
+    (tmp_path / "out").mkdir()
+    tiny = _bad_input("tiny", tmp_path)
+    content, style = (tiny, SWIRLS) if which == "content" else (CAT, tiny)
+    res = invoke("style", content, style, "-o", tmp_path / "out" / "o.png", *STYLE)
+    if which == "content":
+        assert_refused(res, "at least 32 px", tmp_path / "out")
+    else:  # a tiny style image is only a colour palette: it is scaled up and used
+        assert res.exit_code == 0, res.output
+
+
+def test_verbose_logs_the_loss_parts_as_the_run_goes(tmp_path):
+    args = [a for a in STYLE if a != "-q"]
+    res = invoke("style", CAT, SWIRLS, "-o", tmp_path / "o.png", *args, "--steps", "4", "--verbose")
+    assert res.exit_code == 0, res.output
+    logged = [l for l in res.stderr.splitlines() if " step " in l and "loss" in l]
+    assert logged and logged[-1].split(":")[0].endswith("step 4/4"), res.stderr
+    assert all(k in logged[-1] for k in ("content", "style", "tv"))
+    quiet = invoke("style", CAT, SWIRLS, "-o", tmp_path / "q.png", *STYLE, "--steps", "4")
+    assert " step " not in quiet.stderr  # a later quiet run logs nothing

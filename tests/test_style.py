@@ -165,3 +165,20 @@ def test_another_architectures_weights_are_refused(tmp_path):
     torch.save(torchvision.models.resnet18().state_dict(), path)
     with pytest.raises(UserError, match="do not fit vgg19"):
         load_backbone("vgg19", weights=path)
+
+
+def test_a_style_weight_sweep_in_one_batch_paints_what_separate_runs_paint(lite, cat):
+    import numpy as np
+
+    from dreamstyle import stylize_sweep
+
+    kw = dict(backbone=lite, size=64, steps=15, quiet=True, seed=0, precision="fp32")
+    swirls = cat.parent / "swirls.jpg"
+    sweep = stylize_sweep(cat, swirls, [10.0, 1000.0], **kw)
+    assert [img.info["dreamstyle"]["settings"]["style_weight"] for img in sweep] == [10.0, 1000.0]
+    alone = stylize(cat, swirls, style_weight=1000.0, **kw)
+    a, b = (np.asarray(i, dtype=np.float32) for i in (sweep[1], alone))
+    assert np.abs(a - b).mean() < 2.0  # 0-255 scale: same picture up to batched-kernel rounding
+    # and the weight matters: the heavier style moved further from the photo
+    photo = np.asarray(sweep[0].resize(sweep[0].size), dtype=np.float32)
+    assert np.abs(np.asarray(sweep[1], dtype=np.float32) - photo).mean() > 3.0
