@@ -123,6 +123,9 @@ def _stylize(content, style, s: StyleSettings, backbone, on_snapshot, sweep: lis
             f"its shortest side must reach {min_side} px: raise --size/--scales or use shallower layers",
         )
 
+    if not (s.content_weight or (max(sweep) if sweep else s.style_weight)):
+        # Checked here too, not only in _objectives: a run whose every scale is tiled never calls it.
+        raise UserError("--content-weight and --style-weight are both 0: nothing to optimise", "give at least one a positive weight")
     gen = generator(s.seed)
     progress = Progress(len(ladder) * s.steps, f"style {backbone.name}", quiet=s.quiet)
     image: torch.Tensor | None = None
