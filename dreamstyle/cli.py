@@ -405,7 +405,7 @@ def style(
     tile: Annotated[Optional[int], typer.Option(help="Refine scales larger than this in tiles of it (Adam, global style targets); 0: never. [default: 0]")] = None,
     size: Size = None,
     steps: Steps = None,
-    lr: Annotated[Optional[float], typer.Option(help="Adam step size. [default: 0.02]")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Adam step size. [default: 0.02; 0.005 when a --tile scale is refined]")] = None,
     seed: Seed = None,
     save_every: SaveEvery = None,
     preset: Preset = None,
