@@ -376,5 +376,8 @@ def load_backbone(
         raise UserError(f"unknown model {model!r}", did_you_mean(model, MODELS))
     if pooling not in ("max", "avg"):
         raise UserError(f"unknown pooling {pooling!r}", "use max or avg")
+    if pooling == "avg" and not model.startswith("vgg"):
+        # Only VGG's pooling layers can be swapped; silently ignoring the flag would mislead.
+        raise UserError(f"--pooling avg applies to the VGG backbones, not {model}", "drop --pooling or use --model vgg19")
     backbone = MODELS[model].build(model, str(weights) if weights else None, progress, pooling=pooling)
     return backbone.to(device)

@@ -459,3 +459,8 @@ def test_verbose_logs_the_loss_parts_as_the_run_goes(tmp_path):
     assert all(k in logged[-1] for k in ("content", "style", "tv"))
     quiet = invoke("style", CAT, SWIRLS, "-o", tmp_path / "q.png", *STYLE, "--steps", "4")
     assert " step " not in quiet.stderr  # a later quiet run logs nothing
+
+
+def test_avg_pooling_is_refused_where_it_cannot_apply(tmp_path):
+    res = invoke("style", CAT, SWIRLS, "-o", tmp_path / "o.png", *STYLE, "--pooling", "avg")
+    assert_refused(res, "VGG", tmp_path)
