@@ -234,10 +234,13 @@ def check_chatter(quiet: bool, verbose: bool) -> None:
 
 
 class _Stderr(logging.Handler):
-    """Writes to whatever sys.stderr is at the time (a test runner swaps it per invocation)."""
+    """Writes to whatever sys.stderr is at the time (a test runner swaps it per invocation), through
+    tqdm so that a line never lands in the middle of the progress bar."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        print(record.getMessage(), file=sys.stderr)
+        from tqdm.auto import tqdm
+
+        tqdm.write(record.getMessage(), file=sys.stderr)
 
 
 def describe(values: dict[str, Any], indent: str = "  ") -> list[str]:
