@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from .errors import UserError
+from .errors import UserError, as_user_error
 from .optimize import Interrupted, Progress
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
@@ -113,7 +113,7 @@ def run_batch(
     atomically with its settings under outdir. A bad item (a `UserError`, or running out of
     memory) is reported in one line and the batch goes on; Ctrl-C saves the current item's image
     so far as NAME.partial.png and raises `Interrupted` with `.path` set to it (or None)."""
-    from .images import save_image
+    from .images import partial_path, save_image
 
     result = BatchResult()
     progress = Progress(len(inputs), desc, quiet=quiet)
@@ -131,7 +131,7 @@ def run_batch(
             except Interrupted as exc:
                 exc.path = None
                 if exc.image is not None:
-                    exc.path = _free(out.with_name(f"{out.stem}.partial{out.suffix}"))
+                    exc.path = partial_path(out)
                     save_image(exc.image, exc.path, settings=exc.image.info.get("dreamstyle"))
                 exc.result = result
                 raise
@@ -148,19 +148,8 @@ def run_batch(
 
 
 def _reason(exc: Exception) -> str | None:
-    if isinstance(exc, UserError):
-        return exc.message + (f" — {exc.hint}" if exc.hint else "")
-    text = str(exc).lower()
-    if isinstance(exc, MemoryError) or "can't allocate memory" in text:
-        return "ran out of host memory — lower --size"
-    if "out of memory" in text:
-        return "ran out of GPU memory — lower --size, or use --device cpu"
-    return None
+    err = exc if isinstance(exc, UserError) else as_user_error(exc)
+    if err is None:
+        return None
+    return err.message + (f" — {err.hint}" if err.hint else "")
 
-
-def _free(path: Path) -> Path:
-    n, candidate = 2, path
-    while candidate.exists():
-        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
-        n += 1
-    return candidate

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from . import __version__
-from .errors import UserError
+from .errors import UserError, as_user_error
 from .optimize import Interrupted
 
 app = typer.Typer(
@@ -26,7 +26,6 @@ app = typer.Typer(
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
-OUT_OF_MEMORY_HINT = "lower --size or render in tiles"
 
 
 def fail(message: str, hint: str | None = None) -> None:
@@ -45,15 +44,11 @@ def guarded(fn):
             raise
         except UserError as exc:
             fail(exc.message, exc.hint)
-        except MemoryError:
-            fail("ran out of host memory", OUT_OF_MEMORY_HINT)
-        except RuntimeError as exc:
-            text = str(exc).lower()
-            if "can't allocate memory" in text:  # torch's CPU allocator says it this way
-                fail("ran out of host memory", OUT_OF_MEMORY_HINT)
-            if "out of memory" in text:
-                fail("ran out of GPU memory", OUT_OF_MEMORY_HINT + ", or use --device cpu")
-            raise
+        except (MemoryError, RuntimeError) as exc:
+            err = as_user_error(exc)
+            if err is None:
+                raise
+            fail(err.message, err.hint)
 
     return wrapper
 
@@ -69,10 +64,6 @@ def save_result(img, out: Path, force: bool) -> None:
     save_image(img, out, settings=img.info.get("dreamstyle"), force=force)
 
 
-def partial_path(out: Path) -> Path:
-    return out.with_name(f"{out.stem}.partial{out.suffix}")
-
-
 def snapshot_path(out: Path, step: int) -> Path:
     return out.with_name(f"{out.stem}.step{step:05d}{out.suffix}")
 
@@ -85,16 +76,6 @@ def check_snapshots(out: Path, save_every: int | None, force: bool) -> None:
             fail(f"snapshots of an earlier run exist ({old[0].name}, …)", "move them away or pass --force to overwrite")
 
 
-def free_path(path: Path) -> Path:
-    """`path`, or path-2, path-3 … if it exists: an interrupted run never overwrites a file."""
-    n = 2
-    candidate = path
-    while candidate.exists():
-        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
-        n += 1
-    return candidate
-
-
 def run_engine(call, out: Path, force: bool, quiet: bool, verbose: bool = False) -> None:
     """Run an engine call, save its result; on Ctrl-C save what exists beside the output."""
     start = time.perf_counter()
@@ -102,7 +83,9 @@ def run_engine(call, out: Path, force: bool, quiet: bool, verbose: bool = False)
         img = call()
     except Interrupted as exc:
         if exc.image is not None:
-            where = free_path(partial_path(out))
+            from .images import partial_path
+
+            where = partial_path(out)
             save_result(exc.image, where, force=False)
             typer.echo(f"interrupted: saved the image so far to {where}", err=True)
         else:
@@ -600,7 +583,7 @@ def _viz_settings(kind: str, source: Path | None, defaults: dict[str, Any], quie
 
 
 def _viz_out(output: Path | None, stem: str, force: bool) -> Path:
-    from .images import check_output_path
+    from .images import check_output_path, free_path
 
     return check_output_path(output or free_path(Path(f"{stem}.png")), force=force)
 

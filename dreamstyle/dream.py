@@ -137,9 +137,7 @@ def dream(
             # fresh resize of the original, so the photo stays sharp at every scale.
             param = PixelImage(base + detail)
             del detail  # an image-sized tensor that is rebuilt below: at 4096 px it is 200 MB
-            opt = NormalizedAscent(param.parameters(), lr=s.lr, norm=s.norm, smooth=0 if tile else s.smooth)
-            if tile and s.smooth:  # the same smoothing, in bounded memory
-                param.tensor.register_hook(lambda g: tiling.blur(g, s.smooth))
+            opt = NormalizedAscent(param.parameters(), lr=s.lr, norm=s.norm, smooth=s.smooth)
             run(
                 param, step_loss, opt, s.steps,
                 transforms=[jitter(s.jitter)] if s.jitter else [],

@@ -30,3 +30,18 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
         return "did you mean " + " or ".join(repr(c) for c in close) + "?"
     shown = ", ".join(choices[:12]) + (", …" if len(choices) > 12 else "")
     return f"choose from: {shown}"
+
+
+OUT_OF_MEMORY_HINT = "lower --size or render in tiles"
+
+
+def as_user_error(exc: BaseException) -> UserError | None:
+    """Running out of memory is something the user can fix too: the UserError for it, or None
+    when `exc` is anything else (a bug, which keeps its traceback)."""
+    text = str(exc).lower()
+    # torch's CPU allocator says "can't allocate memory"; CUDA's and MPS's say "out of memory".
+    if isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and "can't allocate memory" in text):
+        return UserError("ran out of host memory", OUT_OF_MEMORY_HINT)
+    if isinstance(exc, RuntimeError) and "out of memory" in text:
+        return UserError("ran out of GPU memory", OUT_OF_MEMORY_HINT + ", or use --device cpu")
+    return None

@@ -303,6 +303,22 @@ def read_settings(path) -> dict:
     return settings
 
 
+def free_path(path) -> Path:
+    """`path`, or path-2, path-3 … if it exists: an interrupted run never overwrites a file."""
+    path = Path(path)
+    n, candidate = 2, path
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+        n += 1
+    return candidate
+
+
+def partial_path(out) -> Path:
+    """Where Ctrl-C keeps the work so far: OUT.partial.EXT, or OUT.partial-2.EXT … if taken."""
+    out = Path(out)
+    return free_path(out.with_name(f"{out.stem}.partial{out.suffix}"))
+
+
 def default_output_path(input_path, suffix: str, ext: str = ".png") -> Path:
     """photo.jpg + "dream" -> photo-dream.png beside it; -2, -3, ... are added to avoid existing files."""
     src = Path(input_path).expanduser()

@@ -108,6 +108,13 @@ def _per_image_mean(x: torch.Tensor) -> torch.Tensor:
     return x.flatten(1).mean(1)
 
 
+def weighted(layer_weights: dict[str, float], engine_weight: float, make: Callable[[str], Objective]) -> Objective:
+    """sum over layers of make(layer), each weighted by its share of the layer weights times the
+    engine weight: adding a layer then spreads the style (or content), it does not strengthen it."""
+    total = sum(layer_weights.values()) or 1.0
+    return sum((engine_weight * w / total) * make(l) for l, w in layer_weights.items())
+
+
 def content_loss(layer: str, target: torch.Tensor) -> Objective:
     t = target.detach().float()
     norm = t.pow(2).mean().clamp_min(1e-8)

@@ -60,10 +60,42 @@ class NormalizedAscent(_PerImage):
         if group["smooth"] > 0:
             # Blurring the gradient, not the image, keeps detail already there while
             # steering new structure to larger, smoother shapes.
-            k = 2 * math.ceil(3 * group["smooth"]) + 1
-            g = gaussian_blur(g, [k, k], [group["smooth"]] * 2)
+            g = smooth(g, group["smooth"])
         scale = g.abs().mean() if group["norm"] == "mean-abs" else g.std()
         p.sub_(g * (group["lr"] / (scale + 1e-8)))
+
+
+# Above this many pixels a gradient is blurred band by band: gaussian_blur is 3x faster at
+# everyday sizes (measured at 512 and 1024 px) but unfolds the whole image k*k times.
+LEAN_BLUR_PIXELS = 2048 * 2048
+
+
+def smooth(g: torch.Tensor, sigma: float) -> torch.Tensor:
+    """torchvision's gaussian_blur of `g`, in bounded memory for huge (tiled) images."""
+    if g.shape[-2] * g.shape[-1] > LEAN_BLUR_PIXELS:
+        return blur(g, sigma)
+    k = 2 * math.ceil(3 * sigma) + 1
+    return gaussian_blur(g, [k, k], [sigma, sigma])
+
+
+def blur(g: torch.Tensor, sigma: float, rows: int = 256) -> torch.Tensor:
+    """torchvision's gaussian_blur (the same kernel and reflect padding), done separably a band of
+    rows at a time: gaussian_blur's convolution unfolds the whole image k*k times, 2.2 GB at
+    4096x4096 for NormalizedAscent's smoothing, more than all the tiles together."""
+    r = math.ceil(3 * sigma)
+    x = torch.linspace(-r, r, 2 * r + 1)
+    w = torch.exp(-0.5 * (x / sigma) ** 2)
+    w = (w / w.sum()).tolist()
+    h, width = g.shape[-2:]
+    out = torch.empty_like(g)
+    for a in range(0, h, rows):
+        b = min(h, a + rows)
+        lo, hi = max(0, a - r), min(h, b + r)
+        band = torch.nn.functional.pad(g[..., lo:hi, :], [r, r, r - (a - lo), r - (hi - b)], mode="reflect")
+        v = sum(k * band[..., i : i + b - a, :] for i, k in enumerate(w))
+        out[..., a:b, :] = sum(k * v[..., j : j + width] for j, k in enumerate(w))
+    return out
+
 
 
 class LBFGS(_PerImage):

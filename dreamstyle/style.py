@@ -15,7 +15,7 @@ from .backbones import MODELS, Backbone, load_backbone
 from .dream import SnapshotFn, as_picture, probe
 from .errors import UserError
 from .images import Picture, resize_longest, to_pil, to_tensor
-from .objectives import Objective, content_loss, gram, style_loss, tv_loss
+from .objectives import Objective, content_loss, gram, style_loss, tv_loss, weighted
 from .optimize import LBFGS, Interrupted, Progress, run
 from .param import PixelImage
 from .runtime import announce, generator, precision_name, resolve_device, resolve_precision
@@ -218,10 +218,8 @@ def _objectives(backbone, content_t, targets, blend, content_w, style_w, s: Styl
     # A sweep scales each image's style loss by its own weight instead of one engine weight.
     per_image = torch.tensor(sweep, device=content_t.device) if sweep else None
     engine_w = 1.0 if sweep else s.style_weight
-    # Layer weights are shares of the engine weight, so adding a layer does not strengthen the style.
-    sw, cw = sum(style_w.values()), sum(content_w.values())
-    content = sum((s.content_weight * w / cw) * content_loss(l, c_feats[l]) for l, w in content_w.items()) if s.content_weight else None
-    style = sum((engine_w * w / sw) * style_loss(l, grams[l], per_image) for l, w in style_w.items()) if style_weight else None
+    content = weighted(content_w, s.content_weight, lambda l: content_loss(l, c_feats[l])) if s.content_weight else None
+    style = weighted(style_w, engine_w, lambda l: style_loss(l, grams[l], per_image)) if style_weight else None
     return content, style
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
-from .objectives import content_loss, gram, style_loss, tv_loss
+from .objectives import content_loss, gram, style_loss, tv_loss, weighted
 from .runtime import autocast
 
 REFINE_LR = 0.005  # Adam's step when a tiled scale refines an upsampled result
@@ -114,25 +114,6 @@ def tiled(tile_loss: TileLoss, tile: int, stride: int, gen: torch.Generator) -> 
     return loss_fn
 
 
-def blur(g: torch.Tensor, sigma: float, rows: int = 256) -> torch.Tensor:
-    """torchvision's gaussian_blur (the same kernel and reflect padding), done separably a band of
-    rows at a time: gaussian_blur's convolution unfolds the whole image k*k times, 2.2 GB at
-    4096x4096 for NormalizedAscent's smoothing, more than all the tiles together."""
-    r = math.ceil(3 * sigma)
-    x = torch.linspace(-r, r, 2 * r + 1)
-    w = torch.exp(-0.5 * (x / sigma) ** 2)
-    w = (w / w.sum()).tolist()
-    h, width = g.shape[-2:]
-    out = torch.empty_like(g)
-    for a in range(0, h, rows):
-        b = min(h, a + rows)
-        lo, hi = max(0, a - r), min(h, b + r)
-        band = torch.nn.functional.pad(g[..., lo:hi, :], [r, r, r - (a - lo), r - (hi - b)], mode="reflect")
-        v = sum(k * band[..., i : i + b - a, :] for i, k in enumerate(w))
-        out[..., a:b, :] = sum(k * v[..., j : j + width] for j, k in enumerate(w))
-    return out
-
-
 def shift_generator(gen: torch.Generator) -> torch.Generator:
     """The grid's own random stream, seeded from the run's: drawing grid offsets from the run's
     generator would change every later jitter, so a tiled run would not track the untiled one."""
@@ -223,8 +204,7 @@ def style_tile_loss(backbone, content: torch.Tensor, grams: dict[str, torch.Tens
     """The style-transfer loss of one tile: its features against the content's at the same place,
     its Gram matrices against the global style targets (so every tile is held to the whole
     painting's statistics, and no tile drifts to a style of its own), plus total variation."""
-    sw, cw = sum(style_w.values()) or 1.0, sum(content_w.values()) or 1.0
-    style = sum((style_weight * w / sw) * style_loss(l, grams[l]) for l, w in style_w.items()) if style_weight else None
+    style = weighted(style_w, style_weight, lambda l: style_loss(l, grams[l])) if style_weight else None
     layers = list(dict.fromkeys([*(content_w if content_weight else []), *(style_w if style_weight else [])]))
 
     def fn(x: torch.Tensor, where: Where) -> torch.Tensor:
@@ -233,7 +213,7 @@ def style_tile_loss(backbone, content: torch.Tensor, grams: dict[str, torch.Tens
         if content_weight:
             with torch.no_grad():
                 target = backbone(content.index_select(-2, where[0]).index_select(-1, where[1]), list(content_w))
-            loss = loss + sum((content_weight * w / cw) * content_loss(l, target[l])(feats) for l, w in content_w.items())
+            loss = loss + weighted(content_w, content_weight, lambda l: content_loss(l, target[l]))(feats)
         if style is not None:
             loss = loss + style(feats)
         if tv_weight:

@@ -27,7 +27,7 @@ from .backbones import Backbone, load_backbone
 from .batch import image_files
 from .dream import as_picture, dream
 from .errors import UserError
-from .images import DEFAULT_MAX_PIXELS, _publish, load_image, resize_longest, to_pil, to_tensor
+from .images import DEFAULT_MAX_PIXELS, _publish, load_image, partial_path, resize_longest, to_pil, to_tensor
 from .optimize import Interrupted, Progress
 from .presets import merge
 from .runtime import announce, resolve_device, resolve_precision
@@ -175,16 +175,6 @@ def check_output(path, *, force: bool = False) -> Path:
     elif path.exists() and not force:
         raise UserError(f"{path} already exists", "pass --force to overwrite")
     return path
-
-
-def partial_path(path: Path) -> Path:
-    """OUT.partial.mp4, or -2, -3 … if taken: an interrupted run never overwrites a file."""
-    base = path.with_name(f"{path.stem}.partial{path.suffix}")
-    n, candidate = 2, base
-    while candidate.exists():
-        candidate = base.with_name(f"{path.stem}.partial-{n}{path.suffix}")
-        n += 1
-    return candidate
 
 
 class FrameWriter:

@@ -209,6 +209,8 @@ def test_tile_setting_reaches_the_cli_and_is_checked(cat, tmp_path):
 def test_lean_blur_is_torchvisions_gaussian_blur(sigma):
     from torchvision.transforms.functional import gaussian_blur
 
+    from dreamstyle.optimize import blur
+
     g = torch.randn(1, 3, 70, 45, generator=torch.Generator().manual_seed(0))
     k = 2 * math.ceil(3 * sigma) + 1
-    assert torch.allclose(tiling.blur(g, sigma, rows=16), gaussian_blur(g, [k, k], [sigma, sigma]), atol=1e-5)
+    assert torch.allclose(blur(g, sigma, rows=16), gaussian_blur(g, [k, k], [sigma, sigma]), atol=1e-5)
