@@ -50,6 +50,7 @@ class Backbone(nn.Module):
         self.scale = scale
         self.bgr = bgr
         self.weights = weights  # where the weights came from, for the log line and metadata
+        self.pooling = "max"  # load_backbone records an avg-pooled VGG here
         self._channels_last = False
         # Whether bf16 pays on a CPU with native bf16: dense convs (VGG, GoogLeNet) run 3-4x
         # faster on AMX/AVX512-BF16; depthwise ones do not, and L-BFGS then only loses accuracy.
@@ -380,4 +381,5 @@ def load_backbone(
         # Only VGG's pooling layers can be swapped; silently ignoring the flag would mislead.
         raise UserError(f"--pooling avg applies to the VGG backbones, not {model}", "drop --pooling or use --model vgg19")
     backbone = MODELS[model].build(model, str(weights) if weights else None, progress, pooling=pooling)
+    backbone.pooling = pooling  # a style run checks that the backbone it is given pools as asked
     return backbone.to(device)

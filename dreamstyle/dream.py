@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
 from . import tiling
-from .backbones import MODELS, Backbone, load_backbone
-from .errors import UserError
-from .images import Picture, load_image, resize_longest, to_pil, to_tensor
+from .backbones import MODELS, Backbone
+from .errors import Interrupted, UserError
+from .events import Reporter
+from .images import Picture, as_picture, resize_longest, to_pil, to_tensor
 from .objectives import Objective, guide_match, layer_energy
-from .optimize import Interrupted, NormalizedAscent, Progress, run
+from .optimize import NormalizedAscent, run
 from .param import PixelImage
-from .runtime import announce, generator, precision_name, resolve_device, resolve_precision
-from .settings import DreamSettings, metadata, parse_layers, resolve
+from .runtime import generator, precision_name, resolve_device, resolve_precision
+from .settings import DreamSettings, metadata, parse_layers
+from .taps import probe
 from .transforms import jitter
-
-SnapshotFn = Callable[[int, Image.Image], None]
 
 
 def octave_sizes(height: int, width: int, octaves: int, scale: float, min_side: int) -> list[tuple[int, int]]:
@@ -34,54 +32,15 @@ def octave_sizes(height: int, width: int, octaves: int, scale: float, min_side: 
     return sizes or [(height, width)]
 
 
-def probe(backbone: Backbone, layers: list[str], device: torch.device) -> dict[str, tuple[int, int]]:
-    """(channels, stride) of each layer, from one tiny forward pass instead of a lookup table."""
-    # Cached on the backbone: video frames and batches would otherwise pay a forward pass each.
-    cache = backbone.__dict__.setdefault("_probe_cache", {})
-    missing = [l for l in layers if l not in cache]
-    if missing:
-        side = 256
-        with torch.no_grad():
-            feats = backbone(torch.zeros(1, 3, side, side, device=device), missing)
-        cache.update({n: (f.shape[1], max(1, round(side / f.shape[-1]))) for n, f in feats.items()})
-    return {n: cache[n] for n in layers}
-
-
-def as_picture(image: Any, max_pixels: int | None) -> Picture:
-    if isinstance(image, Picture):
-        return image
-    if isinstance(image, Image.Image):
-        rgba = image.mode in ("RGBA", "LA") or "transparency" in image.info
-        alpha = image.convert("RGBA").getchannel("A") if rgba else None
-        return Picture(image.convert("RGB"), alpha)
-    return load_image(image, max_pixels=max_pixels)
-
-
-def dream(
-    image: Any,
-    settings: DreamSettings | None = None,
-    *,
-    backbone: Backbone | None = None,
-    on_snapshot: SnapshotFn | None = None,
-    **overrides: Any,
-) -> Image.Image:
-    """DeepDream `image` (a path, PIL image or Picture); returns a PIL image.
-
-    Settings come from `settings` and/or keyword overrides (the fields of DreamSettings, plus
-    `preset="swirls"`, which the other overrides then override). The
-    result carries its settings in `result.info["dreamstyle"]` and keeps the input's alpha.
-    On Ctrl-C raises `Interrupted` holding the image as it stood.
-    """
-    s = resolve(DreamSettings, "dream", settings, overrides, backbone.name if backbone is not None else None)
+def dream_image(picture: Picture, s: DreamSettings, backbone: Backbone, report: Reporter) -> Image.Image:
+    """DeepDream `picture` with the loaded `backbone`; returns a PIL image carrying its settings
+    as run in `.info["dreamstyle"]` and keeping the input's alpha. Each step is reported; on
+    Ctrl-C or a cancel raises `Interrupted` holding the picture as it stood."""
     if s.guide and s.channels is not None:
         raise UserError("--channels and --guide cannot be combined", "a guided dream matches all channels to the guide; drop one of them")
     device = resolve_device(s.device)
-    picture = as_picture(image, s.max_pixels)
-    if backbone is None:
-        backbone = load_backbone(s.model, weights=s.weights, device=device, progress=not s.quiet)
     backbone = backbone.to(device)
     dtype = resolve_precision(s.precision, device, backbone)
-    announce("dream", backbone.name, backbone.weights, device, dtype, s.quiet)
 
     default_layers = MODELS[backbone.name].dream_layers if backbone.name in MODELS else ""
     s = dataclasses.replace(s, layers=s.layers or default_layers)  # recorded as run, not as "default"
@@ -113,24 +72,21 @@ def dream(
 
     gen = generator(s.seed)
     tile = tiling.plan(s.tile, backbone, layers, original.shape[-2] * original.shape[-1], stride, device, dtype)
-    progress = Progress(len(sizes) * s.steps, f"dream {backbone.name}", quiet=s.quiet)
+    progress = report.tracker(len(sizes) * s.steps, f"dream {backbone.name}")
     detail = torch.zeros(1, 3, *sizes[0], device=device)
     param: PixelImage | None = None
-    done = 0
 
     def loss_fn(x: torch.Tensor, _where: tiling.Where | None = None) -> torch.Tensor:
         return -objective(backbone(x, objective.layers))
 
     step_loss = tiling.tiled(loss_fn, tile, stride, tiling.shift_generator(gen)) if tile else loss_fn
 
-    def snapshot(_: int) -> None:
-        nonlocal done
-        done += 1
-        if on_snapshot is not None and s.save_every and done % s.save_every == 0:
-            on_snapshot(done, _finish(to_pil(_compose_up(param.image(), original)), picture, s, backbone, device, dtype))
+    def so_far() -> Image.Image:
+        return _finish(to_pil(_compose_up(param.image(), original)), picture, s, backbone, device, dtype)
 
+    progress.picture = so_far
     try:
-        for h, w in sizes:
+        for k, (h, w) in enumerate(sizes):
             base = _resize(original, h, w)
             detail = _resize(detail, h, w)
             # The classic octave trick: carry only the *added detail* up the pyramid, on top of a
@@ -142,14 +98,12 @@ def dream(
                 param, step_loss, opt, s.steps,
                 transforms=[jitter(s.jitter)] if s.jitter else [],
                 generator=gen, device=device, dtype=dtype,
-                after_step=param.constrain, progress=progress, on_step=snapshot,
+                after_step=param.constrain, progress=progress,
             )  # fmt: skip
             detail = param.image() - base
+            progress.part_done("octave", k, len(sizes))
     except KeyboardInterrupt:
-        partial = None if param is None else to_pil(_compose_up(param.image(), original))
-        raise Interrupted(_finish(partial, picture, s, backbone, device, dtype) if partial else None) from None
-    finally:
-        progress.close()
+        raise Interrupted(so_far() if param is not None else None) from None
     return _finish(to_pil(param.image()), picture, s, backbone, device, dtype)
 
 

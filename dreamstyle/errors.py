@@ -10,6 +10,18 @@ import difflib
 from collections.abc import Iterable
 
 
+class Interrupted(Exception):
+    """A run stopped by Ctrl-C or a cancel; carries the picture as it stood (a PIL image, or a
+    list of them for a batch of objectives) so nothing is lost. `path` is where the picture so far
+    was kept, when the run had an output; `frames` how many frames a clip had finished."""
+
+    def __init__(self, image=None, path=None, frames: int = 0):
+        super().__init__("interrupted")
+        self.image = image
+        self.path = path
+        self.frames = frames
+
+
 class UserError(Exception):
     """A problem with the user's input or environment, with a hint on how to fix it."""
 

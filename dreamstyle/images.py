@@ -135,6 +135,17 @@ def _to_rgb_alpha(img: Image.Image, path: Path) -> tuple[Image.Image, Image.Imag
     return rgb, alpha
 
 
+def as_picture(image, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Picture:
+    """A path, a PIL image or a Picture, as a Picture (the alpha split off)."""
+    if isinstance(image, Picture):
+        return image
+    if isinstance(image, Image.Image):
+        rgba = image.mode in ("RGBA", "LA") or "transparency" in image.info
+        alpha = image.convert("RGBA").getchannel("A") if rgba else None
+        return Picture(image.convert("RGB"), alpha)
+    return load_image(image, max_pixels=max_pixels)
+
+
 def resize_longest(img: Image.Image, size: int) -> Image.Image:
     """Scale so the longest side is `size` pixels, keeping the aspect ratio."""
     if size < 1:

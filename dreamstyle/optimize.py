@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 import math
-import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import torch
 from torch.optim import Optimizer
 from torchvision.transforms.functional import gaussian_blur
-from tqdm.auto import tqdm
-from PIL import Image
 
+from .errors import Interrupted  # noqa: F401  (raised by the engines that import it from here)
+from .events import Tracker
 from .runtime import autocast
 from .transforms import Transform, compose
-
-LOG = logging.getLogger("dreamstyle")
-
-
-class Interrupted(Exception):
-    """Ctrl-C during a run; carries the image as it stood (a PIL image) so nothing is lost."""
-
-    def __init__(self, image: "Image.Image | None"):
-        super().__init__("interrupted")
-        self.image = image
 
 
 class _PerImage(Optimizer):
@@ -156,45 +143,6 @@ class LBFGS(_PerImage):
         state["prev_grad"], state["prev_step"] = g, step
 
 
-@dataclass
-class Step:
-    """What a listener learns after each step (loss only when it was materialised)."""
-
-    step: int
-    total: int
-    loss: float | None
-
-
-class Progress:
-    """One tqdm bar across every stage of a run (octaves, scales); silent when quiet."""
-
-    def __init__(self, total: int, desc: str, quiet: bool = False):
-        self.bar = tqdm(total=total, desc=desc, disable=quiet, file=sys.stderr, dynamic_ncols=True, leave=False)
-        self.desc, self.total = desc, total  # a disabled tqdm keeps neither
-        self.done = 0
-        self.terms: dict[str, torch.Tensor] = {}  # an engine's loss parts, shown beside the total
-
-    def update(self, loss: torch.Tensor | None, every: int = 10) -> None:
-        self.done += 1
-        self.bar.update(1)
-        if loss is None:
-            return
-        # .item() forces a device sync, so only pay for it every few steps and at the end.
-        last = self.done == self.total
-        show = not self.bar.disable and (self.done % every == 1 or last)
-        # --verbose logs the loss parts about 20 times a run: enough to see a run converge or stall.
-        log = LOG.isEnabledFor(logging.DEBUG) and (self.done % max(1, self.total // 20) == 0 or last)
-        if show or log:
-            shown = {k: f"{v.item():.4g}" for k, v in {"loss": loss, **self.terms}.items()}
-            if show:
-                self.bar.set_postfix(shown, refresh=False)
-            if log:
-                LOG.debug("%s step %d/%d: %s", self.desc, self.done, self.total, ", ".join(f"{k} {v}" for k, v in shown.items()))
-
-    def close(self) -> None:
-        self.bar.close()
-
-
 def run(
     image_fn: Callable[[], torch.Tensor],
     loss_fn: Callable[[torch.Tensor], torch.Tensor],
@@ -206,10 +154,10 @@ def run(
     device: torch.device,
     dtype: torch.dtype,
     after_step: Callable[[], None] | None = None,
-    progress: Progress | None = None,
-    on_step: Callable[[int], None] | None = None,
+    progress: Tracker | None = None,
 ) -> None:
-    """Minimise loss_fn(transform(image_fn())) for `steps` optimiser steps."""
+    """Minimise loss_fn(transform(image_fn())) for `steps` optimiser steps, reporting each one
+    to `progress` (which also stops the run, by KeyboardInterrupt, when it is cancelled)."""
     transform = compose(transforms)
 
     def closure() -> torch.Tensor:
@@ -220,11 +168,9 @@ def run(
         loss.backward()
         return loss
 
-    for i in range(steps):
+    for _ in range(steps):
         loss = optimizer.step(closure)
         if after_step is not None:
             after_step()
         if progress is not None:
             progress.update(loss.detach() if isinstance(loss, torch.Tensor) else None)
-        if on_step is not None:
-            on_step(i)

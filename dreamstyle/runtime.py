@@ -8,9 +8,7 @@ from pathlib import Path
 import torch
 
 from .errors import UserError
-
-DEVICES = ("auto", "cpu", "cuda", "mps")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+from .settings import DEVICES, PRECISIONS
 
 
 def _mps_available() -> bool:

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import UserError, did_you_mean
-from .runtime import DEVICES, PRECISIONS
 
 MAX_SIZE = 16384  # beyond this an image is a tiling job, not a single pass
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 def flag(name: str) -> str:
@@ -173,6 +174,30 @@ class VisualizeSettings(CommonSettings):
         _positive(self, "batch", self.batch, allow_zero=False, upper=256)
 
 
+@dataclass(kw_only=True)
+class MotionSettings:
+    """The knobs of zoom and clip runs, on top of the engine's own settings."""
+
+    frames: int = 24  # zoom: how many frames, the first being the first dream
+    zoom: float = 1.05  # zoom: scale per frame about the centre (<1 zooms out)
+    rotate: float = 0.0  # zoom: degrees per frame, counter-clockwise
+    fps: float | None = None  # output rate; None: the input's (a video), 24 (a frame folder), 12 (zoom)
+    blend: float = 0.5  # clip: share of frame t-1's stylisation carried onto frame t; 0: independent
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.frames <= 100_000:
+            raise UserError(f"--frames {self.frames} is out of range", "use 1 up to 100000")
+        if not 0.5 <= self.zoom <= 2.0:
+            raise UserError(f"--zoom {self.zoom} is out of range", "use 0.5 to 2, e.g. 1.05 (1: no zoom)")
+        if not -180 <= self.rotate <= 180:
+            raise UserError(f"--rotate {self.rotate} is out of range", "use -180 to 180 degrees per frame, e.g. 1")
+        if self.fps is not None and not 0.1 <= self.fps <= 240:
+            raise UserError(f"--fps {self.fps} is out of range", "use 0.1 to 240")
+        # 1 would ignore the video after its first frame.
+        if not 0 <= self.blend <= 0.95:
+            raise UserError(f"--blend {self.blend} is out of range", "use 0 (independent frames) to 0.95, e.g. 0.5")
+
+
 def parse_float_list(spec: str | list | None, what: str) -> list[float] | None:
     if spec is None or isinstance(spec, list):
         return spec
@@ -254,22 +279,25 @@ def build(cls: type, values: dict[str, Any]) -> Any:
 
 def metadata(engine: str, settings: CommonSettings, weights: str, inputs: dict[str, Any] | None = None,
              device: str = "", precision: str = "") -> dict[str, Any]:
-    """Everything needed to re-run an output, embedded in every PNG we write; device and
-    precision are what `auto` resolved to on this run."""
+    """What an engine knows of the picture it made, in the shape of a Job's JSON (job.py): the
+    settings as run (layers and model resolved) and where it ran; `run` completes the record
+    with the job's own engine name, inputs, motion and output before it is embedded."""
     import torch
 
-    from . import __version__
+    from .version import __version__
 
     return {
         "engine": engine,
         "inputs": inputs or {},
         "settings": settings.to_dict(),
-        "weights": weights,
-        "weights_file": weights_identity(weights),
-        "device": device,
-        "precision": precision,
-        "dreamstyle": __version__,
-        "torch": torch.__version__,
+        "ran": {
+            "weights": weights,
+            "weights_file": weights_identity(weights),
+            "device": device,
+            "precision": precision,
+            "dreamstyle": __version__,
+            "torch": torch.__version__,
+        },
     }
 
 

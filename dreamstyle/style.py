@@ -11,15 +11,16 @@ import torch.nn.functional as F
 from PIL import Image
 
 from . import color, tiling
-from .backbones import MODELS, Backbone, load_backbone
-from .dream import SnapshotFn, as_picture, probe
-from .errors import UserError
-from .images import Picture, resize_longest, to_pil, to_tensor
+from .backbones import MODELS, Backbone
+from .errors import Interrupted, UserError
+from .events import Reporter
+from .images import Picture, as_picture, resize_longest, to_pil, to_tensor
 from .objectives import Objective, content_loss, gram, style_loss, tv_loss, weighted
-from .optimize import LBFGS, Interrupted, Progress, run
+from .optimize import LBFGS, run
 from .param import PixelImage
-from .runtime import announce, generator, precision_name, resolve_device, resolve_precision
-from .settings import StyleSettings, metadata, parse_layers, resolve
+from .runtime import generator, precision_name, resolve_device, resolve_precision
+from .settings import StyleSettings, metadata, parse_layers
+from .taps import probe
 
 ADAM_LR = 0.02
 
@@ -33,49 +34,20 @@ def scale_ladder(size: int) -> list[int]:
     return ladder
 
 
-def stylize(
-    content: Any,
-    style: Any,
-    settings: StyleSettings | None = None,
-    *,
-    backbone: Backbone | None = None,
-    on_snapshot: SnapshotFn | None = None,
-    **overrides: Any,
-) -> Image.Image:
-    """Paint `content` in the manner of `style` (a path/PIL image, or a list of them to blend).
-
-    Settings are the fields of StyleSettings as keywords (or `settings=`, or `preset=`). Returns
-    a PIL image carrying its settings in `.info["dreamstyle"]`; raises `Interrupted` on Ctrl-C.
-    """
-    s = resolve(StyleSettings, "style", settings, overrides, backbone.name if backbone is not None else None)
-    return _stylize(content, style, s, backbone, on_snapshot, None)[0]
-
-
-def stylize_sweep(
-    content: Any,
-    style: Any,
-    style_weights: Sequence[float],
-    settings: StyleSettings | None = None,
-    *,
-    backbone: Backbone | None = None,
-    **overrides: Any,
-) -> list[Image.Image]:
-    """One picture per style weight, optimised together as one batch (one pass of the network
-    per step for all of them, which keeps a GPU busy); each carries its own weight in its settings.
-
-    Each image keeps its own losses and L-BFGS history, so picture i is the one a separate run
-    with `style_weight=style_weights[i]` paints (up to float rounding of batched kernels).
-    """
-    s = resolve(StyleSettings, "style", settings, overrides, backbone.name if backbone is not None else None)
-    weights = [float(w) for w in style_weights]
-    if not weights or any(not 0 <= w <= 1e12 for w in weights):
-        raise UserError("a sweep needs style weights from 0 up", "e.g. style_weights=[30, 100, 300]")
-    if s.tile:
-        raise UserError("a style-weight sweep cannot be tiled", "sweep at a size that fits, then render the one you like with --tile")
-    return _stylize(content, style, s, backbone, None, weights)
-
-
-def _stylize(content, style, s: StyleSettings, backbone, on_snapshot, sweep: list[float] | None) -> list[Image.Image]:
+def style_images(content: Any, style: Any, s: StyleSettings, backbone: Backbone, report: Reporter,
+                 sweep: list[float] | None = None, start: Image.Image | None = None) -> list[Image.Image]:
+    """Paint `content` in the manner of `style` (one image or a list to blend) with the loaded
+    `backbone` (loaded with `s.pooling`). One picture, or one per style weight of `sweep`,
+    optimised together as one batch: each keeps its own losses and L-BFGS history, so picture i
+    is the one a separate run with that weight paints (up to float rounding of batched kernels).
+    `start` is a picture to start the first scale from instead of `s.init` (a clip's frame).
+    Each step is reported; on Ctrl-C or a cancel raises `Interrupted` with the picture so far."""
+    if sweep is not None:
+        sweep = [float(w) for w in sweep]
+        if not sweep or any(not 0 <= w <= 1e12 for w in sweep):
+            raise UserError("a sweep needs style weights from 0 up", "e.g. style_weights=[30, 100, 300]")
+        if s.tile:
+            raise UserError("a style-weight sweep cannot be tiled", "sweep at a size that fits, then render the one you like with --tile")
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
     if not styles:
         raise UserError("no style image given", "pass at least one STYLE image")
@@ -87,13 +59,10 @@ def _stylize(content, style, s: StyleSettings, backbone, on_snapshot, sweep: lis
     device = resolve_device(s.device)
     picture = as_picture(content, s.max_pixels)
     style_pics = [as_picture(p, s.max_pixels) for p in styles]
-    if backbone is None:
-        backbone = load_backbone(s.model, weights=s.weights, device=device, pooling=s.pooling, progress=not s.quiet)
-    elif s.pooling != "max":
-        raise UserError("--pooling needs the backbone to be loaded by stylize()", "do not pass backbone= together with pooling")
+    if getattr(backbone, "pooling", "max") != s.pooling:
+        raise UserError(f"--pooling {s.pooling} needs the backbone loaded with it", f"load it with load_backbone(..., pooling={s.pooling!r})")
     backbone = backbone.to(device)
     dtype = resolve_precision(s.precision, device, backbone)
-    announce("style", backbone.name, backbone.weights, device, dtype, s.quiet)
 
     info = MODELS.get(backbone.name)
     s = dataclasses.replace(  # recorded as run, not as "default"
@@ -127,13 +96,20 @@ def _stylize(content, style, s: StyleSettings, backbone, on_snapshot, sweep: lis
         # Checked here too, not only in _objectives: a run whose every scale is tiled never calls it.
         raise UserError("--content-weight and --style-weight are both 0: nothing to optimise", "give at least one a positive weight")
     gen = generator(s.seed)
-    progress = Progress(len(ladder) * s.steps, f"style {backbone.name}", quiet=s.quiet)
+    progress = report.tracker(len(ladder) * s.steps, f"style {backbone.name}")
     image: torch.Tensor | None = None
     param: PixelImage | None = None
     content_full = to_tensor(resize_longest(picture.rgb, final)).to(device)
-    done = 0
+    first = to_tensor(start.convert("RGB")).to(device) if start is not None else None
+
+    def so_far() -> Image.Image | None:
+        if param is None:
+            return None
+        return _finish(_output(param.image()[:1], content_full, s), picture, s, backbone, styles, device, dtype)
+
+    progress.picture = so_far
     try:
-        for size in ladder:
+        for k, size in enumerate(ladder):
             content_t = _fit(content_full, size)
             targets = [_fit(to_tensor(resize_longest(p.rgb, max(16, round(size * s.style_scale)))).to(device), None) for p in style_pics]
             if s.preserve_color == "histogram":
@@ -143,12 +119,13 @@ def _stylize(content, style, s: StyleSettings, backbone, on_snapshot, sweep: lis
                 content_t = color.luminance(content_t)
             if s.tile and max(content_t.shape[-2:]) > s.tile:
                 # Too big for one pass: refine the upsampled coarser result in tiles (tiling.py).
-                init = _init(s, image, content_t, targets[0], gen, picture)
+                init = _init(s, image, content_t, targets[0], gen, picture, first)
                 image = tiling.refine_style(backbone, init, content_t, targets, blend, content_w, style_w, s, gen, device, dtype, progress)
+                progress.part_done("scale", k, len(ladder))
                 continue
             content_obj, style_obj = _objectives(backbone, content_t, targets, blend, content_w, style_w, s, sweep)
             layers = (content_obj.layers if content_obj else frozenset()) | (style_obj.layers if style_obj else frozenset())
-            init = _init(s, image, content_t, targets[0], gen, picture)
+            init = _init(s, image, content_t, targets[0], gen, picture, first)
             if sweep and init.shape[0] == 1:
                 init = init.expand(len(sweep), -1, -1, -1)
             param = PixelImage(init)
@@ -168,21 +145,11 @@ def _stylize(content, style, s: StyleSettings, backbone, on_snapshot, sweep: lis
             opt = _optimizer(s, param.parameters())
             clamp = param.constrain if s.optimizer == "adam" else None
 
-            def snapshot(_: int) -> None:
-                nonlocal done
-                done += 1
-                if on_snapshot is not None and s.save_every and done % s.save_every == 0:
-                    on_snapshot(done, _finish(_output(param.image()[:1], content_full, s), picture, s, backbone, styles, device, dtype))
-
-            run(param, loss_fn, opt, s.steps, generator=gen, device=device, dtype=dtype,
-                after_step=clamp, progress=progress, on_step=snapshot)  # fmt: skip
+            run(param, loss_fn, opt, s.steps, generator=gen, device=device, dtype=dtype, after_step=clamp, progress=progress)
             image = param.image().clamp(0, 1)
+            progress.part_done("scale", k, len(ladder))
     except KeyboardInterrupt:
-        if param is None:
-            raise Interrupted(None) from None
-        raise Interrupted(_finish(_output(param.image()[:1], content_full, s), picture, s, backbone, styles, device, dtype)) from None
-    finally:
-        progress.close()
+        raise Interrupted(so_far()) from None
     return [
         _finish(_output(image[i : i + 1], content_full, s), picture, s if sweep is None else dataclasses.replace(s, style_weight=w),
                 backbone, styles, device, dtype)  # fmt: skip
@@ -223,16 +190,18 @@ def _objectives(backbone, content_t, targets, blend, content_w, style_w, s: Styl
     return content, style
 
 
-def _init(s: StyleSettings, previous, content_t, style_t, gen, picture: Picture) -> torch.Tensor:
+def _init(s: StyleSettings, previous, content_t, style_t, gen, picture: Picture, start: torch.Tensor | None = None) -> torch.Tensor:
     h, w = content_t.shape[-2:]
     if previous is not None:
         up = F.interpolate(previous, size=(h, w), mode="bicubic", align_corners=False).clamp(0, 1)
         return color.luminance(up) if s.preserve_color == "luminance" else up
-    if s.init == "content":
+    if start is not None:
+        src = start
+    elif s.init == "content":
         return content_t
-    if s.init == "noise":
+    elif s.init == "noise":
         return torch.rand(1, 3, h, w, generator=gen).to(content_t)
-    if s.init == "style":
+    elif s.init == "style":
         src = style_t
     else:
         src = to_tensor(as_picture(s.init, s.max_pixels).rgb).to(content_t)

@@ -232,7 +232,7 @@ def refine_style(backbone, init: torch.Tensor, content: torch.Tensor, styles: li
     shrugs off and L-BFGS's curvature pairs do not; and its state is two image-sized tensors
     where L-BFGS would keep dozens.
     """
-    from .dream import probe
+    from .taps import probe
     from .optimize import run
     from .param import PixelImage
 

@@ -11,14 +11,15 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
 from .backbones import LOGITS, Backbone, load_backbone
-from .dream import as_picture, probe
-from .errors import UserError, did_you_mean
-from .images import resize_longest, to_pil, to_tensor
+from .errors import Interrupted, UserError, did_you_mean
+from .events import Reporter
+from .images import as_picture, resize_longest, to_pil, to_tensor
 from .objectives import Objective, channel, class_logit, diversity
-from .optimize import Interrupted, Progress, run
+from .optimize import run
 from .param import FFTImage, SigmoidPixels
-from .runtime import announce, generator, precision_name, resolve_device, resolve_precision
+from .runtime import generator, precision_name, resolve_device, resolve_precision
 from .settings import VisualizeSettings, metadata, resolve
+from .taps import probe
 from .transforms import robustness
 
 # A perceptually even black -> purple -> red -> yellow ramp (inferno's anchor colours).
@@ -129,19 +130,20 @@ def render(
     *,
     backbone: Backbone | None = None,
     diversity_layer: str | None = None,
+    report: Reporter | None = None,
     **overrides: Any,
 ) -> list[Image.Image]:
     """Optimise `settings.batch` images to maximise `objective`; returns them as PIL images.
 
     Objectives aimed at single images (`batch=i`) let one call render many channels at once.
+    Objectives are Python values that compose (`channel(...) - 1e2 * diversity(...)`), so this is
+    the API for objectives no command names; `report` receives its steps (silent without one).
     """
     s = resolve(VisualizeSettings, "visualize", settings, overrides, backbone.name if backbone is not None else None)
     device = resolve_device(s.device)
-    if backbone is None:
-        backbone = load_backbone(s.model, weights=s.weights, device=device, progress=not s.quiet)
-    backbone = backbone.to(device)
+    backbone = _loaded(s, backbone, device)
     dtype = resolve_precision(s.precision, device, backbone)
-    announce("visualize", backbone.name, backbone.weights, device, dtype, s.quiet)
+    report = report or Reporter()
     if LOGITS in objective.layers and backbone.classifier is None:
         raise UserError(f"{backbone.name} has no classifier here (its weights file has none)", "use a backbone with ImageNet logits")
     layers = backbone.check_layers(objective.layers)
@@ -155,7 +157,7 @@ def render(
     size = s.size or 224
     gen = generator(s.seed)
     param = (FFTImage if s.param == "fft" else SigmoidPixels)(s.batch, size, size, gen, device)
-    progress = Progress(s.steps, f"visualize {backbone.name}", quiet=s.quiet)
+    progress = report.tracker(s.steps, f"visualize {backbone.name}")
     opt = torch.optim.Adam(param.parameters(), lr=s.lr or 0.05)
     meta = metadata("visualize", dataclasses.replace(s, model=backbone.name), backbone.weights,
                     {"objective": objective.name}, str(device), precision_name(dtype))  # fmt: skip
@@ -166,25 +168,29 @@ def render(
             img.info["dreamstyle"] = meta
         return out
 
+    progress.picture = lambda: images()[0]
     try:
         run(param, lambda x: -total(backbone(x, total.layers)), opt, s.steps, transforms=robustness(s.transforms),
             generator=gen, device=device, dtype=dtype, progress=progress)  # fmt: skip
     except KeyboardInterrupt:
         raise Interrupted(images()) from None  # a list: the caller knows how to lay it out
-    finally:
-        progress.close()
     return images()
+
+
+def _loaded(s: VisualizeSettings, backbone: Backbone | None, device) -> Backbone:
+    if backbone is None:
+        backbone = load_backbone(s.model, weights=s.weights, device=device, progress=not s.quiet)
+    return backbone.to(device)
 
 
 visualize = render
 
 
 def channel_sheet(layer: str, channels: Sequence[int], settings: VisualizeSettings | None = None, *,
-                  backbone: Backbone | None = None, **overrides: Any) -> Image.Image:
+                  backbone: Backbone | None = None, report: Reporter | None = None, **overrides: Any) -> Image.Image:
     """One image per channel, all optimised together as one batch, on a labelled sheet."""
     s = resolve(VisualizeSettings, "visualize", settings, overrides, backbone.name if backbone is not None else None)
-    if backbone is None:
-        backbone = load_backbone(s.model, weights=s.weights, device=resolve_device(s.device), progress=not s.quiet)
+    backbone = _loaded(s, backbone, resolve_device(s.device))
     n = probe(backbone, backbone.check_layers([layer]), next(backbone.parameters()).device)[layer][0]
     bad = [c for c in channels if not 0 <= c < n]
     if bad:
@@ -197,19 +203,31 @@ def channel_sheet(layer: str, channels: Sequence[int], settings: VisualizeSettin
         return out
 
     try:
-        return sheet(render(objective, dataclasses.replace(s, batch=len(channels)), backbone=backbone))
+        return sheet(_as_asked(render(objective, dataclasses.replace(s, batch=len(channels)), backbone=backbone, report=report), s))
     except Interrupted as exc:
-        raise Interrupted(sheet(exc.image)) from None
+        raise Interrupted(sheet(_as_asked(exc.image, s))) from None
 
 
 def class_images(classes: Sequence[str | int], settings: VisualizeSettings | None = None, *,
-                 backbone: Backbone | None = None, **overrides: Any) -> list[Image.Image]:
+                 backbone: Backbone | None = None, report: Reporter | None = None, **overrides: Any) -> list[Image.Image]:
     """One image per class (or `batch` per class, made different by --diversity)."""
     s = resolve(VisualizeSettings, "visualize", settings, overrides, backbone.name if backbone is not None else None)
     idx = [class_index(c) for c in classes]
     per = s.batch
     objective = sum(class_logit(k, batch=i * per + j) for i, k in enumerate(idx) for j in range(per))
-    return render(objective, dataclasses.replace(s, batch=len(idx) * per), backbone=backbone)
+    try:
+        return _as_asked(render(objective, dataclasses.replace(s, batch=len(idx) * per), backbone=backbone, report=report), s)
+    except Interrupted as exc:
+        raise Interrupted(_as_asked(exc.image, s)) from None
+
+
+def _as_asked(images: list[Image.Image], s: VisualizeSettings) -> list[Image.Image]:
+    """Record the batch asked for (per class, or 1 per channel), not the one rendered, so the
+    recorded settings re-run the same command."""
+    for img in images:
+        meta = img.info["dreamstyle"]
+        img.info["dreamstyle"] = {**meta, "settings": {**meta["settings"], "batch": s.batch}}
+    return images
 
 
 def load_for_maps(image: Any, size: int | None, max_pixels: int | None, device) -> torch.Tensor:

@@ -1,0 +1,42 @@
+"""The `dreamstyle` Typer app and its `visualize` group, which the command modules add to."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from ..version import __version__
+from .common import examples
+
+app = typer.Typer(
+    help="Pictures from pretrained CNN features: DeepDream, style transfer, feature visualisation.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+)
+
+viz = typer.Typer(
+    help="Show what a network has learned: filters, feature maps, channels, neurons, classes.",
+    no_args_is_help=True,
+    epilog=examples(
+        "dreamstyle visualize filters --model efficientnet-lite0",
+        "dreamstyle visualize channels --model efficientnet-lite0 --layer block6 --channels 0-7",
+        "dreamstyle visualize class goldfish --model efficientnet-lite0",
+        "dreamstyle visualize channels --from efficientnet-lite0-block6-channels.png --steps 512",
+    ),
+)
+app.add_typer(viz, name="visualize")
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"dreamstyle {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[Optional[bool], typer.Option("--version", callback=version_callback, is_eager=True, help="Print the version and exit.")] = None,
+) -> None:
+    pass

@@ -1,0 +1,200 @@
+"""What every command shares: its options, written once; turning flags, a preset and `--from`
+into settings; running the Jobs with the terminal listening; one line per user error.
+
+Nothing here imports torch: a command imports what it needs when it runs, so `--help`,
+`--version` and shell completion answer at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from ..errors import Interrupted, UserError, as_user_error
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+# Set by the first Ctrl-C, checked by every run's steps; the studio and a cluster set their own.
+CANCEL = threading.Event()
+
+
+def fail(message: str, hint: str | None = None) -> None:
+    typer.echo(f"error: {message}" + (f" — {hint}" if hint else ""), err=True)
+    raise typer.Exit(EXIT_USER_ERROR)
+
+
+def guarded(fn):
+    """Turn user errors into one line and exit 2; running out of memory is a user error too."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except UserError as exc:
+            fail(exc.message, exc.hint)
+        except (MemoryError, RuntimeError) as exc:
+            err = as_user_error(exc)
+            if err is None:
+                raise
+            fail(err.message, err.hint)
+
+    return wrapper
+
+
+def interrupt_once(signum, frame) -> None:
+    # The first Ctrl-C cancels the run, which then saves what it has; raising as well stops work
+    # that is not a step (loading, encoding) at once. From then on the default action is back, so
+    # a second Ctrl-C ends the process at once, even inside a long native call.
+    CANCEL.set()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    raise KeyboardInterrupt
+
+
+def given(**flags: Any) -> dict[str, Any]:
+    """Only the flags the user actually typed, so they override the preset and nothing else."""
+    return {k: v for k, v in flags.items() if v is not None and v is not False}
+
+
+def path_or_none(p: Path | None) -> str | None:
+    return str(p) if p else None
+
+
+# Settings that name layers or channels of one backbone: meaningless after --model changes.
+_PER_MODEL = ("layers", "content_layers", "style_layers", "channels")
+
+
+def recorded(source: Path | None, command: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The settings and inputs of the Job embedded in an earlier output (--from), or nothing."""
+    if source is None:
+        return {}, {}
+    from ..job import Job
+
+    job = Job.from_png(source)
+    if job.command != command or job.engine == "zoom":
+        made = job.command
+        hint = f"run `dreamstyle {made} --from {source}`" if job.engine != "zoom" else "pick an output of this command"
+        raise UserError(f"{source} was made by `dreamstyle {made}`, not `dreamstyle {command}`", hint)
+    return job.settings.to_dict(), dict(job.inputs)
+
+
+def settings_for(cls: type, engine: str, preset: str | None, flags: dict[str, Any], earlier: dict[str, Any]):
+    """defaults < an earlier output's settings (--from) < preset < the flags typed now."""
+    from ..presets import merge
+    from ..settings import build
+
+    model = earlier.get("model", cls.model)
+    values = merge(engine, preset, flags, model)
+    if values.get("model", model) != model:
+        earlier = {k: v for k, v in earlier.items() if k not in _PER_MODEL}
+    return build(cls, {**earlier, **values})
+
+
+def need(value, what: str, hint: str):
+    if value is None or value == []:
+        fail(f"missing {what}", hint)
+    return value
+
+
+def check_chatter(quiet: bool, verbose: bool) -> None:
+    if quiet and verbose:
+        fail("--quiet and --verbose contradict each other", "pick one")
+
+
+def describe(values: dict[str, Any], indent: str = "  ") -> list[str]:
+    """key value lines with aligned values, for --verbose and `info`."""
+    width = max((len(k) for k in values), default=0)
+    return [f"{indent}{k:<{width}}  {json.dumps(v) if isinstance(v, (list, dict)) or v is None else v}" for k, v in values.items()]
+
+
+def show_settings(settings, source: Path | None, verbose: bool) -> None:
+    if verbose:
+        typer.echo("settings" + (f" (from {source}, with your flags on top)" if source else "") + ":", err=True)
+        for line in describe(settings.to_dict()):
+            typer.echo(line, err=True)
+
+
+def execute(plan, *, force: bool, quiet: bool, verbose: bool, stage: str = "batch") -> None:
+    """Run a plan's Job (or a batch's Jobs) with the terminal listening; say where the result
+    went, or on Ctrl-C where what exists was kept, and exit 130."""
+    from ..batch import run_batch
+    from ..console import Console
+    from ..run import run
+
+    console = Console(quiet=quiet, verbose=verbose)
+    start = time.perf_counter()
+    try:
+        if plan.kind == "batch":
+            result = run_batch(plan.jobs, on_event=console, cancel=CANCEL, force=force, stage=stage)
+        else:
+            result = run(plan.jobs[0], on_event=console, cancel=CANCEL, force=force)
+    except Interrupted as exc:
+        console.close()
+        typer.echo(_interrupted(plan.kind, exc), err=True)
+        raise typer.Exit(EXIT_INTERRUPTED)
+    finally:
+        console.close()
+    took = f" after {time.perf_counter() - start:.1f} s" if verbose else ""
+    if plan.kind == "batch":
+        if verbose or not quiet or result.failed:
+            took = f" in {time.perf_counter() - start:.1f} s" if verbose else ""
+            typer.echo(f"{plan.outdir}: {result.summary()}{took}", err=True)
+        if result.failed:
+            raise typer.Exit(EXIT_USER_ERROR)
+    elif verbose or not quiet:
+        typer.echo(f"saved {result.output}{took}", err=True)
+
+
+def _interrupted(kind: str, exc: Interrupted) -> str:
+    if kind == "batch":
+        where = f"; saved the current picture so far to {exc.path}" if exc.path else ""
+        return f"interrupted{where}; run the same command again to resume"
+    if kind == "clip" or exc.frames:
+        if exc.path is not None:
+            return f"interrupted: saved the {exc.frames} finished frames to {exc.path}"
+        return "interrupted before any frame was finished"
+    if exc.path is not None:
+        return f"interrupted: saved the image so far to {exc.path}"
+    return "interrupted before any image existed"
+
+
+def examples(*lines: str) -> str:
+    """A help epilog; a fenced block keeps one example per line under rich's markdown."""
+    return "**Examples**\n\n```\n" + "\n".join(lines) + "\n```"
+
+
+# Options shared by the commands, written once.
+Model = Annotated[Optional[str], typer.Option(help="Backbone: vgg16, vgg19, vgg19-caffe, googlenet, efficientnet-lite0 (bundled, offline).")]
+Weights = Annotated[Optional[Path], typer.Option(help="Load the backbone's weights from this local state dict instead of the torch hub cache.")]
+Size = Annotated[Optional[int], typer.Option(help="Longest side of the output in pixels.")]
+Steps = Annotated[Optional[int], typer.Option(help="Optimisation steps (per octave/scale).")]
+Lr = Annotated[Optional[float], typer.Option(help="Step size.")]
+Seed = Annotated[Optional[int], typer.Option(help="Random seed; the same seed on the CPU gives identical files.")]
+Device = Annotated[Optional[str], typer.Option(help="auto (cuda, then mps, then cpu), cpu, cuda or mps.")]
+Precision = Annotated[Optional[str], typer.Option(help="auto (bf16 on CUDA, else fp32), fp32, bf16 or fp16.")]
+SaveEvery = Annotated[Optional[int], typer.Option(help="Also save a snapshot OUT.stepNNNNN.png every N steps.")]
+Preset = Annotated[Optional[str], typer.Option(help="Start from a preset (`dreamstyle presets`); flags you give override it.")]
+Force = Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing output file.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or log lines (for scripts).")]
+MaxPixels = Annotated[Optional[int], typer.Option(help="Refuse input images with more pixels than this (decompression-bomb guard).")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also print the resolved settings and the time taken.")]
+From = Annotated[Optional[Path], typer.Option("--from", help="Re-run an earlier output: its embedded settings and inputs, with the flags you give on top.", show_default=False)]
+Out = Annotated[Optional[Path], typer.Option("--output", "-o", help="Output file (.png/.jpg/.webp). Default: IMAGE-dream.png (or -style) beside the input, with -2, -3 … added rather than overwrite.")]
+# Dream options that `zoom` shares.
+Layers = Annotated[Optional[str], typer.Option(help="Layers to amplify, optionally weighted: relu4_3 or relu4_3:1,relu5_1:0.5. Default: the model's.")]
+Channels = Annotated[Optional[str], typer.Option(help="Dream only these channels of the layers: 12,40 or 0-15.")]
+OctaveScale = Annotated[Optional[float], typer.Option(help="Size ratio between octaves. [default: 1.4]")]
+Jitter = Annotated[Optional[int], typer.Option(help="Random shift in pixels each step; stops grid artefacts. [default: 32]")]
+Smooth = Annotated[Optional[float], typer.Option(help="Gaussian sigma for smoothing the gradient; 0 for none. [default: 1]")]
+# Clip options of dream and style.
+Blend = Annotated[Optional[float], typer.Option(help="Video: frame t starts from frame t + BLEND x (output t-1 - frame t-1), against flicker; 0: independent frames. [default: 0.5]")]
+Fps = Annotated[Optional[float], typer.Option(help="Video: frames per second of the output. [default: the input's; 24 for a frame folder]")]
+

@@ -1,0 +1,90 @@
+"""`dreamstyle style`: a photo, a clip or a batch, painted in the manner of a painting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .app import app
+from .common import (
+    Blend, Device, Force, Fps, From, Lr, MaxPixels, Model, Out, Precision, Preset, Quiet, SaveEvery, Seed, Size, Steps,
+    Verbose, Weights, check_chatter, examples, execute, fail, given, guarded, need, path_or_none, recorded,
+    settings_for, show_settings,
+)  # fmt: skip
+
+
+@app.command(epilog=examples(
+    "dreamstyle style photo.jpg starry_night.jpg",
+    "dreamstyle style photo.jpg starry_night.jpg --model efficientnet-lite0 --size 256 --steps 200 -o out.png",
+    "dreamstyle style photo.jpg a.jpg b.jpg --style-blend 0.7,0.3",
+    "dreamstyle style photo.jpg painting.jpg --preserve-color luminance",
+    "dreamstyle style photo.jpg painting.jpg --scales 256,512,1024 --preset hires",
+    "dreamstyle style --from photo-style.png --style-weight 1000 -o stronger.png",
+    "dreamstyle style clip.mp4 painting.jpg --model efficientnet-lite0 --size 320 --blend 0.5 -o clip-style.mp4",
+    "dreamstyle style 'photos/*.jpg' painting.jpg -o painted/",
+))
+@guarded
+def style(
+    content: Annotated[Optional[Path], typer.Argument(help="The photo to paint (with --from: the one recorded there).", show_default=False)] = None,
+    styles: Annotated[Optional[list[Path]], typer.Argument(help="One or more style images (blended).", show_default=False)] = None,
+    output: Out = None,
+    model: Model = None,
+    weights: Weights = None,
+    content_layers: Annotated[Optional[str], typer.Option(help="Content layers, optionally weighted (relu4_2). Default: the model's.")] = None,
+    style_layers: Annotated[Optional[str], typer.Option(help="Style layers, optionally weighted (relu1_1,relu2_1:0.5,…). Default: the model's.")] = None,
+    content_weight: Annotated[Optional[float], typer.Option(help="Weight of the content loss. [default: 1]")] = None,
+    style_weight: Annotated[Optional[float], typer.Option(help="Weight of the style loss; 0.3 is a hint of the painting, 1000 the full texture. [default: 100]")] = None,
+    tv_weight: Annotated[Optional[float], typer.Option(help="Weight of total-variation smoothing. [default: 5]")] = None,
+    style_blend: Annotated[Optional[str], typer.Option(help="Weights of several style images, e.g. 0.7,0.3.")] = None,
+    style_scale: Annotated[Optional[float], typer.Option(help="Style image size relative to the output; smaller = finer strokes. [default: 1]")] = None,
+    optimizer: Annotated[Optional[str], typer.Option(help="lbfgs or adam. [default: lbfgs]")] = None,
+    init: Annotated[Optional[str], typer.Option(help="Start from: content, noise, style or an image FILE. [default: content]")] = None,
+    scales: Annotated[Optional[str], typer.Option(help="Coarse-to-fine sizes, e.g. 256,512; with --size the ladder is rescaled to end at --size. Default: halve down to 256.")] = None,
+    preserve_color: Annotated[Optional[str], typer.Option(help="none, luminance (keep the photo's colours) or histogram (recolour the style first). [default: none]")] = None,
+    pooling: Annotated[Optional[str], typer.Option(help="max or avg pooling in VGG. [default: max]")] = None,
+    tile: Annotated[Optional[int], typer.Option(help="Refine scales larger than this in tiles of it (Adam, global style targets); 0: never. [default: 0]")] = None,
+    size: Size = None,
+    steps: Steps = None,
+    lr: Annotated[Optional[float], typer.Option(help="Adam step size. [default: 0.02; 0.005 when a --tile scale is refined]")] = None,
+    seed: Seed = None,
+    save_every: SaveEvery = None,
+    preset: Preset = None,
+    device: Device = None,
+    precision: Precision = None,
+    max_pixels: MaxPixels = None,
+    blend: Blend = None,
+    fps: Fps = None,
+    from_: From = None,
+    force: Force = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Paint CONTENT in the manner of STYLE (Gatys et al.): content + Gram-matrix style losses.
+
+    CONTENT may also be a video or frame folder (see `dream`), or a folder or quoted glob of photos.
+
+    Defaults: model vgg19, size 512 (solved at 256 then 512), 300 L-BFGS steps per scale.
+    """
+    from ..inputs import plan
+    from ..settings import StyleSettings
+
+    check_chatter(quiet, verbose)
+    earlier, inputs = recorded(from_, "style")
+    content = need(content or inputs.get("content"), "CONTENT", "give the photo to paint and one or more style images")
+    styles = need(styles or inputs.get("styles"), "STYLE", "give one or more style images after the photo")
+    if None in styles:
+        fail(f"{from_} was painted from a style image that was never a file", "give the style images on the command line")
+    flags = given(
+        model=model, weights=path_or_none(weights), content_layers=content_layers,
+        style_layers=style_layers, content_weight=content_weight, style_weight=style_weight,
+        tv_weight=tv_weight, style_blend=style_blend, style_scale=style_scale, optimizer=optimizer,
+        init=init, scales=scales, preserve_color=preserve_color, pooling=pooling, tile=tile, size=size,
+        steps=steps, lr=lr, seed=seed, save_every=save_every, device=device, precision=precision,
+        max_pixels=max_pixels, quiet=quiet,
+    )  # fmt: skip
+    settings = settings_for(StyleSettings, "style", preset, flags, earlier)
+    todo = plan("style", content, settings, output=output, inputs={"styles": [str(p) for p in styles]}, blend=blend, fps=fps)
+    show_settings(settings, from_, verbose)
+    execute(todo, force=force, quiet=settings.quiet, verbose=verbose, stage="style")

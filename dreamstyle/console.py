@@ -1,0 +1,92 @@
+"""The terminal's view of a run: the line saying what runs where, one tqdm bar, --verbose lines.
+
+A listener like any other (events.py): the CLI attaches it to every run, and the Python API
+attaches it when no listener of the caller's is given and the settings are not quiet.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from .events import Event, Failed, Finished, ItemDone, Started, Step
+
+POSTFIX_EVERY = 10  # reading a loss syncs the device: show it every few steps, and at the end
+LOG_LINES = 20  # --verbose logs the loss parts about this often a run: enough to see it converge or stall
+
+
+def say(line: str) -> None:
+    """A line on stderr above the bar instead of through it."""
+    from tqdm.auto import tqdm
+
+    tqdm.write(line, file=sys.stderr)
+
+
+class Console:
+    def __init__(self, quiet: bool = False, verbose: bool = False):
+        self.quiet, self.verbose = quiet, verbose
+        self.bar = None
+        self.unit = "step"
+        self.announced = False
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Started):
+            self._started(event)
+        elif isinstance(event, Step):
+            self._step(event)
+        elif isinstance(event, ItemDone):
+            self._item(event)
+        elif isinstance(event, (Finished, Failed)) and event.level == 0:
+            self.close()
+
+    def _started(self, e: Started) -> None:
+        if e.model and not self.announced and not self.quiet:
+            self.announced = True
+            engine = e.stage.split(" ")[0]
+            say(f"dreamstyle {engine}: model {e.model}, weights {e.weights}, device {e.device}, precision {e.precision}")
+        if e.level == 0:
+            self.unit = e.unit
+            if e.unit != "step":
+                self._open(e.total, e.stage)
+        elif e.job is not None and self.bar is not None and self.unit == "item":
+            first = next(iter(e.job.inputs.values()), None)
+            if isinstance(first, str):
+                self.bar.set_postfix_str(first.rsplit("/", 1)[-1], refresh=False)
+
+    def _open(self, total: int, desc: str) -> None:
+        from tqdm.auto import tqdm
+
+        self.close()
+        self.bar = tqdm(total=total, desc=desc, disable=self.quiet, file=sys.stderr, dynamic_ncols=True, leave=False)
+
+    def _step(self, e: Step) -> None:
+        if e.level != 0 or self.unit != "step":
+            return
+        if self.bar is None:
+            self._open(e.total, e.stage)
+        self.bar.update(1)
+        last = e.step == e.total
+        show = not self.quiet and (e.step % POSTFIX_EVERY == 1 or last)
+        log = self.verbose and (e.step % max(1, e.total // LOG_LINES) == 0 or last)
+        if not (show or log):
+            return
+        losses = e.losses()
+        if not losses:
+            return
+        shown = {k: f"{v:.4g}" for k, v in losses.items()}
+        if show:
+            self.bar.set_postfix(shown, refresh=False)
+        if log:
+            say(f"{e.stage} step {e.step}/{e.total}: " + ", ".join(f"{k} {v}" for k, v in shown.items()))
+
+    def _item(self, e: ItemDone) -> None:
+        if e.level != 0 or e.kind not in ("frame", "item"):
+            return
+        if e.status == "failed":
+            say(f"error: {e.message}")
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

@@ -1,0 +1,142 @@
+"""What a path on the command line is (a picture, a clip or a batch), decided once, and the Job
+or Jobs it becomes.
+
+A video file is a clip. A folder is a clip when the output is a video or --blend is given,
+otherwise a batch of independent pictures, as is a quoted glob. Anything else is one picture.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import UserError
+from .images import default_output_path
+from .job import Job
+from .settings import CommonSettings, MotionSettings
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi")  # read through ffmpeg
+VIDEO_OUTPUTS = (".mp4", ".gif")
+_GLOB_CHARS = "*?["
+# The input each engine takes its picture from, where a folder or glob can stand instead.
+SOURCE = {"dream": "image", "style": "content", "visualize.maps": "image"}
+
+
+def is_video(path) -> bool:
+    return path is not None and Path(str(path)).suffix.lower() in VIDEO_SUFFIXES
+
+
+def is_pattern(spec) -> bool:
+    """A glob the shell did not expand (quoted), and not a file whose name merely contains `*`."""
+    text = str(spec)
+    return any(c in text for c in _GLOB_CHARS) and not Path(text).expanduser().exists()
+
+
+def is_batch(spec) -> bool:
+    return spec is not None and (Path(str(spec)).expanduser().is_dir() or is_pattern(spec))
+
+
+def kind_of(source, output=None, blend: float | None = None) -> str:
+    """"clip", "batch" or "image": the one place that decides."""
+    path = Path(str(source)).expanduser()
+    if is_video(path):
+        return "clip"
+    if path.is_dir() and (blend is not None or (output is not None and Path(str(output)).suffix.lower() in VIDEO_OUTPUTS)):
+        return "clip"
+    return "batch" if is_batch(source) else "image"
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The pictures directly in `folder`, in name order; hidden files (our temp files) are not."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def expand(spec) -> list[Path]:
+    """A folder's pictures or a glob's files, sorted, so outputs and progress are in a stable order."""
+    path = Path(str(spec)).expanduser()
+    if path.is_dir():
+        found = image_files(path)
+        if not found:
+            raise UserError(f"{path} holds no pictures", f"put {', '.join(IMAGE_SUFFIXES)} files in it")
+        return found
+    if is_pattern(spec):
+        # Every file the glob names is an input: one that is not a picture is reported as a bad
+        # item rather than silently left out.
+        found = sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
+        if not found:
+            raise UserError(f"no files match {spec}", "check the pattern; quote it so the shell passes it on")
+        return found
+    return [path]
+
+
+def output_names(inputs: list[Path], outdir: Path, ext: str = ".png") -> list[Path]:
+    """outdir/STEM.png per input; inputs sharing a stem (a.jpg and a.png) get -2, -3 … in input
+    order, which is stable, so a rerun maps each input to the same output again."""
+    seen: dict[str, int] = {}
+    out = []
+    for p in inputs:
+        n = seen.get(p.stem.lower(), 0) + 1
+        seen[p.stem.lower()] = n
+        out.append(outdir / (f"{p.stem}{ext}" if n == 1 else f"{p.stem}-{n}{ext}"))
+    return out
+
+
+def check_outdir(path) -> Path:
+    """The output folder, made if missing (its parent must exist, so a typo is not a new tree)."""
+    path = Path(str(path)).expanduser()
+    if path.exists() and not path.is_dir():
+        raise UserError(f"output {path} is a file, but a batch needs an output folder", "give a folder, e.g. -o outdir/")
+    if not path.exists():
+        if not path.parent.is_dir():
+            raise UserError(f"output folder {path.parent} does not exist", f"create it first: mkdir -p {path.parent}")
+        path.mkdir()
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UserError(f"output folder {path} is not writable", "choose another folder")
+    return path
+
+
+@dataclass
+class Plan:
+    """What one command line asks for: one Job (a picture or a clip), or one per picture of a
+    batch, written into `outdir`."""
+
+    kind: str  # "image" | "clip" | "batch"
+    jobs: list[Job]
+    outdir: Path | None = None
+
+
+def plan(engine: str, source, settings: CommonSettings, *, output=None, inputs: dict[str, Any] | None = None,
+         blend: float | None = None, fps: float | None = None, name: str | None = None) -> Plan:
+    """The Job(s) for `engine` run on `source` (a picture, clip, folder or glob) with `settings`.
+
+    `inputs` are the engine's other inputs (a style's paintings, a map's layer); `name` is what
+    default output names carry ("dream", "maps-block3"; the engine's name by default).
+    """
+    name = name or engine
+    key = SOURCE.get(engine, "image")
+    kind = kind_of(source, output, blend) if engine in SOURCE else "image"
+    if kind == "clip" and engine == "visualize.maps":
+        kind = "batch" if Path(str(source)).is_dir() else "image"
+    if kind != "image" and settings.save_every:
+        raise UserError("--save-every does not apply to videos and batches", "drop it, or run one picture at a time")
+    if kind != "clip" and (blend is not None or fps is not None):
+        raise UserError("--blend and --fps apply to a video input", "give an .mp4 file, or a folder of frames with -o out.mp4")
+    inputs = dict(inputs or {})
+    if kind == "image":
+        out = output or default_output_path(source, name)
+        return Plan(kind, [Job(engine, {key: str(source), **inputs}, settings, output=str(out))])
+    if kind == "clip":
+        out = output or default_output_path(source, name, ".mp4")
+        motion = MotionSettings(blend=0.5 if blend is None else blend, fps=fps)
+        return Plan(kind, [Job(engine, {key: str(source), **inputs}, settings, output=str(out), motion=motion)])
+    files = expand(source)
+    spec = Path(str(source)).expanduser()
+    if output is None and not spec.is_dir():
+        raise UserError("a batch needs an output folder", "add -o outdir/")
+    outdir = check_outdir(output or spec.with_name(f"{spec.name}-{name}"))
+    jobs = [Job(engine, {key: str(f), **inputs}, settings, output=str(o)) for f, o in zip(files, output_names(files, outdir))]
+    return Plan(kind, jobs, outdir)

@@ -1,0 +1,199 @@
+"""`run(job)`: the one way anything runs, and the model cache behind it.
+
+The CLI, batches, clips, the studio and cluster workers all make Jobs and call `run`; it checks
+the job and its output before any model loads, loads the backbone once per process, reports
+progress as events, obeys a cancel flag, and writes the output atomically with the Job embedded.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+from .backbones import Backbone, load_backbone
+from .engines import ENGINES
+from .errors import Interrupted, UserError, as_user_error
+from .events import Failed, Finished, Listener, Reporter, Started, fan_out, snapshots
+from .images import check_output_path, partial_path, save_image
+from .job import Job, Result, record
+from .runtime import precision_name, resolve_device, resolve_precision
+from .settings import CommonSettings
+
+# Loaded backbones, newest last. Two: a studio switching between two models keeps both; VGG19
+# is ~0.55 GB, so more would cost memory a long-lived process never gives back.
+CACHE_SIZE = 2
+_cache: OrderedDict[tuple, Backbone] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def load(s: CommonSettings) -> Backbone:
+    """The backbone for these settings, loaded once per process.
+
+    Keyed by model, weights (path, size and modification time, so an edited file loads again),
+    device and pooling: what changes the loaded module. Precision is left out on purpose: the
+    half-precision copy of the weights is made on first use inside the backbone, so one loaded
+    model serves every precision.
+    """
+    device = resolve_device(s.device)
+    pooling = getattr(s, "pooling", "max")
+    key = (s.model, _file_key(s.weights), str(device), pooling)
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+        backbone = load_backbone(s.model, weights=s.weights, device=device, pooling=pooling, progress=not s.quiet)
+        _cache[key] = backbone
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+        return backbone
+
+
+def _file_key(path: str | None) -> tuple | None:
+    if not path:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (str(path),)  # loading will say what is wrong with it
+    return (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+
+
+def snapshot_path(out: Path, step: int) -> Path:
+    return out.with_name(f"{out.stem}.step{step:05d}{out.suffix}")
+
+
+def _check_output(job: Job, force: bool) -> Path | None:
+    """Refuse a bad or taken output before any work starts."""
+    if job.output is None:
+        return None
+    if job.engine == "zoom" or job.is_clip:
+        from .video import check_output
+
+        return check_output(job.output, force=force)
+    out = check_output_path(job.output, force=force)
+    if job.settings.save_every and not force:
+        # Refuse up front rather than clobber snapshots of an earlier run halfway through this one.
+        old = sorted(out.parent.glob(f"{out.stem}.step*{out.suffix}"))
+        if old:
+            raise UserError(f"snapshots of an earlier run exist ({old[0].name}, …)", "move them away or pass --force to overwrite")
+    return out
+
+
+def run(job: Job, *, on_event: Listener | None = None, cancel: threading.Event | None = None,
+        backbone: Backbone | None = None, force: bool = False) -> Result:
+    """Run `job`: write `job.output` when set (atomically, the Job embedded; an existing file
+    only with `force`) and return the picture(s).
+
+    `on_event` hears Started, Step, ItemDone, Finished or Failed (events.py). `cancel` (a
+    threading.Event) is checked every step; once set, the run stops and raises `Interrupted`
+    with the picture as it stood, kept as OUT.partial.EXT when the job has an output. A given
+    `backbone` is used instead of the cache (it must be loaded with the job's pooling).
+    """
+    report = Reporter(on_event, cancel)
+    start = time.perf_counter()
+    engine = ENGINES[job.engine]
+    try:
+        engine.check(job)
+        out = _check_output(job, force)
+        s = job.settings
+        clip = None
+        if job.is_clip:
+            from .clip import open_source
+
+            clip = open_source(job)  # a damaged video is refused before a model loads
+        backbone = backbone if backbone is not None else load(s)
+        if getattr(backbone, "pooling", "max") != getattr(s, "pooling", "max"):
+            raise UserError(f"--pooling {s.pooling} needs the backbone loaded with it",
+                            f"load it with load_backbone(..., pooling={s.pooling!r})")  # fmt: skip
+        device = resolve_device(s.device)
+        backbone = backbone.to(device)
+        dtype = resolve_precision(s.precision, device, backbone)
+        frames = job.engine == "zoom" or job.is_clip
+        stage = f"{engine.stage or job.engine} {backbone.name}"
+        total = (clip.count if clip else job.motion.frames) if frames else 0
+        report(Started(job, total, "frame" if frames else "step", stage, backbone.name, backbone.weights, str(device), precision_name(dtype)))
+        if frames:
+            result = _run_frames(job, clip, backbone, report, out, force)
+        else:
+            result = _run_picture(job, backbone, report, out, force)
+    except Interrupted as exc:
+        report(Failed("interrupted", cancelled=True, partial=exc.path))
+        raise
+    except UserError as exc:
+        report(Failed(exc.message, exc.hint))
+        raise
+    except (MemoryError, RuntimeError) as exc:
+        err = as_user_error(exc)
+        if err is None:
+            raise  # a bug: it keeps its traceback
+        report(Failed(err.message, err.hint))
+        raise err from None
+    result.seconds = time.perf_counter() - start
+    report(Finished(result, result.seconds))
+    return result
+
+
+def _finished(job: Job, img, **ran):
+    img.info["dreamstyle"] = record(job, img.info["dreamstyle"], **ran)
+    return img
+
+
+def _run_picture(job: Job, backbone: Backbone, report: Reporter, out: Path | None, force: bool) -> Result:
+    def save_snapshot(step: int, img) -> None:
+        save_image(_finished(job, img), snapshot_path(out, step), settings=img.info["dreamstyle"], force=force)
+
+    snap = snapshots(job.settings.save_every, save_snapshot) if out is not None and job.settings.save_every else None
+    inner = Reporter(fan_out(report.on_event, snap), report.cancel)
+    try:
+        images = ENGINES[job.engine].make(job, backbone, inner)
+    except Interrupted as exc:
+        if exc.image is not None:
+            exc.image = _finished(job, exc.image)
+            if out is not None:
+                exc.path = save_image(exc.image, partial_path(out), settings=exc.image.info["dreamstyle"])
+        raise
+    images = [_finished(job, img) for img in images]
+    if out is not None:
+        save_image(images[0], out, settings=images[0].info["dreamstyle"], force=force)
+    return Result(job, images, out)
+
+
+def _run_frames(job: Job, clip, backbone: Backbone, report: Reporter, out: Path | None, force: bool) -> Result:
+    """A zoom or a clip: frame after frame, each frame one run with the loaded backbone."""
+    from .clip import clip_frames
+    from .video import write_frames
+    from .zoom import ZOOM_FPS, zoom_frames
+
+    def run_one(frame_job: Job, inner: Reporter) -> Result:
+        return run(frame_job, on_event=inner.on_event, cancel=inner.cancel, backbone=backbone)
+
+    if clip is None:
+        frames, fps = zoom_frames(job, report, run_one), job.motion.fps or ZOOM_FPS
+    else:
+        frames, fps = clip_frames(job, clip, report, run_one), clip.fps
+    if out is None:
+        images = list(frames)
+        return Result(job, images, None, frames=len(images))
+    counted = _Counted(frames)
+    path = write_frames(counted, out, fps, force=force)
+    return Result(job, [], path, frames=counted.n)
+
+
+class _Counted:
+    def __init__(self, frames):
+        self.frames, self.n = frames, 0
+
+    def __iter__(self):
+        for f in self.frames:
+            self.n += 1
+            yield f
+
+
+def clear_cache() -> None:
+    """Forget the loaded backbones (tests, or a studio freeing memory)."""
+    with _cache_lock:
+        _cache.clear()
+
