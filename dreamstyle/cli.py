@@ -846,15 +846,11 @@ def _random_backbone(model: str):
 def presets(
     engine: Annotated[Optional[str], typer.Argument(help="Only this engine's presets (dream, style, …).")] = None,
 ) -> None:
-    """List the presets with one-line descriptions."""
-    from .presets import list_presets
+    """List the presets, built-in and yours ($XDG_CONFIG_HOME/dreamstyle/presets/*.toml), with one-line descriptions."""
+    from .presets import preset_lines
 
-    rows = list_presets(engine)
-    if not rows:
-        fail(f"no presets for {engine!r}", "run `dreamstyle presets` to see all")
-    width = max(len(p.name) for p in rows)
-    for p in rows:
-        typer.echo(f"{p.engine:<6} {p.name:<{width}}  {p.description}")
+    for line in preset_lines(engine):
+        typer.echo(line)
 
 
 @app.command(epilog=examples("dreamstyle info photo-dream.png", "dreamstyle info photo-dream.png --json"))
