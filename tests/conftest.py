@@ -17,6 +17,13 @@ def _offline(monkeypatch, tmp_path_factory):
     torch.manual_seed(0)
 
 
+@pytest.fixture(autouse=True)
+def _no_user_presets(monkeypatch, tmp_path_factory):
+    """A developer's own ~/.config/dreamstyle/presets never leak into a test: each test gets an
+    empty config folder of its own (outside tmp_path, which some tests expect to stay empty)."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
+
+
 @pytest.fixture(scope="session")
 def lite():
     import dreamstyle
