@@ -27,6 +27,7 @@ class Console:
         self.bar = None
         self.unit = "step"
         self.announced = False
+        self.pending: str | None = None
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Started):
@@ -39,10 +40,11 @@ class Console:
             self.close()
 
     def _started(self, e: Started) -> None:
-        if e.model and not self.announced and not self.quiet:
-            self.announced = True
+        if e.model and self.pending is None and not self.announced:
+            # Said when the first step is taken: a refusal before that (a missing file, a bad
+            # layer) stays the one line on stderr.
             engine = e.stage.split(" ")[0]
-            say(f"dreamstyle {engine}: model {e.model}, weights {e.weights}, device {e.device}, precision {e.precision}")
+            self.pending = f"dreamstyle {engine}: model {e.model}, weights {e.weights}, device {e.device}, precision {e.precision}"
         if e.level == 0:
             self.unit = e.unit
             if e.unit != "step":
@@ -58,7 +60,13 @@ class Console:
         self.close()
         self.bar = tqdm(total=total, desc=desc, disable=self.quiet, file=sys.stderr, dynamic_ncols=True, leave=False)
 
+    def _announce(self) -> None:
+        if self.pending is not None and not self.announced and not self.quiet:
+            say(self.pending)
+        self.announced = True
+
     def _step(self, e: Step) -> None:
+        self._announce()
         if e.level != 0 or self.unit != "step":
             return
         if self.bar is None:
@@ -79,6 +87,7 @@ class Console:
             say(f"{e.stage} step {e.step}/{e.total}: " + ", ".join(f"{k} {v}" for k, v in shown.items()))
 
     def _item(self, e: ItemDone) -> None:
+        self._announce()
         if e.level != 0 or e.kind not in ("frame", "item"):
             return
         if e.status == "failed":

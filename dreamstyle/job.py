@@ -151,6 +151,9 @@ def record(job: Job, made: Mapping[str, Any], **ran: Any) -> dict[str, Any]:
     plus `ran` extras such as a frame's number. What the engine knew beyond the job's inputs (the
     objective it optimised) goes with the provenance."""
     d = job.to_dict()
+    # The file is the output: naming it inside would make the same job, written to two names,
+    # two different files.
+    d["output"] = None
     d["settings"] = dict(made.get("settings") or d["settings"])
     extra = {k: v for k, v in (made.get("inputs") or {}).items() if k not in d["inputs"] and v is not None}
     d["ran"] = {**(made.get("ran") or {}), **extra, **ran}

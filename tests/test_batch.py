@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from dreamstyle import batch
+from dreamstyle import batch, inputs
 from dreamstyle.cli import app
 from dreamstyle.images import read_settings
 
@@ -84,7 +84,7 @@ def test_style_and_maps_batches(photos, tmp_path):
                  "--size", "64", "-o", tmp_path / "maps", "-q")  # fmt: skip
     assert res.exit_code == 0, res.output
     meta = read_settings(tmp_path / "maps" / "rocket.png")
-    assert meta["inputs"]["kind"] == "maps" and meta["inputs"]["image"].endswith("rocket.jpg")
+    assert meta["engine"] == "visualize.maps" and meta["inputs"]["image"].endswith("rocket.jpg")
 
 
 def test_batch_refusals(photos, tmp_path):
@@ -105,26 +105,33 @@ def test_default_outdir_sits_beside_the_folder(photos, tmp_path):
 
 def test_output_names_are_stable_and_distinct(tmp_path):
     ins = [Path("a/x.jpg"), Path("a/x.png"), Path("b/x.jpg"), Path("a/y.jpg")]
-    names = [p.name for p in batch.output_names(ins, tmp_path)]
+    names = [p.name for p in inputs.output_names(ins, tmp_path)]
     assert names == ["x.png", "x-2.png", "x-3.png", "y.png"]
 
 
-def test_ctrl_c_in_a_batch_saves_the_current_picture_and_stops(photos, tmp_path):
-    from PIL import Image
+def test_cancel_in_a_batch_keeps_the_current_picture_and_stops(photos, tmp_path):
+    """The studio's Stop and a cluster's cancel set the flag Ctrl-C sets: the item under way
+    keeps its picture so far as a partial, the ones after it are not started."""
+    import threading
 
-    from dreamstyle.optimize import Interrupted
+    from dreamstyle import DreamSettings, Interrupted, ItemDone, Step
+    from dreamstyle.inputs import plan
 
-    calls = []
+    s = DreamSettings(model="efficientnet-lite0", size=64, steps=5, octaves=1, quiet=True)
+    todo = plan("dream", photos, s, output=tmp_path / "o")
+    cancel, written, started = threading.Event(), [], []
 
-    def render(path):
-        calls.append(path)
-        if len(calls) == 2:
-            raise Interrupted(Image.new("RGB", (8, 8)))
-        return Image.new("RGB", (8, 8))
+    def listen(event):
+        if isinstance(event, ItemDone) and event.level == 0:
+            written.append(event.path)
+        if isinstance(event, Step) and event.level == 1:
+            started.append(event.step)
+            if written and event.step == 2:
+                cancel.set()
 
-    out = batch.check_outdir(tmp_path / "o")
     with pytest.raises(Interrupted) as info:
-        batch.run_batch(batch.expand(photos), out, render, quiet=True)
+        batch.run_batch(todo.jobs, on_event=listen, cancel=cancel)
+    out = tmp_path / "o"
     assert info.value.path == out / "coffee.partial.png"
     assert sorted(p.name for p in out.iterdir()) == ["cat.png", "coffee.partial.png"]
-    assert len(calls) == 2
+    assert started == [1, 2, 3, 4, 5, 1, 2]  # rocket.jpg never started

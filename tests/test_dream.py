@@ -77,11 +77,11 @@ def test_same_seed_gives_identical_bytes_and_settings_round_trip(lite, cat, tmp_
 
     meta = read_settings(paths[0])
     assert meta["engine"] == "dream" and meta["settings"]["seed"] == 7
-    assert meta["weights"].endswith("efficientnet-lite0-57934424.pth")
+    assert meta["ran"]["weights"].endswith("efficientnet-lite0-57934424.pth")
     again = build(DreamSettings, meta["settings"])
     # Recorded as run: the model's default layers are written out, not left as "default".
     assert again == build(DreamSettings, {**FAST, "seed": 7, "quiet": False, "layers": "block9:1,block10:0.5"})
-    assert meta["device"] == "cpu" and meta["precision"] == "fp32"
+    assert meta["ran"]["device"] == "cpu" and meta["ran"]["precision"] == "fp32"
 
 
 def test_alpha_is_kept(lite, cat):

@@ -167,7 +167,7 @@ def test_running_out_of_memory_says_lower_size_or_tiles(tmp_path, monkeypatch, e
         raise error
 
     # The package exports a function named `dream`, which hides the module of the same name.
-    monkeypatch.setattr(importlib.import_module("dreamstyle.dream"), "dream", explode)
+    monkeypatch.setattr(importlib.import_module("dreamstyle.dream"), "dream_image", explode)
     res = invoke("dream", CAT, "-o", tmp_path / "o.png", *DREAM)
     assert_refused(res, needle, tmp_path)
     assert "--size" in res.stderr and "tiles" in res.stderr
@@ -285,7 +285,7 @@ def test_ctrl_c_during_visualize_saves_a_labelled_partial_sheet_and_exits_130(tm
     partial = tmp_path / "sheet.partial.png"
     assert partial.is_file() and not out.exists() and "sheet.partial.png" in err
     meta = read_settings(partial)
-    assert meta["inputs"]["kind"] == "channels" and meta["inputs"]["channels"] == [0, 1, 2, 3]
+    assert meta["engine"] == "visualize.channels" and meta["inputs"]["channels"] == [0, 1, 2, 3]
     assert Image.open(partial).width > 4 * 64, "the partial is the labelled sheet, not one cell"
 
 
@@ -329,12 +329,13 @@ def test_settings_name_versions_and_the_weights_file(dreamed):
     import dreamstyle
 
     meta = read_settings(dreamed)
-    assert meta["dreamstyle"] == dreamstyle.__version__ and meta["torch"] == torch.__version__
-    w = Path(meta["weights"])
-    assert meta["weights_file"]["bytes"] == w.stat().st_size
+    ran = meta["ran"]
+    assert ran["dreamstyle"] == dreamstyle.__version__ and ran["torch"] == torch.__version__
+    w = Path(ran["weights"])
+    assert ran["weights_file"]["bytes"] == w.stat().st_size
     import hashlib
 
-    assert meta["weights_file"]["sha256"] == hashlib.sha256(w.read_bytes()).hexdigest()[:16]
+    assert ran["weights_file"]["sha256"] == hashlib.sha256(w.read_bytes()).hexdigest()[:16]
 
 
 def test_info_prints_settings_readably_and_as_json(dreamed):

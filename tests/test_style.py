@@ -13,7 +13,8 @@ from dreamstyle.color import match_color, rgb_to_yiq
 from dreamstyle.images import load_image, resize_longest, to_tensor
 from dreamstyle.objectives import gram
 from dreamstyle.settings import parse_layers
-from dreamstyle.style import scale_ladder, stylize
+from dreamstyle import stylize
+from dreamstyle.style import scale_ladder
 from tests.conftest import SAMPLES
 
 FAST = dict(model="efficientnet-lite0", size=128, steps=60, quiet=True)

@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from dreamstyle import video
+from dreamstyle import api, video
+from dreamstyle.zoom import zoom_step
 from dreamstyle.cli import app
 from dreamstyle.optimize import Interrupted
 
@@ -67,17 +68,17 @@ def test_zoom_mp4_and_frame_folder(cat, tmp_path):
     from dreamstyle.images import read_settings
 
     meta = read_settings(folder / "frame_00002.png")
-    assert meta["inputs"]["frame"] == 2 and meta["settings"]["octaves"] == 1
+    assert meta["ran"]["frame"] == 2 and meta["settings"]["octaves"] == 1
 
 
 def test_zoom_step_zooms_about_the_centre_and_keeps_the_size():
     img = Image.new("RGB", (80, 60), "black")
     img.paste((255, 255, 255), (30, 20, 50, 40))  # a 20x20 white square in the middle
-    out = np.asarray(video.zoom_step(img, 2.0, 0.0).convert("L")) > 128
+    out = np.asarray(zoom_step(img, 2.0, 0.0).convert("L")) > 128
     assert out.shape == (60, 80)
     ys, xs = np.nonzero(out)
     assert 38 <= xs.max() - xs.min() + 1 <= 42 and abs(xs.mean() - 39.5) < 1 and abs(ys.mean() - 29.5) < 1
-    turned = np.asarray(video.zoom_step(img, 1.0, 45.0).convert("L")) > 128
+    turned = np.asarray(zoom_step(img, 1.0, 45.0).convert("L")) > 128
     assert turned[30, 40] and not turned[20, 30]  # the centre stays, a corner of the square turns away
 
 
@@ -151,18 +152,18 @@ def test_frame_folder_in_gif_out(tmp_path, clip_frames):
 
 def test_blending_reduces_flicker_in_dream(lite, clip_frames):
     kw = dict(size=64, steps=3, octaves=1, lr=0.05, quiet=True)
-    alone = list(video.dream_frames(clip_frames, blend=0.0, backbone=lite, **kw))
-    blended = list(video.dream_frames(clip_frames, blend=0.8, backbone=lite, **kw))
+    alone = list(api.dream_frames(clip_frames, blend=0.0, backbone=lite, **kw))
+    blended = list(api.dream_frames(clip_frames, blend=0.8, backbone=lite, **kw))
     assert len(alone) == len(blended) == 3
     assert flicker(blended, clip_frames) < 0.85 * flicker(alone, clip_frames), (flicker(blended, clip_frames), flicker(alone, clip_frames))
-    assert blended[1].info["dreamstyle"]["inputs"]["blend"] == 0.8
+    assert blended[1].info["dreamstyle"]["motion"]["blend"] == 0.8
 
 
 def test_blending_reduces_flicker_in_style(lite, clip_frames):
     kw = dict(size=64, steps=10, style_weight=1e4, quiet=True)
     style = SAMPLES / "swirls.jpg"
-    alone = list(video.stylize_frames(clip_frames, style, blend=0.0, backbone=lite, **kw))
-    blended = list(video.stylize_frames(clip_frames, style, blend=0.6, backbone=lite, **kw))
+    alone = list(api.stylize_frames(clip_frames, style, blend=0.0, backbone=lite, **kw))
+    blended = list(api.stylize_frames(clip_frames, style, blend=0.6, backbone=lite, **kw))
     assert flicker(blended, clip_frames) < 0.85 * flicker(alone, clip_frames), (flicker(blended, clip_frames), flicker(alone, clip_frames))
     # The start picture is not recorded as a setting: the settings stay JSON and re-runnable.
     assert blended[2].info["dreamstyle"]["settings"]["init"] == "content"
@@ -176,7 +177,7 @@ def test_blend_out_of_range_is_refused(lite, clip_frames):
     from dreamstyle import UserError
 
     with pytest.raises(UserError, match="--blend"):
-        next(video.dream_frames(clip_frames, blend=1.0, backbone=lite, size=64, quiet=True))
+        next(api.dream_frames(clip_frames, blend=1.0, backbone=lite, size=64, quiet=True))
 
 
 def test_api_zoom_returns_frames(lite, cat):

@@ -89,7 +89,7 @@ def test_cli_visualize_commands(cat, tmp_path):
         out = tmp_path / f"{args[0]}.png"
         res = runner.invoke(app, ["visualize", *args, "-o", str(out)])
         assert res.exit_code == 0, (args, res.output)
-        assert read_settings(out)["engine"] == "visualize"
+        assert read_settings(out)["engine"] == "visualize." + args[0]
 
 
 @pytest.mark.parametrize(

@@ -130,6 +130,7 @@ def execute(plan, *, force: bool, quiet: bool, verbose: bool, stage: str = "batc
     from ..run import run
 
     console = Console(quiet=quiet, verbose=verbose)
+    CANCEL.clear()  # a new command (in a test runner, the same process runs many)
     start = time.perf_counter()
     try:
         if plan.kind == "batch":
