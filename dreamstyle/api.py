@@ -19,9 +19,9 @@ from .console import Console
 from .errors import Interrupted
 from .events import ItemDone, Listener, Reporter, fan_out, snapshots
 from .job import Job, Result
-from .presets import merge
+from .presets import merge, resolve
 from .run import run
-from .settings import CommonSettings, DreamSettings, MotionSettings, StyleSettings, resolve
+from .settings import CommonSettings, DreamSettings, MotionSettings, StyleSettings
 
 SnapshotFn = Callable[[int, Image.Image], None]
 

@@ -17,12 +17,15 @@ import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image, ImageFile, ImageOps, PngImagePlugin
 
 from .errors import UserError
+
+if TYPE_CHECKING:
+    import torch
 
 DEFAULT_MAX_PIXELS = 178_956_970  # Pillow's own default decompression-bomb limit
 SETTINGS_KEY = "dreamstyle"  # PNG text chunk key holding the settings JSON
@@ -160,12 +163,16 @@ def resize_longest(img: Image.Image, size: int) -> Image.Image:
 
 def to_tensor(img: Image.Image) -> torch.Tensor:
     """(1, 3, H, W) float32 in [0, 1]."""
+    import torch  # here, not at the top: reading an output's settings (`info`) needs no torch
+
     arr = np.array(img.convert("RGB"), dtype=np.uint8)  # copy: asarray may be read-only
     return torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0).float().div_(255.0).contiguous()
 
 
 def to_pil(t: torch.Tensor) -> Image.Image:
     """Inverse of to_tensor: accepts (1, 3, H, W) or (3, H, W) on any device, clamps to [0, 1]."""
+    import torch
+
     if not t.is_floating_point():
         raise TypeError(f"to_pil expects a float tensor in [0, 1], got {t.dtype}")
     if t.dim() == 4:

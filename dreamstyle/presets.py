@@ -146,8 +146,8 @@ def _read(path: Path | Traversable, builtin: bool = False) -> Preset:
 def _check_settings(path, engine: str, settings: dict[str, Any]) -> None:
     """Refuse what the engine would refuse later, but now, naming the file: unknown keys, wrong
     types, out-of-range numbers and unknown model names."""
-    from . import settings as settings_module  # imports torch (via runtime): only when a file is read
-    from .backbones import MODELS
+    from . import settings as settings_module
+    from .settings import MODEL_NAMES as MODELS
 
     cls = getattr(settings_module, ENGINES[engine])
     hints = _hints(cls)
@@ -301,3 +301,22 @@ def merge(engine: str, preset: str | None, flags: dict[str, Any], default_model:
     p = load_preset(preset, engine)
     model = flags.get("model") or p.settings.get("model") or default_model
     return {**p.values(model), **flags}
+
+
+def resolve(cls: type, engine: str, settings: Any, overrides: dict[str, Any], model: str | None = None) -> Any:
+    """What an API call asked for: a settings object, or keywords (with an optional preset).
+
+    `model` is the name of a backbone the caller passed in, so a preset's per-model layers
+    follow the network that will actually run.
+    """
+    from .settings import build
+
+    preset = overrides.pop("preset", None)
+    if settings is not None:
+        if preset:
+            raise UserError("pass preset= with keyword settings, not together with a settings object",
+                            f"e.g. {engine}(image, preset={preset!r}, steps=…)")
+        return build(cls, {**dataclasses.asdict(settings), **overrides})
+    if model and "model" not in overrides:
+        overrides = {**overrides, "model": model}
+    return build(cls, merge(engine, preset, overrides, cls.model))

@@ -87,14 +87,5 @@ def generator(seed: int | None, device: torch.device | str = "cpu") -> torch.Gen
     return g
 
 
-def announce(engine: str, model: str, weights: str, device: torch.device, dtype: torch.dtype, quiet: bool) -> None:
-    """The one log line that says what actually ran, so a surprising result can be explained."""
-    if quiet:
-        return
-    import sys
-
-    print(f"dreamstyle {engine}: model {model}, weights {weights}, device {device}, precision {precision_name(dtype)}", file=sys.stderr)
-
-
 def precision_name(dtype: torch.dtype) -> str:
     return {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]

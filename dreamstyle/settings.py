@@ -16,6 +16,9 @@ from typing import Any
 from .errors import UserError, did_you_mean
 
 MAX_SIZE = 16384  # beyond this an image is a tiling job, not a single pass
+# The backbones' names, here so that reading settings and presets needs no torch;
+# backbones.MODELS holds one entry for each (a test keeps the two equal).
+MODEL_NAMES = ("vgg16", "vgg19", "vgg19-caffe", "googlenet", "efficientnet-lite0")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -240,25 +243,6 @@ def parse_int_list(spec: str | list[int] | None, what: str = "--channels") -> li
     except ValueError:
         raise UserError(f"{what} {spec!r} is not a list of numbers", f"e.g. {what} 12,40 or {what} 0-15") from None
     return out
-
-
-def resolve(cls: type, engine: str, settings: Any, overrides: dict[str, Any], model: str | None = None) -> Any:
-    """What an API call asked for: a settings object, or keywords (with an optional preset).
-
-    `model` is the name of a backbone the caller passed in, so a preset's per-model layers
-    follow the network that will actually run.
-    """
-    from .presets import merge
-
-    preset = overrides.pop("preset", None)
-    if settings is not None:
-        if preset:
-            raise UserError("pass preset= with keyword settings, not together with a settings object",
-                            f"e.g. {engine}(image, preset={preset!r}, steps=…)")
-        return build(cls, {**dataclasses.asdict(settings), **overrides})
-    if model and "model" not in overrides:
-        overrides = {**overrides, "model": model}
-    return build(cls, merge(engine, preset, overrides, cls.model))
 
 
 def build(cls: type, values: dict[str, Any]) -> Any:

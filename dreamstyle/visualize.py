@@ -18,7 +18,8 @@ from .objectives import Objective, channel, class_logit, diversity
 from .optimize import run
 from .param import FFTImage, SigmoidPixels
 from .runtime import generator, precision_name, resolve_device, resolve_precision
-from .settings import VisualizeSettings, metadata, resolve
+from .presets import resolve
+from .settings import VisualizeSettings, metadata
 from .taps import probe
 from .transforms import robustness
 

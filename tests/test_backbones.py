@@ -133,3 +133,11 @@ def test_unknown_model_and_layer_get_did_you_mean(lite):
         load_backbone("vgg61")
     with pytest.raises(UserError, match="block10"):
         lite(torch.rand(1, 3, 64, 64), ["blok10"])
+
+
+def test_the_light_list_of_model_names_matches_the_registry():
+    """settings.MODEL_NAMES lets presets and the CLI name models without importing torch."""
+    from dreamstyle.backbones import MODELS
+    from dreamstyle.settings import MODEL_NAMES
+
+    assert list(MODEL_NAMES) == list(MODELS)
