@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from .app import app
-from .common import Weights, examples, fail, guarded
+from .common import examples, fail, guarded
+from .options import Weights
 
 
 @app.command(epilog=examples("dreamstyle layers vgg19", "dreamstyle layers efficientnet-lite0 --size 320 --json"))

@@ -8,11 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from .app import app
-from .common import (
-    Blend, Device, Force, Fps, From, Lr, MaxPixels, Model, Out, Precision, Preset, Quiet, SaveEvery, Seed, Size, Steps,
-    Verbose, Weights, check_chatter, examples, execute, fail, given, guarded, need, path_or_none, recorded,
-    settings_for, show_settings,
-)  # fmt: skip
+from .common import check_chatter, examples, execute, fail, given, guarded, need, path_or_none, recorded, settings_for, show_settings
+from .options import Blend, Device, Force, Fps, From, Lr, MaxPixels, Model, Out, Precision, Preset, Quiet, SaveEvery, Seed, Size, Steps, Verbose, Weights
 
 
 @app.command(epilog=examples(

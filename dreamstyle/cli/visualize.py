@@ -8,37 +8,35 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .app import viz
-from .common import (
-    Device, Force, From, Lr, MaxPixels, Model, Out, Precision, Quiet, Seed, Size, Steps, Verbose, Weights,
-    check_chatter, examples, execute, given, guarded, path_or_none, recorded, settings_for, show_settings,
-)  # fmt: skip
+from .common import check_chatter, examples, execute, given, guarded, path_or_none, recorded, settings_for, show_settings
+from .options import OPTIMISING, RUNNING, Layer, shared
 
-Layer = Annotated[Optional[str], typer.Option(help="Layer name (`dreamstyle layers MODEL` lists them).")]
-Param = Annotated[Optional[str], typer.Option(help="Image parameterisation: fft (decorrelated colour) or pixel. [default: fft]")]
-Transforms = Annotated[Optional[str], typer.Option(help="Robustness transforms: none, standard (lucid's) or strong. [default: standard]")]
-Diversity = Annotated[Optional[float], typer.Option(help="With --batch > 1, push the images apart by this weight.")]
-Batch = Annotated[Optional[int], typer.Option(help="Images per objective (use with --diversity). [default: 1]")]
+# Flags that are not settings: the command's own business.
+_NOT_SETTINGS = ("output", "from_", "force", "quiet", "verbose")
 
 
-def _settings(kind: str, source: Path | None, defaults: dict[str, Any], quiet: bool, verbose: bool, weights: Path | None, **flags):
+def _settings(kind: str, opts: dict[str, Any], defaults: dict[str, Any]):
     """defaults < an earlier output of the same command (--from) < flags; plus its recorded inputs."""
     from ..settings import VisualizeSettings
 
-    check_chatter(quiet, verbose)
-    earlier, inputs = recorded(source, f"visualize {kind}")
-    s = settings_for(VisualizeSettings, "visualize", None, given(quiet=quiet, weights=path_or_none(weights), **flags), {**defaults, **earlier})
-    show_settings(s, source, verbose)
+    check_chatter(opts["quiet"], opts["verbose"])
+    earlier, inputs = recorded(opts["from_"], f"visualize {kind}")
+    flags = {k: v for k, v in opts.items() if k not in _NOT_SETTINGS}
+    flags["weights"] = path_or_none(flags.get("weights"))
+    s = settings_for(VisualizeSettings, "visualize", None, given(quiet=opts["quiet"], **flags), {**defaults, **earlier})
+    show_settings(s, opts["from_"], opts["verbose"])
     return s, inputs
 
 
-def _run(kind: str, settings, inputs: dict[str, Any], output: Path | None, stem: str, force: bool, verbose: bool) -> None:
-    """One picture named OUTPUT, or STEM.png in the current folder (-2, -3 … rather than overwrite)."""
+def _run(kind: str, settings, inputs: dict[str, Any], opts: dict[str, Any], stem: str) -> None:
+    """One picture named --output, or STEM.png in the current folder (-2, -3 … rather than overwrite)."""
     from ..images import free_path
     from ..inputs import Plan
     from ..job import Job
 
-    out = output or free_path(Path(f"{stem}.png"))
-    execute(Plan("image", [Job(f"visualize.{kind}", inputs, settings, output=str(out))]), force=force, quiet=settings.quiet, verbose=verbose)
+    out = opts["output"] or free_path(Path(f"{stem}.png"))
+    todo = Plan("image", [Job(f"visualize.{kind}", inputs, settings, output=str(out))])
+    execute(todo, force=opts["force"], quiet=settings.quiet, verbose=opts["verbose"])
 
 
 @viz.command("filters", epilog=examples(
@@ -46,21 +44,19 @@ def _run(kind: str, settings, inputs: dict[str, Any], output: Path | None, stem:
     "dreamstyle visualize filters --model vgg16 --layer relu3_1 --channels 0-15",
 ))
 @guarded
+@shared(*OPTIMISING, *RUNNING)
 def viz_filters(
-    output: Out = None, model: Model = None, weights: Weights = None, layer: Layer = None,
+    layer: Layer = None,
     channels: Annotated[Optional[str], typer.Option(help="With a deeper --layer: which channels to render. [default: 0-15]")] = None,
-    size: Size = None, steps: Steps = None, lr: Lr = None, seed: Seed = None, param: Param = None,
-    transforms: Transforms = None, device: Device = None, precision: Precision = None,
-    from_: From = None, force: Force = False, quiet: Quiet = False, verbose: Verbose = False,
+    **opts: Any,
 ) -> None:
     """The first conv layer's kernels as an RGB grid; for a deeper --layer, what each filter responds to."""
     from ..settings import parse_int_list
 
-    s, inputs = _settings("filters", from_, {"size": 128}, quiet, verbose, weights, model=model, size=size, steps=steps,
-                          lr=lr, seed=seed, param=param, transforms=transforms, device=device, precision=precision)  # fmt: skip
+    s, inputs = _settings("filters", opts, {"size": 128})
     layer = layer or inputs.get("layer")
     picked = parse_int_list(channels or inputs.get("channels") or "0-15")
-    _run("filters", s, {"layer": layer, "channels": picked}, output, f"{s.model}-filters" + (f"-{layer}" if layer else ""), force, verbose)
+    _run("filters", s, {"layer": layer, "channels": picked}, opts, f"{s.model}-filters" + (f"-{layer}" if layer else ""))
 
 
 @viz.command("maps", epilog=examples(
@@ -69,27 +65,26 @@ def viz_filters(
     "dreamstyle visualize maps photos/ --layer block3 --model efficientnet-lite0 -o maps/",
 ))
 @guarded
+@shared("output", "model", "weights", "size", "device", "max_pixels", "from_", "force", "quiet", "verbose")
 def viz_maps(
     image: Annotated[Optional[Path], typer.Argument(help="The image to look at (with --from: the one recorded there).", show_default=False)] = None,
     layer: Annotated[Optional[str], typer.Option(help="Layer whose maps to show.")] = None,
     top: Annotated[Optional[int], typer.Option(help="How many channels, strongest first. [default: 16]")] = None,
-    output: Out = None, model: Model = None, weights: Weights = None, size: Size = None,
-    device: Device = None, max_pixels: MaxPixels = None, from_: From = None, force: Force = False,
-    quiet: Quiet = False, verbose: Verbose = False,
+    **opts: Any,
 ) -> None:
     """IMAGE's feature maps at --layer as a grid, strongest channels first, numbered."""
     from ..engines import ENGINES
     from ..inputs import plan
     from ..job import Job
 
-    s, inputs = _settings("maps", from_, {}, quiet, verbose, weights, model=model, size=size, device=device, max_pixels=max_pixels)
+    s, inputs = _settings("maps", opts, {})
     image = image or inputs.get("image")
     layer = layer or inputs.get("layer")
     top = top if top is not None else inputs.get("top", 16)
     # Missing or bad arguments are refused before a folder is looked at or a model loads.
     ENGINES["visualize.maps"].check(Job("visualize.maps", {"image": image, "layer": layer, "top": top}, s))
-    todo = plan("visualize.maps", image, s, output=output, inputs={"layer": layer, "top": top}, name=f"maps-{layer}")
-    execute(todo, force=force, quiet=s.quiet, verbose=verbose, stage=f"maps-{layer}")
+    todo = plan("visualize.maps", image, s, output=opts["output"], inputs={"layer": layer, "top": top}, name=f"maps-{layer}")
+    execute(todo, force=opts["force"], quiet=s.quiet, verbose=opts["verbose"], stage=f"maps-{layer}")
 
 
 @viz.command("channels", epilog=examples(
@@ -97,22 +92,19 @@ def viz_maps(
     "dreamstyle visualize channels --layer relu4_3 --channels 3,7,9 --steps 512",
 ))
 @guarded
+@shared(*OPTIMISING, *RUNNING)
 def viz_channels(
     layer: Annotated[Optional[str], typer.Option(help="Layer whose channels to render.")] = None,
     channels: Annotated[Optional[str], typer.Option(help="Channels: 0-15 or 3,7,9. [default: 0-15]")] = None,
-    output: Out = None, model: Model = None, weights: Weights = None, size: Size = None, steps: Steps = None,
-    lr: Lr = None, seed: Seed = None, param: Param = None, transforms: Transforms = None,
-    device: Device = None, precision: Precision = None, from_: From = None, force: Force = False,
-    quiet: Quiet = False, verbose: Verbose = False,
+    **opts: Any,
 ) -> None:
     """Activation maximisation of each channel, optimised together as one batch, on a labelled sheet."""
     from ..settings import parse_int_list
 
-    s, inputs = _settings("channels", from_, {"size": 128}, quiet, verbose, weights, model=model, size=size, steps=steps,
-                          lr=lr, seed=seed, param=param, transforms=transforms, device=device, precision=precision)  # fmt: skip
+    s, inputs = _settings("channels", opts, {"size": 128})
     layer = layer or inputs.get("layer")
     picked = parse_int_list(channels or inputs.get("channels") or "0-15")
-    _run("channels", s, {"layer": layer, "channels": picked}, output, f"{s.model}-{layer}-channels", force, verbose)
+    _run("channels", s, {"layer": layer, "channels": picked}, opts, f"{s.model}-{layer}-channels")
 
 
 @viz.command("neuron", epilog=examples(
@@ -120,24 +112,21 @@ def viz_channels(
     "dreamstyle visualize neuron --model efficientnet-lite0 --layer block9 --channel 12 --batch 4 --diversity 1",
 ))
 @guarded
+@shared(*OPTIMISING, "diversity", "batch", *RUNNING)
 def viz_neuron(
     layer: Annotated[Optional[str], typer.Option(help="Layer of the neuron.")] = None,
     channel: Annotated[Optional[int], typer.Option(help="Channel of the neuron.")] = None,
     x: Annotated[Optional[int], typer.Option(help="Column in the layer's map. [default: centre]")] = None,
     y: Annotated[Optional[int], typer.Option(help="Row in the layer's map. [default: centre]")] = None,
-    output: Out = None, model: Model = None, weights: Weights = None, size: Size = None, steps: Steps = None,
-    lr: Lr = None, seed: Seed = None, param: Param = None, transforms: Transforms = None, diversity: Diversity = None,
-    batch: Batch = None, device: Device = None, precision: Precision = None, from_: From = None, force: Force = False,
-    quiet: Quiet = False, verbose: Verbose = False,
+    **opts: Any,
 ) -> None:
     """One unit: what makes channel C at (x, y) of --layer fire most."""
-    s, inputs = _settings("neuron", from_, {}, quiet, verbose, weights, model=model, size=size, steps=steps, lr=lr, seed=seed,
-                          param=param, transforms=transforms, diversity=diversity, batch=batch, device=device, precision=precision)  # fmt: skip
+    s, inputs = _settings("neuron", opts, {})
     layer = layer or inputs.get("layer")
     channel = channel if channel is not None else inputs.get("channel")
     x = x if x is not None else inputs.get("x")
     y = y if y is not None else inputs.get("y")
-    _run("neuron", s, {"layer": layer, "channel": channel, "x": x, "y": y}, output, f"{s.model}-{layer}-{channel}-neuron", force, verbose)
+    _run("neuron", s, {"layer": layer, "channel": channel, "x": x, "y": y}, opts, f"{s.model}-{layer}-{channel}-neuron")
 
 
 @viz.command("class", epilog=examples(
@@ -145,22 +134,19 @@ def viz_neuron(
     "dreamstyle visualize class 980 --batch 4 --diversity 1",
 ))
 @guarded
+@shared(*OPTIMISING, "diversity", "batch", *RUNNING)
 def viz_class(
     classes: Annotated[Optional[list[str]], typer.Argument(help="ImageNet classes by name (goldfish, volcano) or index.", show_default=False)] = None,
-    output: Out = None, model: Model = None, weights: Weights = None, size: Size = None, steps: Steps = None,
-    lr: Lr = None, seed: Seed = None, param: Param = None, transforms: Transforms = None, diversity: Diversity = None,
-    batch: Batch = None, device: Device = None, precision: Precision = None, from_: From = None, force: Force = False,
-    quiet: Quiet = False, verbose: Verbose = False,
+    **opts: Any,
 ) -> None:
     """What the network thinks a class looks like: maximise its pre-softmax logit."""
     from ..engines import ENGINES
     from ..job import Job
     from ..visualize import class_index, class_names
 
-    s, inputs = _settings("class", from_, {}, quiet, verbose, weights, model=model, size=size, steps=steps, lr=lr, seed=seed,
-                          param=param, transforms=transforms, diversity=diversity, batch=batch, device=device, precision=precision)  # fmt: skip
+    s, inputs = _settings("class", opts, {})
     classes = list(classes or inputs.get("classes") or [])
     ENGINES["visualize.class"].check(Job("visualize.class", {"classes": classes}, s))
     names = [class_names()[class_index(c)] for c in classes]
     stem = f"{s.model}-class-{names[0].replace(' ', '_')}" + ("-etc" if len(names) > 1 else "")
-    _run("class", s, {"classes": classes}, output, stem, force, verbose)
+    _run("class", s, {"classes": classes}, opts, stem)

@@ -8,11 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from .app import app
-from .common import (
-    Channels, Device, Force, Jitter, Layers, Lr, MaxPixels, Model, OctaveScale, Precision, Preset, Quiet, Seed, Size,
-    Smooth, Steps, Verbose, Weights, check_chatter, examples, execute, given, guarded, path_or_none, settings_for,
-    show_settings,
-)  # fmt: skip
+from .common import check_chatter, examples, execute, given, guarded, path_or_none, settings_for, show_settings
+from .options import Channels, Device, Force, Jitter, Layers, Lr, MaxPixels, Model, OctaveScale, Precision, Preset, Quiet, Seed, Size, Smooth, Steps, Verbose, Weights
 
 
 @app.command("zoom", epilog=examples(
