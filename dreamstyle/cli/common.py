@@ -68,6 +68,18 @@ def path_or_none(p: Path | None) -> str | None:
     return str(p) if p else None
 
 
+# Shared options that are not settings: where the result goes and how the command talks.
+NOT_SETTINGS = ("output", "from_", "force", "verbose", "preset", "blend", "fps")
+
+
+def setting_flags(opts: dict[str, Any], **own: Any) -> dict[str, Any]:
+    """The settings among a command's shared options and its own, as typed (see `given`)."""
+    flags = {k: v for k, v in opts.items() if k not in NOT_SETTINGS}
+    if flags.get("weights"):
+        flags["weights"] = str(flags["weights"])
+    return given(**flags, **own)
+
+
 # Settings that name layers or channels of one backbone: meaningless after --model changes.
 _PER_MODEL = ("layers", "content_layers", "style_layers", "channels")
 

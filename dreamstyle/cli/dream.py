@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 from .app import app
-from .common import check_chatter, examples, execute, given, guarded, need, path_or_none, recorded, settings_for, show_settings
-from .options import Blend, Channels, Device, Force, Fps, From, Jitter, Layers, Lr, MaxPixels, Model, OctaveScale, Out, Precision, Preset, Quiet, SaveEvery, Seed, Size, Smooth, Steps, Verbose, Weights
+from .common import check_chatter, examples, execute, guarded, need, path_or_none, recorded, setting_flags, settings_for, show_settings
+from .options import Channels, Jitter, Layers, OctaveScale, Smooth, shared
 
 
 @app.command(epilog=examples(
@@ -25,35 +25,20 @@ from .options import Blend, Channels, Device, Force, Fps, From, Jitter, Layers, 
     "dreamstyle dream 'photos/*.jpg' -o dreams/",
 ))
 @guarded
+@shared("output", "model", "weights", "size", "steps", "lr", "seed", "save_every", "preset", "device", "precision",
+        "max_pixels", "blend", "fps", "from_", "force", "quiet", "verbose")  # fmt: skip
 def dream(
     image: Annotated[Optional[Path], typer.Argument(help="The photo to dream on (with --from: the one recorded there).", show_default=False)] = None,
-    output: Out = None,
-    model: Model = None,
-    weights: Weights = None,
     layers: Layers = None,
     channels: Channels = None,
     guide: Annotated[Optional[Path], typer.Option(help="Guide image: grow what the network sees in it instead.")] = None,
-    size: Size = None,
     octaves: Annotated[Optional[int], typer.Option(help="Octave pyramid levels. [default: 4]")] = None,
     octave_scale: OctaveScale = None,
-    steps: Steps = None,
-    lr: Lr = None,
     jitter: Jitter = None,
     norm: Annotated[Optional[str], typer.Option(help="Gradient normalisation: mean-abs or std. [default: mean-abs]")] = None,
     smooth: Smooth = None,
     tile: Annotated[Optional[int], typer.Option(help="Compute the gradient in tiles of this many pixels (bounded memory at any size); 0: never. [default: auto, only when the image would not fit]")] = None,
-    seed: Seed = None,
-    save_every: SaveEvery = None,
-    preset: Preset = None,
-    device: Device = None,
-    precision: Precision = None,
-    max_pixels: MaxPixels = None,
-    blend: Blend = None,
-    fps: Fps = None,
-    from_: From = None,
-    force: Force = False,
-    quiet: Quiet = False,
-    verbose: Verbose = False,
+    **opts: Any,
 ) -> None:
     """DeepDream IMAGE: amplify what a layer of the network sees in it, octave by octave.
 
@@ -65,16 +50,15 @@ def dream(
     from ..inputs import plan
     from ..settings import DreamSettings
 
+    quiet, verbose, source = opts["quiet"], opts["verbose"], opts["from_"]
     check_chatter(quiet, verbose)
-    earlier, inputs = recorded(from_, "dream")
+    earlier, inputs = recorded(source, "dream")
     image = need(image or inputs.get("image"), "IMAGE", "give the photo to dream on")
-    flags = given(
-        model=model, weights=path_or_none(weights), layers=layers, channels=channels, guide=path_or_none(guide),
-        size=size, octaves=octaves, octave_scale=octave_scale, steps=steps, lr=lr, jitter=jitter, norm=norm,
-        smooth=smooth, tile=tile, seed=seed, save_every=save_every, device=device, precision=precision,
-        max_pixels=max_pixels, quiet=quiet,
+    flags = setting_flags(
+        opts, layers=layers, channels=channels, guide=path_or_none(guide), octaves=octaves, octave_scale=octave_scale,
+        jitter=jitter, norm=norm, smooth=smooth, tile=tile,
     )  # fmt: skip
-    settings = settings_for(DreamSettings, "dream", preset, flags, earlier)
-    todo = plan("dream", image, settings, output=output, blend=blend, fps=fps)
-    show_settings(settings, from_, verbose)
-    execute(todo, force=force, quiet=settings.quiet, verbose=verbose, stage="dream")
+    settings = settings_for(DreamSettings, "dream", opts["preset"], flags, earlier)
+    todo = plan("dream", image, settings, output=opts["output"], blend=opts["blend"], fps=opts["fps"])
+    show_settings(settings, source, verbose)
+    execute(todo, force=opts["force"], quiet=settings.quiet, verbose=verbose, stage="dream")

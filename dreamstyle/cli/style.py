@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 from .app import app
-from .common import check_chatter, examples, execute, fail, given, guarded, need, path_or_none, recorded, settings_for, show_settings
-from .options import Blend, Device, Force, Fps, From, Lr, MaxPixels, Model, Out, Precision, Preset, Quiet, SaveEvery, Seed, Size, Steps, Verbose, Weights
+from .common import check_chatter, examples, execute, fail, guarded, need, recorded, setting_flags, settings_for, show_settings
+from .options import shared
 
 
 @app.command(epilog=examples(
@@ -23,12 +23,11 @@ from .options import Blend, Device, Force, Fps, From, Lr, MaxPixels, Model, Out,
     "dreamstyle style 'photos/*.jpg' painting.jpg -o painted/",
 ))
 @guarded
+@shared("output", "model", "weights", "size", "steps", "seed", "save_every", "preset", "device", "precision",
+        "max_pixels", "blend", "fps", "from_", "force", "quiet", "verbose")  # fmt: skip
 def style(
     content: Annotated[Optional[Path], typer.Argument(help="The photo to paint (with --from: the one recorded there).", show_default=False)] = None,
     styles: Annotated[Optional[list[Path]], typer.Argument(help="One or more style images (blended).", show_default=False)] = None,
-    output: Out = None,
-    model: Model = None,
-    weights: Weights = None,
     content_layers: Annotated[Optional[str], typer.Option(help="Content layers, optionally weighted (relu4_2). Default: the model's.")] = None,
     style_layers: Annotated[Optional[str], typer.Option(help="Style layers, optionally weighted (relu1_1,relu2_1:0.5,…). Default: the model's.")] = None,
     content_weight: Annotated[Optional[float], typer.Option(help="Weight of the content loss. [default: 1]")] = None,
@@ -42,21 +41,8 @@ def style(
     preserve_color: Annotated[Optional[str], typer.Option(help="none, luminance (keep the photo's colours) or histogram (recolour the style first). [default: none]")] = None,
     pooling: Annotated[Optional[str], typer.Option(help="max or avg pooling in VGG. [default: max]")] = None,
     tile: Annotated[Optional[int], typer.Option(help="Refine scales larger than this in tiles of it (Adam, global style targets); 0: never. [default: 0]")] = None,
-    size: Size = None,
-    steps: Steps = None,
     lr: Annotated[Optional[float], typer.Option(help="Adam step size. [default: 0.02; 0.005 when a --tile scale is refined]")] = None,
-    seed: Seed = None,
-    save_every: SaveEvery = None,
-    preset: Preset = None,
-    device: Device = None,
-    precision: Precision = None,
-    max_pixels: MaxPixels = None,
-    blend: Blend = None,
-    fps: Fps = None,
-    from_: From = None,
-    force: Force = False,
-    quiet: Quiet = False,
-    verbose: Verbose = False,
+    **opts: Any,
 ) -> None:
     """Paint CONTENT in the manner of STYLE (Gatys et al.): content + Gram-matrix style losses.
 
@@ -67,21 +53,20 @@ def style(
     from ..inputs import plan
     from ..settings import StyleSettings
 
+    quiet, verbose, source = opts["quiet"], opts["verbose"], opts["from_"]
     check_chatter(quiet, verbose)
-    earlier, inputs = recorded(from_, "style")
+    earlier, inputs = recorded(source, "style")
     content = need(content or inputs.get("content"), "CONTENT", "give the photo to paint and one or more style images")
     styles = need(styles or inputs.get("styles"), "STYLE", "give one or more style images after the photo")
     if None in styles:
-        fail(f"{from_} was painted from a style image that was never a file", "give the style images on the command line")
-    flags = given(
-        model=model, weights=path_or_none(weights), content_layers=content_layers,
-        style_layers=style_layers, content_weight=content_weight, style_weight=style_weight,
-        tv_weight=tv_weight, style_blend=style_blend, style_scale=style_scale, optimizer=optimizer,
-        init=init, scales=scales, preserve_color=preserve_color, pooling=pooling, tile=tile, size=size,
-        steps=steps, lr=lr, seed=seed, save_every=save_every, device=device, precision=precision,
-        max_pixels=max_pixels, quiet=quiet,
+        fail(f"{source} was painted from a style image that was never a file", "give the style images on the command line")
+    flags = setting_flags(
+        opts, content_layers=content_layers, style_layers=style_layers, content_weight=content_weight,
+        style_weight=style_weight, tv_weight=tv_weight, style_blend=style_blend, style_scale=style_scale,
+        optimizer=optimizer, init=init, scales=scales, preserve_color=preserve_color, pooling=pooling, tile=tile, lr=lr,
     )  # fmt: skip
-    settings = settings_for(StyleSettings, "style", preset, flags, earlier)
-    todo = plan("style", content, settings, output=output, inputs={"styles": [str(p) for p in styles]}, blend=blend, fps=fps)
-    show_settings(settings, from_, verbose)
-    execute(todo, force=force, quiet=settings.quiet, verbose=verbose, stage="style")
+    settings = settings_for(StyleSettings, "style", opts["preset"], flags, earlier)
+    styles = [str(p) for p in styles]
+    todo = plan("style", content, settings, output=opts["output"], inputs={"styles": styles}, blend=opts["blend"], fps=opts["fps"])
+    show_settings(settings, source, verbose)
+    execute(todo, force=opts["force"], quiet=settings.quiet, verbose=verbose, stage="style")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 from .app import app
-from .common import check_chatter, examples, execute, given, guarded, path_or_none, settings_for, show_settings
-from .options import Channels, Device, Force, Jitter, Layers, Lr, MaxPixels, Model, OctaveScale, Precision, Preset, Quiet, Seed, Size, Smooth, Steps, Verbose, Weights
+from .common import check_chatter, examples, execute, guarded, setting_flags, settings_for, show_settings
+from .options import Channels, Jitter, Layers, OctaveScale, Smooth, shared
 
 
 @app.command("zoom", epilog=examples(
@@ -18,6 +18,8 @@ from .options import Channels, Device, Force, Jitter, Layers, Lr, MaxPixels, Mod
     "dreamstyle zoom photo.jpg --preset swirls --frames 120 --fps 24 -o frames/",
 ))
 @guarded
+@shared("model", "weights", "size", "steps", "lr", "seed", "preset", "device", "precision", "max_pixels",
+        "force", "quiet", "verbose")  # fmt: skip
 def zoom_cmd(
     image: Annotated[Path, typer.Argument(help="The picture to start from.", show_default=False)],
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="out.mp4, out.gif, or a folder for PNG frames (frame_00000.png …). Default: IMAGE-zoom.mp4 beside the input.")] = None,
@@ -25,25 +27,13 @@ def zoom_cmd(
     zoom: Annotated[float, typer.Option(help="Scale per frame about the centre; below 1 zooms out.")] = 1.05,
     rotate: Annotated[float, typer.Option(help="Degrees per frame, counter-clockwise.")] = 0.0,
     fps: Annotated[float, typer.Option(help="Frames per second of the output.")] = 12.0,
-    model: Model = None,
-    weights: Weights = None,
     layers: Layers = None,
     channels: Channels = None,
-    size: Size = None,
     octaves: Annotated[Optional[int], typer.Option(help="Octave pyramid levels per frame. [default: 2]")] = None,
     octave_scale: OctaveScale = None,
-    steps: Steps = None,
-    lr: Lr = None,
     jitter: Jitter = None,
     smooth: Smooth = None,
-    seed: Seed = None,
-    preset: Preset = None,
-    device: Device = None,
-    precision: Precision = None,
-    max_pixels: MaxPixels = None,
-    force: Force = False,
-    quiet: Quiet = False,
-    verbose: Verbose = False,
+    **opts: Any,
 ) -> None:
     """The feedback zoom into a dream: dream IMAGE, zoom/rotate the dream about its centre, dream
     that, … for --frames frames, written as MP4, GIF or PNG frames.
@@ -56,16 +46,13 @@ def zoom_cmd(
     from ..settings import DreamSettings, MotionSettings
     from ..zoom import ZOOM_OCTAVES
 
+    quiet, verbose = opts["quiet"], opts["verbose"]
     check_chatter(quiet, verbose)
     motion = MotionSettings(frames=frames, zoom=zoom, rotate=rotate, fps=fps)
-    flags = given(
-        model=model, weights=path_or_none(weights), layers=layers, channels=channels, size=size,
-        octaves=octaves, octave_scale=octave_scale, steps=steps, lr=lr, jitter=jitter, smooth=smooth, seed=seed,
-        device=device, precision=precision, max_pixels=max_pixels, quiet=quiet,
-    )  # fmt: skip
+    flags = setting_flags(opts, layers=layers, channels=channels, octaves=octaves, octave_scale=octave_scale, jitter=jitter, smooth=smooth)
     # Fewer octaves by default, under a preset's: each frame starts from an already dreamed one.
-    settings = settings_for(DreamSettings, "dream", preset, flags, {"octaves": ZOOM_OCTAVES})
+    settings = settings_for(DreamSettings, "dream", opts["preset"], flags, {"octaves": ZOOM_OCTAVES})
     out = output or default_output_path(image, "zoom", ".mp4")
     show_settings(settings, None, verbose)
     execute(Plan("image", [Job("zoom", {"image": str(image)}, settings, output=str(out), motion=motion)]),
-            force=force, quiet=settings.quiet, verbose=verbose)  # fmt: skip
+            force=opts["force"], quiet=settings.quiet, verbose=verbose)  # fmt: skip
