@@ -174,12 +174,8 @@ def test_style_bad_input_is_one_line(cat, tmp_path, args, needle):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_style_weights_of_another_architecture_are_refused(cat, tmp_path):
-    import torch
-    import torchvision
-
-    w = tmp_path / "resnet.pth"
-    torch.save(torchvision.models.resnet18().state_dict(), w)
+def test_style_weights_of_another_architecture_are_refused(cat, tmp_path, random_weights):
+    w = random_weights("resnet18")
     res = invoke("style", cat, SAMPLES / "swirls.jpg", "-o", tmp_path / "s.png", "--model", "vgg19", "--weights", w, "-q")
     assert res.exit_code == 2 and "do not fit vgg19" in res.output
     assert not (tmp_path / "s.png").exists()
