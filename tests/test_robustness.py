@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from dreamstyle import cli
 from dreamstyle.cli import app
 from dreamstyle.images import read_settings
+from helpers import pixels
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 CAT = SAMPLES / "cat.jpg"
@@ -360,7 +361,9 @@ def test_from_with_overrides_changes_only_what_was_typed(dreamed, tmp_path):
     assert invoke("dream", "--from", dreamed, "-o", out, "--seed", "9", "-q").exit_code == 0
     old, new = read_settings(dreamed)["settings"], read_settings(out)["settings"]
     assert new["seed"] == 9 and {**new, "seed": 3} == old
-    assert out.read_bytes() != dreamed.read_bytes()
+    # Pixels, not bytes: the bytes differ anyway because the seed is written into the file.
+    # Another seed moves the patterns: measured 4.2 levels apart on average (0 for the same seed).
+    assert np.abs(pixels(out) - pixels(dreamed)).mean() > 2.0
 
 
 def test_from_takes_a_new_input_image(dreamed, tmp_path):
