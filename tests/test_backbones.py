@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 import urllib.error
 
 import pytest
 import torch
 import torchvision
+from torchvision.transforms import Normalize
 
 from dreamstyle import UserError, load_backbone
 from dreamstyle import backbones as bb
@@ -35,27 +37,77 @@ def test_efficientnet_lite0_layers_and_shapes(lite):
      ("vgg19", "relu4_2", 22), ("vgg19", "relu5_4", 35), ("vgg19", "pool3", 18)],
 )  # fmt: skip
 def test_vgg_names_map_to_torchvision_indices(arch, layer, index):
-    names = bb.vgg_stage_names(getattr(torchvision.models, arch)().features)
+    with torch.device("meta"):  # names depend on the modules only; skip the 138M-weight init
+        features = getattr(torchvision.models, arch)().features
+    names = bb.vgg_stage_names(features)
     assert names.index(layer) == index
 
 
-def _random_state_dict(tmp_path, arch: str, **kw):
-    path = tmp_path / f"{arch}-random.pth"
-    torch.save(getattr(torchvision.models, arch)(**kw).state_dict(), path)
-    return path
+def _normalize(weights_enum) -> Normalize:
+    """torchvision's own input transform for its pretrained weights, without the resize/crop."""
+    t = weights_enum.IMAGENET1K_V1.transforms()
+    return Normalize(t.mean, t.std)
+
+
+def _torchvision_vgg_features(arch: str, path) -> torch.nn.Module:
+    """torchvision's VGG `features`, holding the weights in `path`: the reference to agree with."""
+    with torch.device("meta"):
+        ref = getattr(torchvision.models, arch)().features
+    ref = ref.to_empty(device="cpu")
+    ref.load_state_dict({k.removeprefix("features."): v for k, v in torch.load(path, weights_only=True).items()})
+    return ref.eval()
 
 
 def test_random_vgg16_in_torchvision_format_loads_through_weights(tmp_path):
-    path = _random_state_dict(tmp_path, "vgg16")
+    # The whole file as torchvision writes it (classifier included, 0.5 GB): the one test that
+    # pays for it, because only a file with the classifier gives VGG its logits.
+    ref = torchvision.models.vgg16().eval()
+    path = tmp_path / "vgg16-random.pth"
+    torch.save(ref.state_dict(), path)
     net = load_backbone("vgg16", weights=path)
     assert net.weights == str(path)
-    ref = torchvision.models.vgg16()
-    ref.load_state_dict(torch.load(path, weights_only=True))
     x = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
-        ours = net(x, ["relu4_3"])["relu4_3"]
-        theirs = ref.features[:23](net.normalize(x))
-    torch.testing.assert_close(ours, theirs)
+        ours = net(x, ["relu4_3", "logits"])
+        # torchvision's model on torchvision's own input transform: normalisation is checked
+        # against the library, not against the backbone's own normalize().
+        theirs = _normalize(torchvision.models.VGG16_Weights)(x)
+        torch.testing.assert_close(ours["relu4_3"], ref.features[:23](theirs), rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(ours["logits"], ref(theirs), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("model", ["vgg16", "vgg19", "vgg19-caffe", "googlenet", "efficientnet-lite0"])
+def test_input_normalisation_matches_what_each_backbones_weights_expect(model, random_weights, lite):
+    """A random image through the backbone equals the reference network on the reference
+    preprocessing: a wrong mean, std, scale or channel order changes every activation."""
+    x = torch.rand(2, 3, 64, 48, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        if model.startswith("vgg"):
+            arch = model[:5]
+            path = random_weights(arch)
+            if model == "vgg19-caffe":
+                # Caffe's VGG: BGR channel order, 0-255, the per-channel ImageNet mean subtracted,
+                # no division (the std is 1).
+                reference = Normalize([103.939, 116.779, 123.68], [1.0, 1.0, 1.0])(x.flip(1) * 255)
+            else:
+                reference = _normalize(getattr(torchvision.models, f"{arch.upper()}_Weights"))(x)
+            ours = load_backbone(model, weights=path)(x, ["pool5"])["pool5"]
+            theirs = _torchvision_vgg_features(arch, path)(reference)
+        elif model == "googlenet":
+            # torchvision's pretrained GoogLeNet takes the ImageNet-normalised image and maps it
+            # back to [-1, 1] itself (transform_input=True, set when its weights are loaded).
+            path = random_weights("googlenet", aux_logits=True, init_weights=False)
+            ref = torchvision.models.googlenet(weights=None, aux_logits=False, transform_input=True, init_weights=False)
+            ref.load_state_dict({k: v for k, v in torch.load(path, weights_only=True).items() if not k.startswith("aux")})
+            ours = load_backbone(model, weights=path)(x, ["logits"])["logits"]
+            theirs = ref.eval()(_normalize(torchvision.models.GoogLeNet_Weights)(x))
+        else:
+            # EfficientNet-Lite was trained on [-1, 1] inputs (TensorFlow's lite reference:
+            # (x - 127) / 128 on 0-255, which the bundled port takes as mean 0.5, std 0.5).
+            ours = lite(x, ["stem"])["stem"]
+            theirs = lite.stages[0](Normalize([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])(x))
+    # Float rounding only (NHWC kernels against NCHW ones); Caffe's 0-255 input scales it up.
+    torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5 * float(theirs.abs().max()))
 
 
 def test_truncation_runs_only_up_to_the_deepest_layer(lite):
@@ -69,13 +121,13 @@ def test_truncation_runs_only_up_to_the_deepest_layer(lite):
     assert called == ["stem", "block0", "block1", "block2"]
 
 
-def test_truncate_drops_later_stages(tmp_path):
-    net = load_backbone("vgg16", weights=_random_state_dict(tmp_path, "vgg16")).truncate(["relu2_2"])
+def test_truncate_drops_later_stages(random_weights):
+    net = load_backbone("vgg16", weights=random_weights("vgg16")).truncate(["relu2_2"])
     assert net.layer_names[-1] == "relu2_2" and len(net.stages) == 9
 
 
-def test_googlenet_names_with_random_weights(tmp_path):
-    path = _random_state_dict(tmp_path, "googlenet", aux_logits=True, init_weights=True)
+def test_googlenet_names_with_random_weights(random_weights):
+    path = random_weights("googlenet", aux_logits=True, init_weights=False)  # aux heads: dropped on load
     net = load_backbone("googlenet", weights=path)
     assert "inception4c" in net.layer_names and net.layer_names[-1] == "logits"
     assert net(torch.rand(1, 3, 96, 96), ["inception4c"])["inception4c"].shape[1] == 512
@@ -94,11 +146,11 @@ def test_missing_weights_offline_is_one_clear_error(monkeypatch):
     assert "vgg16-397923af.pth" in text and "--weights" in text and "--model efficientnet-lite0" in text
 
 
-def test_cached_weights_are_used_without_download(tmp_path, monkeypatch):
+def test_cached_weights_are_used_without_download(random_weights, monkeypatch):
     url = torchvision.models.VGG16_Weights.IMAGENET1K_V1.url
     cached = bb._hub_cache_file(url)
     cached.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(torchvision.models.vgg16().state_dict(), cached)
+    shutil.copy(random_weights("vgg16"), cached)
     monkeypatch.setattr(bb, "_download_state_dict", lambda *a: pytest.fail("must not download"))
     try:
         assert load_backbone("vgg16").weights == str(cached)
@@ -112,10 +164,10 @@ class _Evil:
 
 
 @pytest.mark.parametrize("kind", ["other-architecture", "tensor", "pickled-code", "garbage"])
-def test_wrong_weights_files_are_refused(tmp_path, kind, capsys):
+def test_wrong_weights_files_are_refused(tmp_path, kind, capsys, random_weights):
     path = tmp_path / "w.pth"
     if kind == "other-architecture":
-        torch.save(torchvision.models.vgg11().state_dict(), path)
+        path = random_weights("vgg11")
     elif kind == "tensor":
         torch.save(torch.zeros(3), path)
     elif kind == "pickled-code":

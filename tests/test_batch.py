@@ -11,9 +11,11 @@ from typer.testing import CliRunner
 from dreamstyle import batch, inputs
 from dreamstyle.cli import app
 from dreamstyle.images import read_settings
+from helpers import DREAM_MOVES, STYLE_CLOSER, map_cells_agree, moved, style_ratio
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-FAST = ["--model", "efficientnet-lite0", "--size", "64", "--steps", "1", "--octaves", "1", "-q"]
+# --lr 0.05: one step then moves the pixels ~12 levels, far above resize noise (see DREAM_MOVES).
+FAST = ["--model", "efficientnet-lite0", "--size", "64", "--steps", "1", "--octaves", "1", "--lr", "0.05", "-q"]
 runner = CliRunner()
 
 
@@ -37,6 +39,11 @@ def test_folder_batch_writes_all_then_resumes_only_the_missing_one(photos, tmp_p
     names = sorted(p.name for p in out.iterdir())
     assert names == ["cat.png", "coffee.png", "rocket.png"]
     assert read_settings(out / "coffee.png")["inputs"]["image"] == str(photos / "coffee.jpg")
+    # Each output is its own photo dreamed: moved from it, and further from the other photos.
+    for name in names:
+        src = photos / name.replace(".png", ".jpg")
+        assert moved(out / name, src) > DREAM_MOVES, name
+        assert all(moved(out / name, other) > moved(out / name, src) for other in photos.iterdir() if other != src), name
     before = {n: (out / n).stat().st_mtime_ns for n in names}
     (out / "coffee.png").unlink()
     res = invoke("dream", photos, "-o", out, *FAST)
@@ -61,6 +68,8 @@ def test_glob_takes_only_matching_files(photos, tmp_path):
     res = invoke("dream", str(photos / "c*.jpg"), "-o", out, *FAST)
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in out.iterdir()) == ["cat.png", "coffee.png"]
+    assert moved(out / "cat.png", photos / "cat.jpg") > DREAM_MOVES
+    assert moved(out / "coffee.png", photos / "coffee.jpg") > DREAM_MOVES
 
 
 def test_bad_item_is_reported_and_the_rest_still_done(photos, tmp_path):
@@ -74,15 +83,23 @@ def test_bad_item_is_reported_and_the_rest_still_done(photos, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["cat.png", "coffee.png", "rocket.png"]
 
 
-def test_style_and_maps_batches(photos, tmp_path):
-    res = invoke("style", str(photos / "*.jpg"), SAMPLES / "swirls.jpg", "-o", tmp_path / "styled",
-                 "--model", "efficientnet-lite0", "--size", "64", "--steps", "1", "-q")  # fmt: skip
+def test_style_and_maps_batches(photos, tmp_path, lite):
+    swirls = SAMPLES / "swirls.jpg"
+    # 20 steps: enough to bring each picture clearly nearer the painting (see STYLE_CLOSER).
+    res = invoke("style", str(photos / "*.jpg"), swirls, "-o", tmp_path / "styled",
+                 "--model", "efficientnet-lite0", "--size", "64", "--steps", "20", "-q")  # fmt: skip
     assert res.exit_code == 0, res.output
     assert len(list((tmp_path / "styled").glob("*.png"))) == 3
     assert read_settings(tmp_path / "styled" / "cat.png")["engine"] == "style"
+    for photo in photos.iterdir():
+        assert style_ratio(lite, tmp_path / "styled" / f"{photo.stem}.png", photo, [swirls]) < STYLE_CLOSER, photo.name
     res = invoke("visualize", "maps", photos, "--layer", "block3", "--top", 4, "--model", "efficientnet-lite0",
                  "--size", "64", "-o", tmp_path / "maps", "-q")  # fmt: skip
     assert res.exit_code == 0, res.output
+    # Each sheet shows its own photo's block3 maps, strongest first (not, say, the first photo's).
+    for photo in photos.iterdir():
+        cells = map_cells_agree(lite, tmp_path / "maps" / f"{photo.stem}.png", photo, "block3", 64)
+        assert len(cells) == 4 and all(want == best and r > 0.9 for want, best, r in cells), (photo.name, cells)
     meta = read_settings(tmp_path / "maps" / "rocket.png")
     assert meta["engine"] == "visualize.maps" and meta["inputs"]["image"].endswith("rocket.jpg")
 

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from dreamstyle.cli import app
 from dreamstyle.images import read_settings
+from helpers import DREAM_MOVES, STYLE_CLOSER, moved, style_ratio
 
 runner = CliRunner()
 # A plain path, not `from tests.conftest import …`, which only works when the repo root is on sys.path.
@@ -28,9 +29,11 @@ def invoke(*args):
 
 def test_dream_writes_the_output_with_settings(cat, tmp_path):
     out = tmp_path / "out.png"
-    res = invoke("dream", cat, "-o", out, *FAST)
+    # --lr 0.03: 4 steps then move the pixels ~14 levels, far above resize noise (see DREAM_MOVES).
+    res = invoke("dream", cat, "-o", out, *FAST, "--lr", "0.03")
     assert res.exit_code == 0, res.output
     assert max(Image.open(out).size) == 96
+    assert moved(out, cat) > DREAM_MOVES, "the output must be the dream, not the resized photo"
     meta = read_settings(out)
     assert meta["engine"] == "dream" and meta["settings"]["model"] == "efficientnet-lite0"
 
@@ -144,10 +147,14 @@ def test_version():
 STYLE_FAST = ["--model", "efficientnet-lite0", "--size", "96", "--steps", "3", "-q"]
 
 
-def test_style_writes_the_output_with_its_inputs(cat, tmp_path):
+def test_style_writes_the_output_with_its_inputs(cat, tmp_path, lite):
     out = tmp_path / "s.png"
-    res = invoke("style", cat, SAMPLES / "swirls.jpg", SAMPLES / "stripes.png", "--style-blend", "0.7,0.3", "-o", out, *STYLE_FAST)
+    styles = [SAMPLES / "swirls.jpg", SAMPLES / "stripes.png"]
+    # 20 steps (0.4 s): enough to bring the picture clearly nearer the paintings (see STYLE_CLOSER).
+    res = invoke("style", cat, *styles, "--style-blend", "0.7,0.3", "-o", out, *STYLE_FAST, "--steps", "20")
     assert res.exit_code == 0, res.output
+    # Nearer the blend asked for than the photo was: the painting's textures went in.
+    assert style_ratio(lite, out, cat, styles, [0.7, 0.3]) < STYLE_CLOSER
     meta = read_settings(out)
     assert meta["engine"] == "style" and meta["settings"]["style_blend"] == [0.7, 0.3]
     assert meta["inputs"]["content"] == str(cat) and len(meta["inputs"]["styles"]) == 2
@@ -174,12 +181,8 @@ def test_style_bad_input_is_one_line(cat, tmp_path, args, needle):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_style_weights_of_another_architecture_are_refused(cat, tmp_path):
-    import torch
-    import torchvision
-
-    w = tmp_path / "resnet.pth"
-    torch.save(torchvision.models.resnet18().state_dict(), w)
+def test_style_weights_of_another_architecture_are_refused(cat, tmp_path, random_weights):
+    w = random_weights("resnet18")
     res = invoke("style", cat, SAMPLES / "swirls.jpg", "-o", tmp_path / "s.png", "--model", "vgg19", "--weights", w, "-q")
     assert res.exit_code == 2 and "do not fit vgg19" in res.output
     assert not (tmp_path / "s.png").exists()

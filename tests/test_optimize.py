@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
+from dreamstyle import UserError
 from dreamstyle.objectives import gram
 from dreamstyle.optimize import LBFGS
 from dreamstyle.runtime import resolve_precision
@@ -58,6 +60,11 @@ def test_explicit_precision_is_honoured_and_fp16_refused_on_cpu():
     assert resolve_precision("fp32", cpu) == torch.float32
     assert resolve_precision("bf16", cpu) == torch.bfloat16
     assert resolve_precision("auto", cpu) in (torch.float32, torch.bfloat16)
+    # fp16 on the CPU is refused, not silently run in another precision. (The CLI's exact line
+    # for --precision fp16 --device cpu: test_refusals.py.)
+    with pytest.raises(UserError) as err:
+        resolve_precision("fp16", cpu)
+    assert (err.value.message, err.value.hint) == ("fp16 is not supported on the CPU", "use --precision bf16 or fp32")
 
 
 def test_gram_is_the_same_in_either_memory_layout():

@@ -1,5 +1,6 @@
 """Issue 6 from the user's side: every refusal is one line and exit 2 with no file written, odd but
-valid images go through the whole dream, Ctrl-C keeps the work, and outputs re-run from `--from`."""
+valid images go through the whole dream, Ctrl-C keeps the work (more in test_ctrl_c.py), and outputs
+re-run from `--from`."""
 
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from dreamstyle import cli
 from dreamstyle.cli import app
 from dreamstyle.images import read_settings
+from helpers import pixels
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 CAT = SAMPLES / "cat.jpg"
@@ -289,31 +290,6 @@ def test_ctrl_c_during_visualize_saves_a_labelled_partial_sheet_and_exits_130(tm
     assert Image.open(partial).width > 4 * 64, "the partial is the labelled sheet, not one cell"
 
 
-def test_second_ctrl_c_restores_the_default_action():
-    before = signal.getsignal(signal.SIGINT)
-    try:
-        signal.signal(signal.SIGINT, cli._interrupt_once)
-        with pytest.raises(KeyboardInterrupt):
-            cli._interrupt_once(signal.SIGINT, None)
-        assert signal.getsignal(signal.SIGINT) is signal.SIG_DFL
-    finally:
-        signal.signal(signal.SIGINT, before)
-
-
-def test_two_ctrl_c_end_the_run_at_once(tmp_path):
-    out = tmp_path / "s.png"
-    proc = _cli("style", CAT, SWIRLS, *LITE, "--size", "128", "--steps", "100000", "--optimizer", "adam", "-o", out)
-    _wait_for(proc, "style efficientnet-lite0")
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    proc.send_signal(signal.SIGINT)
-    start = time.time()
-    proc.communicate(timeout=30)
-    assert time.time() - start < 30
-    assert proc.returncode in (130, -signal.SIGINT)  # saved in time, or killed by the default action
-    assert not out.exists()
-
-
 # --- settings you can re-run ------------------------------------------------------------------
 
 
@@ -361,7 +337,9 @@ def test_from_with_overrides_changes_only_what_was_typed(dreamed, tmp_path):
     assert invoke("dream", "--from", dreamed, "-o", out, "--seed", "9", "-q").exit_code == 0
     old, new = read_settings(dreamed)["settings"], read_settings(out)["settings"]
     assert new["seed"] == 9 and {**new, "seed": 3} == old
-    assert out.read_bytes() != dreamed.read_bytes()
+    # Pixels, not bytes: the bytes differ anyway because the seed is written into the file.
+    # Another seed moves the patterns: measured 4.2 levels apart on average (0 for the same seed).
+    assert np.abs(pixels(out) - pixels(dreamed)).mean() > 2.0
 
 
 def test_from_takes_a_new_input_image(dreamed, tmp_path):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torchvision
 from PIL import Image
 
 from dreamstyle import UserError, load_backbone
@@ -133,17 +132,14 @@ def test_bad_style_settings_are_refused(lite, override, needle):
     assert needle in str(err.value)
 
 
-def test_random_vgg19_runs_through_weights(tmp_path):
-    path = tmp_path / "vgg19.pth"
-    torch.save(torchvision.models.vgg19().state_dict(), path)
+def test_random_vgg19_runs_through_weights(random_weights):
+    path = random_weights("vgg19")
     out = stylize(SAMPLES / "cat.jpg", SAMPLES / "swirls.jpg", model="vgg19", weights=str(path), size=64, steps=2, quiet=True)
     assert out.size == (64, 43)
 
 
-def test_caffe_layout_loads_for_vgg19_caffe(tmp_path):
-    path = tmp_path / "vgg19-caffe.pth"
-    features = {k: v for k, v in torchvision.models.vgg19().state_dict().items() if k.startswith("features.")}
-    torch.save(features, path)
+def test_caffe_layout_loads_for_vgg19_caffe(random_weights):
+    path = random_weights("vgg19")  # features only, as converted Caffe files hold
     net = load_backbone("vgg19-caffe", weights=path)
     assert net.bgr and net.scale == 255.0 and net.classifier is None
     x = torch.rand(1, 3, 32, 32)
@@ -153,17 +149,15 @@ def test_caffe_layout_loads_for_vgg19_caffe(tmp_path):
         load_backbone("vgg19-caffe")
 
 
-def test_avg_pooling_swaps_the_pools(tmp_path):
-    path = tmp_path / "vgg19.pth"
-    torch.save(torchvision.models.vgg19().state_dict(), path)
+def test_avg_pooling_swaps_the_pools(random_weights):
+    path = random_weights("vgg19")
     net = load_backbone("vgg19", weights=path, pooling="avg")
     pools = [m for n, m in zip(net.stage_names, net.stages) if n.startswith("pool")]
     assert len(pools) == 5 and all(isinstance(m, torch.nn.AvgPool2d) for m in pools)
 
 
-def test_another_architectures_weights_are_refused(tmp_path):
-    path = tmp_path / "resnet.pth"
-    torch.save(torchvision.models.resnet18().state_dict(), path)
+def test_another_architectures_weights_are_refused(random_weights):
+    path = random_weights("resnet18")
     with pytest.raises(UserError, match="do not fit vgg19"):
         load_backbone("vgg19", weights=path)
 

@@ -13,10 +13,13 @@ from dreamstyle import api, video
 from dreamstyle.zoom import zoom_step
 from dreamstyle.cli import app
 from dreamstyle.optimize import Interrupted
+from helpers import DREAM_MOVES, STYLE_CLOSER, moved, style_ratio
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 STYLE_FAST = ["--model", "efficientnet-lite0", "--size", "64", "--steps", "1", "-q"]
 FAST = [*STYLE_FAST, "--octaves", "1"]
+# One step at --lr 0.05 moves the pixels ~12 levels, far above codec noise (see DREAM_MOVES).
+DREAMY = [*FAST, "--lr", "0.05"]
 runner = CliRunner()
 
 
@@ -49,12 +52,13 @@ def clip_mp4(tmp_path, clip_frames) -> Path:
 
 def test_zoom_of_4_frames_is_4_distinct_frames(cat, tmp_path):
     out = tmp_path / "zoom.gif"
-    res = invoke("zoom", cat, "--frames", 4, "--zoom", 1.1, "--rotate", 2, "--fps", 10, "-o", out, *FAST)
+    res = invoke("zoom", cat, "--frames", 4, "--zoom", 1.1, "--rotate", 2, "--fps", 10, "-o", out, *DREAMY)
     assert res.exit_code == 0, res.output
     frames, fps = video.read_frames(out)
     assert len(frames) == 4 and fps == pytest.approx(10, rel=0.05)
     a = arrays(frames)
     assert all(np.abs(a[i + 1] - a[i]).mean() > 2 for i in range(3))  # it moves every frame
+    assert moved(frames[0], cat) > DREAM_MOVES  # frame 0 is the first dream, not the photo
     assert [p.name for p in tmp_path.iterdir()] == ["zoom.gif"]  # no temp file left
 
 
@@ -63,8 +67,13 @@ def test_zoom_mp4_and_frame_folder(cat, tmp_path):
     frames, fps = video.read_frames(tmp_path / "z.mp4")
     assert len(frames) == 4 and fps == pytest.approx(12)
     folder = tmp_path / "frames"
-    assert invoke("zoom", cat, "--frames", 3, "-o", folder, *FAST).exit_code == 0
+    # --zoom 1: the zoom itself changes nothing, so whatever a frame adds to the one before is
+    # the dream (a zoom that stopped dreaming after frame 0 would repeat it exactly).
+    assert invoke("zoom", cat, "--frames", 3, "--zoom", 1, "-o", folder, *DREAMY).exit_code == 0
     assert sorted(p.name for p in folder.iterdir()) == ["frame_00000.png", "frame_00001.png", "frame_00002.png"]
+    frames = sorted(folder.iterdir())
+    assert moved(frames[0], cat) > DREAM_MOVES
+    assert all(moved(after, before) > DREAM_MOVES for before, after in zip(frames, frames[1:]))
     from dreamstyle.images import read_settings
 
     meta = read_settings(folder / "frame_00002.png")
@@ -132,22 +141,28 @@ def test_damaged_video_is_a_user_error(tmp_path):
 
 def test_video_dream_cli_keeps_count_and_fps(tmp_path, clip_mp4):
     out = tmp_path / "dreamed.mp4"
-    res = invoke("dream", clip_mp4, "-o", out, "--blend", "0.5", *FAST)
+    res = invoke("dream", clip_mp4, "-o", out, "--blend", "0.5", *DREAMY)
     assert res.exit_code == 0, res.output
     clip = video.open_clip(out)
     assert clip.count == 3 and clip.fps == pytest.approx(8) and clip.size == (64, 48)
+    # Every frame dreamed, each from its own input frame (both decoded, so codec noise is shared).
+    inputs, _ = video.read_frames(clip_mp4)
+    assert all(moved(o, i) > DREAM_MOVES for o, i in zip(video.read_frames(out)[0], inputs))
 
 
-def test_frame_folder_in_gif_out(tmp_path, clip_frames):
+def test_frame_folder_in_gif_out(tmp_path, clip_frames, lite):
     src = tmp_path / "frames"
     src.mkdir()
     for i, f in enumerate(clip_frames):
         f.save(src / f"{i:03d}.png")
     out = tmp_path / "painted.gif"
-    res = invoke("style", src, SAMPLES / "swirls.jpg", "-o", out, "--fps", 4, *STYLE_FAST)
+    swirls = SAMPLES / "swirls.jpg"
+    # 20 steps: enough to bring each frame clearly nearer the painting (see STYLE_CLOSER).
+    res = invoke("style", src, swirls, "-o", out, "--fps", 4, *STYLE_FAST, "--steps", "20")
     assert res.exit_code == 0, res.output
     frames, fps = video.read_frames(out)
     assert len(frames) == 3 and fps == pytest.approx(4, rel=0.05)
+    assert all(style_ratio(lite, f, c, [swirls]) < STYLE_CLOSER for f, c in zip(frames, clip_frames))
 
 
 def test_blending_reduces_flicker_in_dream(lite, clip_frames):
