@@ -38,6 +38,8 @@ def run_batch(jobs: list[Job], *, on_event: Listener | None = None, cancel: thre
     result = BatchResult()
     report(Started(None, len(jobs), "item", stage))
     for k, job in enumerate(jobs):
+        if cancel is not None and cancel.is_set():  # stopped between two items: nothing partial
+            raise Interrupted(None, result=result)
         out = Path(job.output)
         source = str(next(iter(job.inputs.values())))
         if out.exists() and not force:

@@ -65,7 +65,8 @@ def clip_frames(job: Job, clip: Clip, report: Reporter, run_one: RunOne) -> Iter
         out = run_one(frame_job, inner).image
         previous = (out, rgb)
         out.info["dreamstyle"] = record(job, out.info["dreamstyle"], frame=t)
+        yield out
+        # Reported once the frame has been taken (written), so a count shown is a count kept.
         report(ItemDone("frame", t, clip.count, image=out))
         report.check()
-        yield out
 

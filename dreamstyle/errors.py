@@ -15,11 +15,12 @@ class Interrupted(Exception):
     list of them for a batch of objectives) so nothing is lost. `path` is where the picture so far
     was kept, when the run had an output; `frames` how many frames a clip had finished."""
 
-    def __init__(self, image=None, path=None, frames: int = 0):
+    def __init__(self, image=None, path=None, frames: int = 0, result=None):
         super().__init__("interrupted")
         self.image = image
         self.path = path
         self.frames = frames
+        self.result = result  # a batch's results so far
 
 
 class UserError(Exception):

@@ -43,7 +43,8 @@ def zoom_frames(job: Job, report: Reporter, run_one: Callable[[Job, Reporter], R
     for k in range(m.frames):
         out = run_one(Job("dream", {"image": current}, job.settings), inner).image
         out.info["dreamstyle"] = record(job, out.info["dreamstyle"], frame=k)
+        yield out
+        # Reported once the frame has been taken (written), so a count shown is a count kept.
         report(ItemDone("frame", k, m.frames, image=out))
         report.check()
-        yield out
         current = zoom_step(out, m.zoom, m.rotate)

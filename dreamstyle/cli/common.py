@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 # Set by the first Ctrl-C, checked by every run's steps; the studio and a cluster set their own.
 CANCEL = threading.Event()
+RUNNING = threading.Event()  # a run is under way: Ctrl-C can wait for the end of its step
 
 
 def fail(message: str, hint: str | None = None) -> None:
@@ -51,11 +53,15 @@ def guarded(fn):
 
 
 def interrupt_once(signum, frame) -> None:
-    # The first Ctrl-C cancels the run, which then saves what it has; raising as well stops work
-    # that is not a step (loading, encoding) at once. From then on the default action is back, so
-    # a second Ctrl-C ends the process at once, even inside a long native call.
+    # The first Ctrl-C cancels the run, which stops at the end of the step under way and saves
+    # what it has: stopping mid-step could leave a frame half-written into a video. Outside a run
+    # (loading, parsing) it stops at once. From then on the default action is back, so a second
+    # Ctrl-C ends the process at once, even inside a long native call.
     CANCEL.set()
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    if RUNNING.is_set():
+        sys.stderr.write("\nstopping after this step; Ctrl-C again to quit at once\n")
+        return
     raise KeyboardInterrupt
 
 
@@ -144,6 +150,7 @@ def execute(plan, *, force: bool, quiet: bool, verbose: bool, stage: str = "batc
     console = Console(quiet=quiet, verbose=verbose)
     CANCEL.clear()  # a new command (in a test runner, the same process runs many)
     start = time.perf_counter()
+    RUNNING.set()
     try:
         if plan.kind == "batch":
             result = run_batch(plan.jobs, on_event=console, cancel=CANCEL, force=force, stage=stage)
@@ -154,6 +161,7 @@ def execute(plan, *, force: bool, quiet: bool, verbose: bool, stage: str = "batc
         typer.echo(_interrupted(plan.kind, exc), err=True)
         raise typer.Exit(EXIT_INTERRUPTED)
     finally:
+        RUNNING.clear()
         console.close()
     took = f" after {time.perf_counter() - start:.1f} s" if verbose else ""
     if plan.kind == "batch":
