@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 MODEL ?= efficientnet-lite0
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench studio clean
 
 # Reinstall only when the project's dependencies change.
 $(STAMP): pyproject.toml
@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(PY) scripts/demo.py --model $(MODEL) --out outputs
+
+# The studio on outputs/ (where make demo renders its gallery): http://127.0.0.1:7860/
+studio: $(STAMP)
+	$(VENV)/bin/dreamstyle studio --out outputs
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -1,0 +1,157 @@
+"""Uploads and the gallery: files the page reaches by opaque ids only, never by paths.
+
+Uploads live in OUT/.uploads (hidden, so the gallery does not list them) under random ids. The
+gallery is every picture in OUT that carries a Job, made by the studio or by the CLI; its id is a
+hash of the file's name, looked up by listing the folder, so no request ever names a path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from pathlib import Path
+from typing import Any
+
+from ..errors import UserError
+from ..images import DEFAULT_MAX_PIXELS, load_image, read_settings
+from ..inputs import IMAGE_SUFFIXES, image_files
+from ..job import Job
+
+UPLOAD_PREFIX = "upload:"
+_ID = re.compile(r"^[0-9a-f]{16}$")
+
+
+class Uploads:
+    def __init__(self, folder: Path, max_pixels: int | None = DEFAULT_MAX_PIXELS):
+        self.folder = folder
+        self.max_pixels = max_pixels
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def add(self, data: bytes, name: str) -> dict[str, Any]:
+        """Keep an uploaded picture if it is one (the CLI's decoding and pixel limit); a UserError
+        says why not."""
+        uid = secrets.token_hex(8)
+        suffix = Path(name).suffix.lower()
+        tmp = self.folder / f".{uid}.tmp{suffix if suffix in IMAGE_SUFFIXES else ''}"
+        tmp.write_bytes(data)
+        try:
+            picture = load_image(tmp, max_pixels=self.max_pixels)
+        except UserError as exc:
+            tmp.unlink(missing_ok=True)
+            # The temp name means nothing to the person who uploaded: say it of their file.
+            raise UserError(exc.message.replace(str(tmp), repr(name)), exc.hint) from None
+        # Kept as PNG whatever came in: one decoder for everything later, and no format quirks.
+        path = self.folder / f"{uid}.png"
+        picture.rgb.save(path) if picture.alpha is None else _with_alpha(picture).save(path)
+        tmp.unlink(missing_ok=True)
+        return {"id": uid, "name": name, "width": picture.rgb.width, "height": picture.rgb.height}
+
+    def path(self, uid: str) -> Path:
+        path = self.folder / f"{uid}.png"
+        if not _ID.match(uid) or not path.is_file():
+            raise KeyError(uid)
+        return path
+
+    def resolve(self, ref: Any, what: str) -> str:
+        """"upload:ID" as the path of that upload; anything else is refused: pages name files by id."""
+        if isinstance(ref, str) and ref.startswith(UPLOAD_PREFIX):
+            try:
+                return str(self.path(ref[len(UPLOAD_PREFIX):]))
+            except KeyError:
+                raise UserError(f"{what}: no upload {ref[len(UPLOAD_PREFIX):]!r}", "upload the picture first (POST /api/uploads)") from None
+        raise UserError(f"{what} must name an upload as \"upload:ID\"", "upload the picture first (POST /api/uploads); paths are not accepted")
+
+    def ref_of(self, path: Any) -> str | None:
+        """The "upload:ID" of a path inside the upload folder, else None."""
+        if not isinstance(path, str):
+            return None
+        p = Path(path)
+        if p.parent.resolve() == self.folder.resolve() and _ID.match(p.stem):
+            return UPLOAD_PREFIX + p.stem
+        return None
+
+
+def _with_alpha(picture):
+    img = picture.rgb.convert("RGBA")
+    img.putalpha(picture.alpha)
+    return img
+
+
+def gallery_id(name: str) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()[:16]
+
+
+class Gallery:
+    def __init__(self, folder: Path, uploads: Uploads):
+        self.folder = folder
+        self.uploads = uploads
+        self._cache: dict[tuple[str, int, int], dict[str, Any] | None] = {}
+
+    def items(self) -> list[dict[str, Any]]:
+        """Every picture in the folder that carries a Job, newest first."""
+        found = []
+        for path in image_files(self.folder):
+            item = self._item(path)
+            if item is not None:
+                found.append(item)
+        return sorted(found, key=lambda i: (i["created"], i["name"]), reverse=True)
+
+    def path(self, gid: str) -> Path:
+        if _ID.match(gid):
+            for path in image_files(self.folder):
+                if gallery_id(path.name) == gid:
+                    return path
+        raise KeyError(gid)
+
+    def item(self, gid: str) -> dict[str, Any]:
+        item = self._item(self.path(gid))
+        if item is None:
+            raise KeyError(gid)
+        return item
+
+    def input_path(self, gid: str) -> Path:
+        """The picture an item was made from, when it was an upload (nothing else is served)."""
+        ref = self.item(gid)["again"]["inputs"]
+        first = next((v for v in ref.values() if isinstance(v, str) and v.startswith(UPLOAD_PREFIX)), None)
+        if first is None:
+            raise KeyError(gid)
+        return self.uploads.path(first[len(UPLOAD_PREFIX):])
+
+    def _item(self, path: Path) -> dict[str, Any] | None:
+        st = path.stat()
+        key = (path.name, st.st_mtime_ns, st.st_size)
+        if key not in self._cache:
+            self._cache[key] = self._read(path, st.st_mtime)
+        return self._cache[key]
+
+    def _read(self, path: Path, mtime: float) -> dict[str, Any] | None:
+        try:
+            record = read_settings(path)
+            job = Job.from_json(record)
+        except UserError:
+            return None  # not made by dreamstyle, or by a version this one cannot read
+        gid = gallery_id(path.name)
+        again = {k: (self.uploads.ref_of(v) if k in ("image", "content") else
+                     [self.uploads.ref_of(s) for s in v] if k == "styles" and isinstance(v, list) else v)
+                 for k, v in job.inputs.items()}  # fmt: skip
+        has_input = any(isinstance(v, str) for k, v in again.items() if k in ("image", "content"))
+        return {
+            "id": gid,
+            "name": path.name,
+            "engine": job.engine,
+            "created": mtime,
+            "partial": ".partial" in path.name,
+            "job": job.to_dict(),
+            "again": {"engine": job.engine, "inputs": again, "settings": job.settings.to_dict()},
+            "image": f"/api/gallery/{gid}/image",
+            "input": f"/api/gallery/{gid}/input" if has_input else None,
+        }
+
+
+def safe_stem(text: str) -> str:
+    """A file-name-safe piece of an upload's original name."""
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", Path(text).stem).strip("-")
+    return stem[:40] or "picture"
+
+
