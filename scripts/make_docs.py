@@ -23,10 +23,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 import dreamstyle
 from dreamstyle.images import load_image, resize_longest
-from dreamstyle.presets import load_preset
-from dreamstyle.presets import resolve
-from dreamstyle.settings import StyleSettings
 from dreamstyle import stylize
+from dreamstyle.presets import load_preset, resolve
+from dreamstyle.settings import StyleSettings
 from dreamstyle.style import scale_ladder
 
 ROOT = Path(__file__).resolve().parent.parent

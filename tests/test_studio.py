@@ -122,8 +122,8 @@ def test_one_job_at_a_time_in_order_and_a_queued_job_can_be_dropped(client):
     assert [e["state"] for e in ended[:2]] == ["done", "done"]
     if ended[2]["state"] == "stopped":  # dropped while it waited: it never ran
         assert ended[2]["step"] == 0 and ended[2]["result"] is None
-    # They ran in the order they came: each started after the one before had ended.
-    assert ended[0]["created"] <= ended[1]["created"]
+    # They ran in the order they came, one at a time: each started after the one before had ended.
+    assert ended[0]["started"] < ended[1]["started"] and ended[0]["ended"] <= ended[1]["started"]
 
 
 def test_an_engine_error_fails_that_job_and_the_studio_goes_on(client):
@@ -135,6 +135,14 @@ def test_an_engine_error_fails_that_job_and_the_studio_goes_on(client):
     good = client.post("/api/jobs", json={"engine": "visualize.channels", "inputs": {"layer": "block3", "channels": "0-1"},
                                           "settings": {"model": "efficientnet-lite0", "size": 48, "steps": 2}}).json()["id"]  # fmt: skip
     assert wait(client, good, lambda s: s["state"] in ("done", "failed", "stopped"))["state"] == "done"
+
+
+def test_the_gallery_outlives_the_studio(client, out):
+    """A restarted studio over the same folder shows what the last one made."""
+    before = {i["id"] for i in client.get("/api/gallery").json()["items"]}
+    assert before
+    with TestClient(create_app(out), base_url=HOST) as again:
+        assert {i["id"] for i in again.get("/api/gallery").json()["items"]} == before
 
 
 def test_the_gallery_lists_pictures_the_cli_made_there_newest_first(client, out):
@@ -233,3 +241,10 @@ def test_the_form_is_generated_from_the_settings(client):
     assert "efficientnet-lite0" in s["models"]
     page = client.get("/")
     assert page.status_code == 200 and "<html" in page.text.lower()
+
+
+def test_again_puts_default_layers_back_to_default(client):
+    """Again must not pin the layers a model defaulted to: another model in the form lacks them."""
+    item = next(i for i in client.get("/api/gallery").json()["items"] if i["engine"] == "style")
+    assert item["job"]["settings"]["style_layers"]  # recorded as run
+    assert item["again"]["settings"]["style_layers"] is None and item["again"]["settings"]["content_layers"] is None

@@ -135,6 +135,7 @@ class Gallery:
         again = {k: (self.uploads.ref_of(v) if k in ("image", "content") else
                      [self.uploads.ref_of(s) for s in v] if k == "styles" and isinstance(v, list) else v)
                  for k, v in job.inputs.items()}  # fmt: skip
+        settings = _defaults_as_default(job.settings.to_dict())
         has_input = any(isinstance(v, str) for k, v in again.items() if k in ("image", "content"))
         return {
             "id": gid,
@@ -143,10 +144,23 @@ class Gallery:
             "created": mtime,
             "partial": ".partial" in path.name,
             "job": job.to_dict(),
-            "again": {"engine": job.engine, "inputs": again, "settings": job.settings.to_dict()},
+            "again": {"engine": job.engine, "inputs": again, "settings": settings},
             "image": f"/api/gallery/{gid}/image",
             "input": f"/api/gallery/{gid}/input" if has_input else None,
         }
+
+
+def _defaults_as_default(settings: dict[str, Any]) -> dict[str, Any]:
+    """A job records the layers it ran with, defaults written out; to tweak and run again they
+    go back to "the model's default", so picking another model in the form does not keep layers
+    that model lacks."""
+    from ..backbones import MODELS
+
+    info = MODELS.get(settings.get("model"))
+    if info is None:
+        return settings
+    defaults = {"layers": info.dream_layers, "content_layers": info.content_layers, "style_layers": info.style_layers}
+    return {k: (None if k in defaults and v == defaults[k] else v) for k, v in settings.items()}
 
 
 def safe_stem(text: str) -> str:

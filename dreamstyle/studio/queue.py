@@ -42,6 +42,8 @@ class Entry:
     preview: bytes | None = None
     preview_n: int = 0
     created: float = field(default_factory=time.time)
+    started: float | None = None
+    ended: float | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
@@ -53,7 +55,8 @@ class Entry:
         return {
             "id": self.id, "engine": self.job.engine, "state": self.state, "step": self.step, "total": self.total,
             "stage": self.stage, "losses": self.losses, "error": self.error, "hint": self.hint,
-            "position": position, "result": self.result, "created": self.created,
+            "position": position, "result": self.result, "created": self.created, "started": self.started,
+            "ended": self.ended,
         }  # fmt: skip
 
 
@@ -131,7 +134,7 @@ class Worker:
                 if self._closing:
                     return
                 entry = self.entries[self.pending.popleft()]
-                entry.state = "running"
+                entry.state, entry.started = "running", time.time()
                 entry.events.append(("state", {"state": "running"}))
             self._run(entry)
 
@@ -149,7 +152,7 @@ class Worker:
             self._end(entry, "failed", f"internal error: {type(exc).__name__}: {exc}", "see the studio's terminal")
 
     def _end(self, entry: Entry, state: str, error: str | None = None, hint: str | None = None) -> None:
-        entry.state, entry.error, entry.hint = state, error, hint
+        entry.state, entry.error, entry.hint, entry.ended = state, error, hint, time.time()
         entry.events.append(("end", {"state": state, "error": error, "hint": hint, "result": entry.result}))
 
 
@@ -168,7 +171,7 @@ class _Listener:
         if not isinstance(event, Step) or event.level != 0:
             return
         e.step, e.total, e.stage = event.step, event.total, event.stage
-        now = time.monotonic()
+        now, wall = time.monotonic(), time.time()
         due = event.step - self.last_step >= PREVIEW_STEPS and now - self.last_time >= PREVIEW_SECONDS
         if due or event.step == event.total:
             # Reading the losses syncs the device; only as often as the picture is shown.
@@ -180,5 +183,6 @@ class _Listener:
                 buf = io.BytesIO()
                 picture.save(buf, format="PNG")
                 e.preview, e.preview_n = buf.getvalue(), e.preview_n + 1
-                e.events.append(("preview", {"n": e.preview_n, "step": e.step}))
+                # `t`: when the step ended (server clock), so a client can tell how late it shows it.
+                e.events.append(("preview", {"n": e.preview_n, "step": e.step, "t": wall}))
             self.last_step, self.last_time = event.step, time.monotonic()
