@@ -1,0 +1,94 @@
+// The Gallery: the output folder's pictures as cards (settings worth showing, job JSON, Again,
+// Before/after, Download), redrawn only when the list changes.
+
+import { api, report } from "./api.js";
+import { fillAgain } from "./form.js";
+import { state } from "./state.js";
+import { $, el, fmt, sameValue } from "./util.js";
+import { openViewer } from "./viewer.js";
+
+export async function refreshGallery() {
+  let items;
+  try { items = (await api("/api/gallery")).items || []; } catch (exc) { report(exc, "Gallery"); return; }
+  state.gallery = items;
+  const key = items.map(i => `${i.id}:${i.created}:${i.partial}`).join("|");
+  $("#gallery-empty").hidden = items.length > 0;
+  $("#gallery-count").textContent = items.length ? `${items.length} picture${items.length === 1 ? "" : "s"}` : "";
+  if (key === state.galleryKey) return;
+  state.galleryKey = key;
+  $("#gallery").replaceChildren(...items.map(card));
+}
+
+function ago(seconds) {
+  const d = Date.now() / 1000 - seconds;
+  if (d < 60) return "just now";
+  if (d < 3600) return `${Math.floor(d / 60)} min ago`;
+  if (d < 86400) return `${Math.floor(d / 3600)} h ago`;
+  return new Date(seconds * 1000).toLocaleDateString();
+}
+
+// The settings worth showing on a card: model, size and steps, then what the form offers and
+// differs from its default (layers last: a run records its model's default layers too).
+function cardSettings(item) {
+  const job = item.job || {};
+  const settings = job.settings || {};
+  const eng = state.schema && state.schema.engines[item.engine || job.engine];
+  const rows = [];
+  if (settings.model) rows.push(["", settings.model]);
+  if (settings.size) rows.push(["", `${settings.size} px`]);
+  if (settings.steps) rows.push(["", `${settings.steps} steps`]);
+  if (eng) {
+    for (const input of eng.inputs) {
+      const v = (job.inputs || {})[input.name];
+      if (input.kind !== "image" && v !== undefined && v !== null) rows.push([input.name, v]);
+    }
+    const fields = eng.settings.filter(s => !["model", "size", "steps"].includes(s.name));
+    fields.sort((a, b) => a.name.endsWith("layers") - b.name.endsWith("layers"));
+    for (const s of fields) {
+      const v = settings[s.name];
+      if (v !== undefined && v !== null && !sameValue(v, s.default)) rows.push([s.name, v]);
+    }
+  }
+  return rows;
+}
+
+function card(item) {
+  const node = $("#gallery-item").content.firstElementChild.cloneNode(true);
+  node.dataset.id = item.id;
+  node.dataset.partial = item.partial ? "true" : "false";
+  node.dataset.engine = item.engine || "";
+  if (item.partial) node.classList.add("partial");
+  const img = $(".thumb img", node);
+  img.src = item.image;
+  img.alt = item.name;
+  $(".thumb", node).addEventListener("click", () => openViewer(item));
+  $(".engine-tag", node).textContent = item.engine || (item.job && item.job.engine) || "?";
+  $(".partial-tag", node).hidden = !item.partial;
+  const t = $("time", node);
+  t.textContent = ago(item.created);
+  t.dateTime = new Date(item.created * 1000).toISOString();
+  t.title = new Date(item.created * 1000).toLocaleString();
+  $(".card-name", node).textContent = item.name;
+  $(".card-name", node).title = item.name;
+  const rows = cardSettings(item);
+  const ran = item.job && item.job.ran;
+  const chips = rows.slice(0, 8).map(([k, v]) => {
+    const text = Array.isArray(v) ? v.join(", ") : (typeof v === "number" ? fmt(v) : String(v));
+    return el("div", { title: k ? `${k}: ${text}` : text }, k ? el("dt", { text: k }) : null, el("dd", { text }));
+  });
+  if (rows.length > 8) chips.push(el("div", { class: "ran" }, el("dd", { text: `+${rows.length - 8} more` })));
+  if (ran && ran.device) chips.push(el("div", { class: "ran", title: "where it ran" }, el("dd", { text: [ran.device, ran.precision].filter(Boolean).join(" ") })));
+  $(".card-settings", node).replaceChildren(...chips);
+  $(".card-json pre", node).textContent = JSON.stringify(item.job, null, 2);
+  const again = $(".again", node);
+  again.disabled = !item.again || !(state.schema && state.schema.engines[item.again.engine]);
+  if (again.disabled) again.title = "This picture's engine cannot be made here";
+  again.addEventListener("click", () => fillAgain(item));
+  const cmp = $(".compare-btn", node);
+  cmp.hidden = !item.input;
+  cmp.addEventListener("click", () => openViewer(item));
+  const dl = $(".download", node);
+  dl.href = `${item.image}${item.image.includes("?") ? "&" : "?"}download=1`;
+  dl.setAttribute("download", item.name);
+  return node;
+}

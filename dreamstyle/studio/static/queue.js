@@ -1,0 +1,77 @@
+// The Queue: polled job list updated in place, Cancel/Stop per job, following whatever runs, and
+// noticing jobs that end (a failure of this page's job is reported, the gallery refreshed).
+
+import { api, report, say } from "./api.js";
+import { refreshGallery } from "./gallery.js";
+import { follow } from "./live.js";
+import { FINAL, state } from "./state.js";
+import { $, el } from "./util.js";
+
+export async function refreshQueue() {
+  let jobs;
+  try {
+    jobs = (await api("/api/jobs")).jobs || [];
+    if (state.offline) { state.offline = false; for (const m of document.querySelectorAll(".message.offline")) m.remove(); }
+  } catch (exc) {
+    if (!state.offline) { state.offline = true; const m = say("error", exc.message, exc.hint); m.classList.add("offline"); }
+    return;
+  }
+  const active = jobs.filter(j => !FINAL.includes(j.state));
+  // Updated in place, so a Cancel button is not swapped out under the pointer every poll.
+  const list = $("#queue");
+  const old = new Map([...list.children].map(li => [li.dataset.id, li]));
+  active.forEach((j, i) => {
+    let li = old.get(j.id);
+    if (!li || li.dataset.state !== j.state) {
+      const fresh = queueItem(j);
+      if (li) li.replaceWith(fresh); else list.append(fresh);
+      li = fresh;
+    } else $(".progress-text", li).textContent = queueProgress(j);
+    old.delete(j.id);
+    if (list.children[i] !== li) list.insertBefore(li, list.children[i]);
+  });
+  for (const li of old.values()) li.remove();
+  $("#queue-empty").hidden = active.length > 0;
+
+  // Follow whatever runs when nothing (or only a waiting job) is followed.
+  const running = jobs.find(j => j.state === "running");
+  const w = state.watch;
+  if (running && (!w || FINAL.includes(w.state) || (w.state === "queued" && w.id !== running.id))) follow(running.id);
+  else if (!running && !w && active.length) follow(active[0].id);
+
+  let changed = false;
+  for (const j of jobs) {
+    if (!FINAL.includes(j.state) || state.seenFinal.has(j.id)) continue;
+    state.seenFinal.add(j.id);
+    changed = true;
+    const mine = state.mine.get(j.id);
+    if (mine && !mine.reported && j.state === "failed" && !(w && w.id === j.id)) {
+      mine.reported = true;
+      say("error", j.error || "A job failed", j.hint);
+    }
+  }
+  if (changed && state.polledOnce) refreshGallery();
+  state.polledOnce = true;
+}
+
+function queueProgress(j) {
+  if (j.state === "running") return j.total ? `step ${j.step} / ${j.total}` : "starting";
+  return j.position != null ? `#${j.position + 1} in line` : j.state;
+}
+
+function queueItem(j) {
+  const running = j.state === "running";
+  return el("li", { class: `queue-item ${j.state}`, "data-testid": "queue-item", dataset: { id: j.id, state: j.state } },
+    el("span", { class: "dot", "aria-hidden": "true" }),
+    el("button", { type: "button", class: "link", title: "Show it in Live", onclick: () => follow(j.id) },
+      el("span", { class: "engine-tag", text: j.engine }),
+      running ? el("span", { class: "badge running", text: "running" }) : null,
+      el("span", { class: "fine progress-text", text: queueProgress(j) })),
+    el("button", { type: "button", class: "quiet small", "data-testid": "queue-cancel", text: running ? "Stop" : "Cancel",
+      title: running ? "Stop after the current step, keeping the picture" : "Take it out of the queue",
+      onclick: async ev => {
+        ev.currentTarget.disabled = true;
+        try { await api(`/api/jobs/${encodeURIComponent(j.id)}/stop`, { method: "POST" }); } catch (exc) { report(exc, "Cancel"); }
+        refreshQueue();
+      } }));
+}
