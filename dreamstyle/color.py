@@ -54,7 +54,10 @@ def match_color(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     style's palette is remapped rather than scrambled.
     """
     def stats(x):
-        p = x.double().flatten(2)[0]  # 3 x N
+        # On the CPU, in float64: MPS has no float64 (and eigh of a 3x3 is no work for a GPU), and
+        # the covariance of millions of pixels wants the precision. To the CPU first, then to
+        # float64 there: converting on the GPU is what MPS cannot do. (A no-op on the CPU.)
+        p = x.cpu().double().flatten(2)[0]  # 3 x N
         mu = p.mean(1, keepdim=True)
         return p, mu, torch.cov(p) + 1e-5 * torch.eye(3, dtype=p.dtype, device=p.device)
 
@@ -62,4 +65,5 @@ def match_color(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     _, mu_t, cov_t = stats(target)
     a = _sqrtm(cov_t) @ _sqrtm(cov_s, inverse=True)
     out = a @ (p - mu_s) + mu_t
-    return out.view_as(source[0]).unsqueeze(0).to(source.dtype).clamp(0, 1)
+    # Back to the source's dtype on the CPU, then to its device: MPS cannot receive float64.
+    return out.view(source.shape[1:]).unsqueeze(0).to(source.dtype).to(source.device).clamp(0, 1)

@@ -7,6 +7,7 @@ escapes is a bug and keeps its traceback.
 from __future__ import annotations
 
 import difflib
+import sys
 from collections.abc import Iterable
 
 
@@ -55,6 +56,29 @@ def as_user_error(exc: BaseException) -> UserError | None:
     # torch's CPU allocator says "can't allocate memory"; CUDA's and MPS's say "out of memory".
     if isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and "can't allocate memory" in text):
         return UserError("ran out of host memory", OUT_OF_MEMORY_HINT)
-    if isinstance(exc, RuntimeError) and "out of memory" in text:
+    if _is_gpu_out_of_memory(exc, text):
         return UserError("ran out of GPU memory", OUT_OF_MEMORY_HINT + ", or use --device cpu")
     return None
+
+
+# What the GPU libraries say when they could not get memory: their handles and workspaces are
+# allocated outside torch's allocator, so they fail with their own status codes, not
+# torch.cuda.OutOfMemoryError. MPS says "MPS backend out of memory", or "Invalid buffer size"
+# when one tensor is larger than Metal allows in one buffer.
+_GPU_OUT_OF_MEMORY = (
+    "out of memory",
+    "cublas_status_alloc_failed",
+    "cudnn_status_alloc_failed",
+    "cudnn_status_not_enough_workspace",
+    "cufft_alloc_failed",
+    "invalid buffer size",
+)
+
+
+def _is_gpu_out_of_memory(exc: BaseException, text: str) -> bool:
+    # torch only if already loaded: the CLI's torch-free commands use this module too, and an
+    # exception from torch means torch is loaded.
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(exc, torch.cuda.OutOfMemoryError):  # whatever its message
+        return True
+    return isinstance(exc, RuntimeError) and any(s in text for s in _GPU_OUT_OF_MEMORY)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 
@@ -32,6 +34,13 @@ _COLOR_SQRT = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.0
 _COLOR = _COLOR_SQRT / _COLOR_SQRT.norm(dim=0).max()
 
 
+@functools.lru_cache(maxsize=16)
+def _color(device: str, dtype: torch.dtype) -> torch.Tensor:
+    """_COLOR on `device`, copied there once: a host-to-device copy every step would make the
+    CPU wait for the GPU's queue to drain each time. Never modified in place."""
+    return _COLOR.to(device=device, dtype=dtype)
+
+
 class FFTImage:
     """A batch of images parameterised by their Fourier spectrum, in decorrelated colour.
 
@@ -56,7 +65,7 @@ class FFTImage:
     def __call__(self) -> torch.Tensor:
         spec = torch.view_as_complex(self.spectrum) * self.scale
         x = torch.fft.irfft2(spec, s=self.shape, norm="ortho") / 4.0  # /4 keeps early sigmoid inputs small
-        x = torch.einsum("ij,njhw->nihw", _COLOR.to(x), x)
+        x = torch.einsum("ij,njhw->nihw", _color(str(x.device), x.dtype), x)
         return torch.sigmoid(x)
 
     def constrain(self) -> None:  # the sigmoid already keeps pixels valid

@@ -19,7 +19,7 @@ from .errors import Interrupted, UserError, as_user_error
 from .events import Failed, Finished, Listener, Reporter, Started, fan_out, snapshots
 from .images import check_output_path, partial_path, save_image
 from .job import Job, Result, record
-from .runtime import precision_name, resolve_device, resolve_precision
+from .runtime import device_settings, free_memory, precision_name, resolve_device, resolve_precision
 from .settings import CommonSettings
 
 # Loaded backbones, newest last. Two: a studio switching between two models keeps both; VGG19
@@ -115,10 +115,11 @@ def run(job: Job, *, on_event: Listener | None = None, cancel: threading.Event |
         stage = f"{engine.stage or job.engine} {backbone.name}"
         total = (clip.count if clip else job.motion.frames) if frames else 0
         report(Started(job, total, "frame" if frames else "step", stage, backbone.name, backbone.weights, str(device), precision_name(dtype)))
-        if frames:
-            result = _run_frames(job, clip, backbone, report, out, force)
-        else:
-            result = _run_picture(job, backbone, report, out, force)
+        with device_settings(device):  # cuDNN benchmark for this run only, put back after
+            if frames:
+                result = _run_frames(job, clip, backbone, report, out, force)
+            else:
+                result = _run_picture(job, backbone, report, out, force)
     except Interrupted as exc:
         report(Failed("interrupted", cancelled=True, partial=exc.path))
         raise
@@ -129,6 +130,7 @@ def run(job: Job, *, on_event: Listener | None = None, cancel: threading.Event |
         err = as_user_error(exc)
         if err is None:
             raise  # a bug: it keeps its traceback
+        free_memory(exc)  # the failed run's tensors and torch's GPU cache, for whatever runs next
         report(Failed(err.message, err.hint))
         raise err from None
     result.seconds = time.perf_counter() - start

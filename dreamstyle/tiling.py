@@ -14,13 +14,14 @@ optimiser state), whatever the image size.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Iterator
 
 import torch
 
 from .objectives import content_loss, gram, style_loss, tv_loss, weighted
-from .runtime import autocast
+from .runtime import autocast, cudnn_benchmark
 
 REFINE_LR = 0.005  # Adam's step when a tiled scale refines an upsampled result
 
@@ -100,18 +101,31 @@ def tiled(tile_loss: TileLoss, tile: int, stride: int, gen: torch.Generator) -> 
         src = x.detach()
         grad = torch.zeros_like(src, dtype=torch.float32)
         total = torch.zeros((), device=x.device)
-        for (rows, cols), core_r, core_c in grid(h, w, tile, margin, stride, gen):
-            rows, cols = rows.to(x.device), cols.to(x.device)
-            piece = src.index_select(-2, rows).index_select(-1, cols).requires_grad_(True)
-            with torch.enable_grad():
-                loss = tile_loss(piece, (rows, cols)) * (piece.shape[-2] * piece.shape[-1] / (h * w))
-                (g,) = torch.autograd.grad(loss, piece)
-            grad[:, :, rows[core_r, None], cols[core_c]] = g[:, :, core_r, core_c].float()
-            total += loss.detach().float()
-            del piece, g, loss  # the tile's activations go before the next tile's are made
+        with _no_benchmark(x.device):
+            for (rows, cols), core_r, core_c in grid(h, w, tile, margin, stride, gen):
+                rows, cols = rows.to(x.device), cols.to(x.device)
+                piece = src.index_select(-2, rows).index_select(-1, cols).requires_grad_(True)
+                with torch.enable_grad():
+                    loss = tile_loss(piece, (rows, cols)) * (piece.shape[-2] * piece.shape[-1] / (h * w))
+                    (g,) = torch.autograd.grad(loss, piece)
+                grad[:, :, rows[core_r, None], cols[core_c]] = g[:, :, core_r, core_c].float()
+                total += loss.detach().float()
+                del piece, g, loss  # the tile's activations go before the next tile's are made
         return _Assembled.apply(x, grad, total)
 
     return loss_fn
+
+
+def _no_benchmark(device: torch.device):
+    """cuDNN's benchmark mode off for a tiled pass on CUDA (run() turns it on, runtime.py).
+
+    Benchmark mode searches for the fastest algorithm once per new input shape. The grid moves
+    to a random offset every step, so the edge tiles' shapes change nearly every step and it
+    would search again nearly every step, costing more than it saves. Padding the edge tiles to
+    one fixed shape would keep the search worthwhile; until that is done, tiled passes simply
+    run with cuDNN's heuristic choice.
+    """
+    return cudnn_benchmark(False) if device.type == "cuda" else contextlib.nullcontext()
 
 
 def shift_generator(gen: torch.Generator) -> torch.Generator:
@@ -139,7 +153,8 @@ def activation_bytes_per_pixel(backbone, layers, device: torch.device, dtype: to
             return t
 
         x = torch.rand(1, 3, side, side, device=device, requires_grad=True)
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), autocast(device, dtype):
+        # Two sizes seen once: a cuDNN benchmark search for each would be wasted.
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), autocast(device, dtype), _no_benchmark(x.device):
             backbone(x, layers)
         used.append(sum(seen.values()))
     return max(1.0, (used[1] - used[0]) / (sizes[1] ** 2 - sizes[0] ** 2))
@@ -158,7 +173,16 @@ def activation_budget(device: torch.device) -> tuple[float, float]:
     """Bytes of activations (a whole-image pass may keep, a tile may keep)."""
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
+        # The driver counts torch's own cache (blocks reserved by this process but not in use,
+        # e.g. left by an earlier item of a batch) as used; this process can reuse them at once.
+        free += torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
         # The other half for image-sized tensors, optimiser state and the allocator's slack.
+        return 0.5 * free, 0.5 * free
+    if device.type == "mps" and hasattr(torch.mps, "recommended_max_memory") and hasattr(torch.mps, "current_allocated_memory"):
+        # Apple GPUs share the host's memory; Metal's recommended working set is the most the
+        # GPU should use (beyond it macOS pages or the allocator refuses), less what tensors
+        # already hold. Halved as on CUDA.
+        free = max(0, torch.mps.recommended_max_memory() - torch.mps.current_allocated_memory())
         return 0.5 * free, 0.5 * free
     return CPU_WHOLE_BUDGET, CPU_ACTIVATION_BUDGET
 
@@ -186,7 +210,8 @@ def tiled_grams(backbone, image: torch.Tensor, layers: list[str], tile: int, str
     for rows, core_r in spans(h, tile, margin, 0, stride):
         for cols, core_c in spans(w, tile, margin, 0, stride):
             piece = image.index_select(-2, rows.to(image.device)).index_select(-1, cols.to(image.device))
-            with autocast(device, dtype):
+            # One pass over a few tile shapes: a benchmark search per shape would cost more than it saves.
+            with autocast(device, dtype), _no_benchmark(piece.device):
                 feats = backbone(piece, layers)
             for l in layers:
                 f = feats[l]

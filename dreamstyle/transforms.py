@@ -6,6 +6,7 @@ gradient lands back on the untransformed pixels.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 import torch
@@ -71,13 +72,24 @@ def random_scale(low: float, high: float, steps: int = 11) -> Transform:
 
 def random_rotate(degrees: int) -> Transform:
     def fn(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        angle = torch.tensor(_randint(-degrees, degrees, g) * torch.pi / 180)
-        c, s = torch.cos(angle), torch.sin(angle)
-        theta = torch.tensor([[c, -s, 0.0], [s, c, 0.0]], dtype=x.dtype, device=x.device)
+        theta = _rotation(_randint(-degrees, degrees, g), str(x.device), x.dtype)
         grid = torch.nn.functional.affine_grid(theta.expand(x.shape[0], 2, 3), list(x.shape), align_corners=False)
         return torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
     return fn
+
+
+@functools.lru_cache(maxsize=256)
+def _rotation(degrees: int, device: str, dtype: torch.dtype) -> torch.Tensor:
+    """The 2x3 matrix rotating by whole `degrees`, made once per angle, device and dtype.
+
+    Made anew each step it was a host-to-device copy every step, and such a copy from ordinary
+    host memory waits for the GPU's queue to drain: the CPU could no longer queue the next steps
+    ahead. Angles are whole degrees, so a few dozen matrices cover a run. Nothing may modify
+    the returned tensor in place (affine_grid does not)."""
+    angle = torch.tensor(degrees * torch.pi / 180)
+    c, s = torch.cos(angle), torch.sin(angle)
+    return torch.tensor([[c, -s, 0.0], [s, c, 0.0]], dtype=dtype, device=device)
 
 
 def robustness(level: str) -> list[Transform]:

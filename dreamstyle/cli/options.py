@@ -17,7 +17,7 @@ Steps = Annotated[Optional[int], typer.Option(help="Optimisation steps (per octa
 Lr = Annotated[Optional[float], typer.Option(help="Step size.")]
 Seed = Annotated[Optional[int], typer.Option(help="Random seed; the same seed on the CPU gives identical files.")]
 Device = Annotated[Optional[str], typer.Option(help="auto (cuda, then mps, then cpu), cpu, cuda or mps.")]
-Precision = Annotated[Optional[str], typer.Option(help="auto (bf16 on CUDA, else fp32), fp32, bf16 or fp16.")]
+Precision = Annotated[Optional[str], typer.Option(help="auto (bf16 on GPUs of compute capability 8.0+ and on CPUs with native bf16, else fp32), fp32 or bf16; fp16 is refused.")]
 SaveEvery = Annotated[Optional[int], typer.Option(help="Also save a snapshot OUT.stepNNNNN.png every N steps.")]
 Preset = Annotated[Optional[str], typer.Option(help="Start from a preset (`dreamstyle presets`); flags you give override it.")]
 Force = Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing output file.")]

@@ -1,0 +1,335 @@
+"""What would go wrong on a GPU, checked on the CPU: the device's capability, its allocator's
+figures and its error messages are faked with monkeypatch."""
+
+from __future__ import annotations
+
+import importlib
+import weakref
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+import dreamstyle
+from dreamstyle import DreamSettings, Failed, Job
+from dreamstyle import color, param, runtime, tiling, transforms
+from dreamstyle.engines import ENGINES
+from dreamstyle.errors import UserError, as_user_error
+from dreamstyle.runtime import resolve_precision
+
+CAT = Path(__file__).resolve().parent.parent / "samples" / "cat.jpg"
+CUDA = torch.device("cuda")
+RUN = importlib.import_module("dreamstyle.run")  # the package exports a function named `run`
+
+
+@pytest.fixture
+def benchmark_off(monkeypatch):
+    """cuDNN's benchmark flag off at the start, and put back as it was whatever the test does."""
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
+
+
+# --- 1. auto precision: bf16 only where the GPU runs it natively --------------------------------
+
+
+@pytest.mark.parametrize("capability, expected", [((6, 0), torch.float32), ((7, 0), torch.float32), ((7, 5), torch.float32),
+                                                  ((8, 0), torch.bfloat16), ((8, 6), torch.bfloat16), ((9, 0), torch.bfloat16)])  # fmt: skip
+def test_auto_precision_takes_bf16_only_from_compute_capability_8(monkeypatch, capability, expected):
+    asked = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: asked.append(device) or capability)
+    # torch says yes on a T4 or V100 too (it counts emulation): that answer must not decide.
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert resolve_precision("auto", CUDA) == expected
+    # The capability of the chosen card, not of whichever is current.
+    assert resolve_precision("auto", torch.device("cuda:1")) == expected and asked[-1] == torch.device("cuda:1")
+
+
+def test_auto_precision_on_cuda_without_a_gpu_is_fp32(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: pytest.fail("asked a missing GPU"))
+    assert resolve_precision("auto", CUDA) == torch.float32
+
+
+# --- 2. cuDNN benchmark: on for a run only, off for tiles ----------------------------------------
+
+
+def test_device_settings_turn_benchmark_on_for_cuda_and_put_it_back(benchmark_off):
+    with runtime.device_settings(CUDA):
+        assert torch.backends.cudnn.benchmark is True
+    assert torch.backends.cudnn.benchmark is False
+    with pytest.raises(RuntimeError, match="boom"), runtime.device_settings(CUDA):
+        raise RuntimeError("boom")
+    assert torch.backends.cudnn.benchmark is False
+    # A caller's own choice survives too.
+    torch.backends.cudnn.benchmark = True
+    with runtime.device_settings(CUDA), tiling._no_benchmark(CUDA):
+        assert torch.backends.cudnn.benchmark is False
+    assert torch.backends.cudnn.benchmark is True
+
+
+def test_device_settings_leave_other_devices_alone(benchmark_off):
+    for device in ("cpu", "mps"):
+        with runtime.device_settings(torch.device(device)), tiling._no_benchmark(torch.device(device)):
+            assert torch.backends.cudnn.benchmark is False
+
+
+def test_resolving_a_device_changes_no_global_flag(benchmark_off, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert runtime.resolve_device("cuda") == CUDA and runtime.resolve_device("auto") == CUDA
+    assert torch.backends.cudnn.benchmark is False
+
+
+def _run_on_fake_cuda(monkeypatch, lite, make):
+    """run() a dream job whose engine is `make`, with run()'s device settings those of CUDA."""
+    monkeypatch.setattr(RUN, "device_settings", lambda device: runtime.device_settings(CUDA))
+    monkeypatch.setitem(ENGINES, "dream", replace(ENGINES["dream"], make=make))
+    events = []
+    job = Job("dream", {"image": str(CAT)}, DreamSettings(model="efficientnet-lite0", size=64, steps=1, quiet=True))
+    return events, lambda: dreamstyle.run(job, on_event=events.append, backbone=lite)
+
+
+def test_run_turns_benchmark_on_and_puts_it_back(benchmark_off, monkeypatch, lite):
+    seen = []
+
+    def make(job, backbone, report):
+        seen.append(torch.backends.cudnn.benchmark)
+        return [Image.new("RGB", (8, 8))]
+
+    _, go = _run_on_fake_cuda(monkeypatch, lite, make)
+    monkeypatch.setattr(RUN, "_finished", lambda job, img, **ran: img)
+    go()
+    assert seen == [True] and torch.backends.cudnn.benchmark is False
+
+
+@pytest.mark.parametrize("error", [RuntimeError("a bug"), torch.cuda.OutOfMemoryError("CUDA out of memory."), KeyboardInterrupt()])
+def test_run_puts_benchmark_back_after_an_error(benchmark_off, monkeypatch, lite, error):
+    seen = []
+
+    def make(job, backbone, report):
+        seen.append(torch.backends.cudnn.benchmark)
+        raise error
+
+    _, go = _run_on_fake_cuda(monkeypatch, lite, make)
+    with pytest.raises((type(error), UserError)):
+        go()
+    assert seen == [True] and torch.backends.cudnn.benchmark is False
+
+
+def test_tiles_are_computed_with_benchmark_off(monkeypatch):
+    """The grid moves every step, so the edge tiles' shapes change every step: benchmark mode
+    would search for algorithms again nearly every step."""
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", True)  # as run() sets it on CUDA
+    # Tensors here are on the CPU: let the CPU stand in for CUDA.
+    monkeypatch.setattr(tiling, "_no_benchmark", lambda device: runtime.cudnn_benchmark(False))
+    seen = []
+
+    def tile_loss(x, where):
+        seen.append(torch.backends.cudnn.benchmark)
+        return (x**2).mean()
+
+    x = torch.rand(1, 3, 96, 96, requires_grad=True)
+    tiling.tiled(tile_loss, 32, 8, torch.Generator().manual_seed(0))(x).backward()
+    assert len(seen) > 1 and not any(seen)
+    assert torch.backends.cudnn.benchmark is True
+
+
+# --- 3. the automatic tile size's memory budget ------------------------------------------------
+
+
+def test_cuda_budget_counts_torchs_own_cache_as_free(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (1.0e9, 80e9))
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device=None: 5.0e9)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: 2.0e9)
+    # 1 GB free by the driver's count, plus 3 GB torch reserved and does not use: 4 GB, halved.
+    assert tiling.activation_budget(CUDA) == (2.0e9, 2.0e9)
+
+
+def test_mps_budget_is_metals_working_set_less_what_tensors_hold(monkeypatch):
+    monkeypatch.setattr(torch.mps, "recommended_max_memory", lambda: 12.0e9, raising=False)
+    monkeypatch.setattr(torch.mps, "current_allocated_memory", lambda: 2.0e9, raising=False)
+    assert tiling.activation_budget(torch.device("mps")) == (5.0e9, 5.0e9)
+    monkeypatch.setattr(torch.mps, "current_allocated_memory", lambda: 20.0e9)
+    assert tiling.activation_budget(torch.device("mps")) == (0.0, 0.0)  # never negative
+
+
+def test_mps_budget_on_a_torch_without_the_figures_is_the_cpus(monkeypatch):
+    monkeypatch.delattr(torch.mps, "recommended_max_memory", raising=False)
+    assert tiling.activation_budget(torch.device("mps")) == (tiling.CPU_WHOLE_BUDGET, tiling.CPU_ACTIVATION_BUDGET)
+
+
+# --- 4. fp16 is refused everywhere ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("device", ["cuda", "cuda:1", "mps"])
+def test_fp16_is_refused_on_gpus_with_one_line(device):
+    with pytest.raises(UserError) as err:
+        resolve_precision("fp16", torch.device(device))
+    assert (err.value.message, err.value.hint) == (
+        "fp16 is not supported: its gradients underflow without loss scaling",
+        "use --precision bf16 (on GPUs of compute capability 8.0 or newer) or fp32",
+    )
+
+
+def test_fp16_on_the_cpu_keeps_its_line():
+    with pytest.raises(UserError) as err:
+        resolve_precision("fp16", torch.device("cpu"))
+    assert (err.value.message, err.value.hint) == ("fp16 is not supported on the CPU", "use --precision bf16 or fp32")
+
+
+# --- 5. colour statistics in float64 on the CPU, whatever the device ----------------------------
+
+
+def _match_color_before(source, target):
+    """match_color as it was: float64 on the tensors' own device."""
+
+    def stats(x):
+        p = x.double().flatten(2)[0]
+        mu = p.mean(1, keepdim=True)
+        return p, mu, torch.cov(p) + 1e-5 * torch.eye(3, dtype=p.dtype, device=p.device)
+
+    p, mu_s, cov_s = stats(source)
+    _, mu_t, cov_t = stats(target)
+    a = color._sqrtm(cov_t) @ color._sqrtm(cov_s, inverse=True)
+    out = a @ (p - mu_s) + mu_t
+    return out.view_as(source[0]).unsqueeze(0).to(source.dtype).clamp(0, 1)
+
+
+def test_match_color_is_unchanged_on_the_cpu():
+    g = torch.Generator().manual_seed(3)
+    source = torch.rand(1, 3, 40, 56, generator=g) * torch.tensor([0.5, 1.0, 0.8]).view(1, 3, 1, 1)
+    target = torch.rand(1, 3, 32, 24, generator=g).pow(2)
+    assert torch.equal(color.match_color(source, target), _match_color_before(source, target))
+
+
+class _NoFloat64(torch.Tensor):
+    """Stands in for an MPS tensor: it cannot become float64 where it is; moving it to the CPU
+    gives an ordinary tensor."""
+
+    def double(self, *a, **k):
+        raise TypeError("Cannot convert a MPS Tensor to float64 dtype as the MPS framework doesn't support float64")
+
+    def to(self, *args, **kwargs):
+        if torch.float64 in (*args, kwargs.get("dtype")):
+            self.double()
+        return super().to(*args, **kwargs)
+
+    def cpu(self, *a, **k):
+        return self.as_subclass(torch.Tensor).clone()
+
+
+def test_match_color_works_where_float64_does_not():
+    g = torch.Generator().manual_seed(4)
+    source, target = torch.rand(1, 3, 24, 24, generator=g), torch.rand(1, 3, 16, 16, generator=g)
+    with pytest.raises(TypeError):
+        source.as_subclass(_NoFloat64).double()  # the stand-in does refuse
+    out = color.match_color(source.as_subclass(_NoFloat64), target.as_subclass(_NoFloat64))
+    assert out.dtype == torch.float32 and torch.equal(out.as_subclass(torch.Tensor), color.match_color(source, target))
+
+
+# --- 6. GPU memory errors are the user's to fix, and the memory is given back -------------------
+
+
+@pytest.mark.parametrize("error", [
+    torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+    torch.cuda.OutOfMemoryError("an allocator message that names nothing"),
+    RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`"),
+    RuntimeError("cuDNN error: CUDNN_STATUS_ALLOC_FAILED"),
+    RuntimeError("cuDNN error: CUDNN_STATUS_NOT_ENOUGH_WORKSPACE"),
+    RuntimeError("cuFFT error: CUFFT_ALLOC_FAILED"),
+    RuntimeError("CUDA error: out of memory\nCUDA kernel errors might be asynchronously reported"),
+    RuntimeError("MPS backend out of memory (MPS allocated: 17.00 GB, other allocations: 1.20 GB, max allowed: 18.13 GB)."),
+    RuntimeError("Invalid buffer size: 24.00 GB"),
+])  # fmt: skip
+def test_gpu_memory_errors_are_recognised(error):
+    err = as_user_error(error)
+    assert err is not None and (err.message, err.hint) == ("ran out of GPU memory", "lower --size or render in tiles, or use --device cpu")
+
+
+@pytest.mark.parametrize("error", [RuntimeError("cuDNN error: CUDNN_STATUS_BAD_PARAM"), RuntimeError("CUDA error: an illegal memory access"),
+                                   ValueError("out of memory"), TypeError("CUBLAS_STATUS_ALLOC_FAILED")])  # fmt: skip
+def test_other_errors_stay_bugs(error):
+    assert as_user_error(error) is None
+
+
+def _failed_with_big_tensor():
+    """An exception raised in a frame that holds a large tensor, as a failed run's would."""
+
+    def engine():
+        activations = torch.zeros(1000)
+        ref.append(weakref.ref(activations))
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory.")
+
+    ref: list = []
+    try:
+        engine()
+    except torch.cuda.OutOfMemoryError as exc:
+        return exc, ref[0]
+
+
+def test_free_memory_lets_go_of_the_failed_runs_tensors_and_empties_the_cache(monkeypatch):
+    emptied = []
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: emptied.append(1))
+    exc, tensor = _failed_with_big_tensor()
+    assert tensor() is not None  # the traceback keeps it alive
+    runtime.free_memory(exc)
+    assert tensor() is None and emptied == [1]
+    assert exc.__traceback__ is not None  # where it failed can still be shown
+
+
+def test_free_memory_never_starts_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: pytest.fail("CUDA's cache emptied in a process that never used CUDA"))
+    runtime.free_memory(_failed_with_big_tensor()[0])
+
+
+def test_run_gives_gpu_memory_back_after_running_out(monkeypatch, lite):
+    emptied = []
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: emptied.append(1))
+
+    def make(job, backbone, report):
+        raise RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`")
+
+    events, go = _run_on_fake_cuda(monkeypatch, lite, make)
+    with pytest.raises(UserError, match="ran out of GPU memory"):
+        go()
+    assert emptied == [1] and isinstance(events[-1], Failed) and events[-1].message == "ran out of GPU memory"
+
+
+# --- 7. constants made once per device and dtype, not copied to the device every step -----------
+
+
+def _rotate_before(degrees):
+    """random_rotate as it was: the matrix built anew every step."""
+
+    def fn(x, g):
+        angle = torch.tensor(transforms._randint(-degrees, degrees, g) * torch.pi / 180)
+        c, s = torch.cos(angle), torch.sin(angle)
+        theta = torch.tensor([[c, -s, 0.0], [s, c, 0.0]], dtype=x.dtype, device=x.device)
+        grid = torch.nn.functional.affine_grid(theta.expand(x.shape[0], 2, 3), list(x.shape), align_corners=False)
+        return torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+    return fn
+
+
+def test_rotation_matrices_are_made_once_and_rotate_as_before():
+    x = torch.rand(2, 3, 32, 40, generator=torch.Generator().manual_seed(5))
+    transforms._rotation.cache_clear()
+    new, old = transforms.random_rotate(10), _rotate_before(10)
+    g_new, g_old = torch.Generator().manual_seed(6), torch.Generator().manual_seed(6)
+    for _ in range(60):
+        assert torch.equal(new(x, g_new), old(x, g_old))
+    assert transforms._rotation(7, "cpu", torch.float32) is transforms._rotation(7, "cpu", torch.float32)
+    assert transforms._rotation.cache_info().currsize <= 21  # one per angle in -10..10, not one per step
+
+
+def test_the_colour_matrix_is_copied_once_and_the_picture_is_as_before():
+    img = param.FFTImage(2, 24, 32, torch.Generator().manual_seed(7))
+    spec = torch.view_as_complex(img.spectrum) * img.scale
+    x = torch.fft.irfft2(spec, s=img.shape, norm="ortho") / 4.0
+    before = torch.sigmoid(torch.einsum("ij,njhw->nihw", param._COLOR.to(x), x))
+    assert torch.equal(img(), before)
+    assert param._color("cpu", torch.float32) is param._color("cpu", torch.float32)
