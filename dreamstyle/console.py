@@ -71,6 +71,8 @@ class Console:
             return
         if self.bar is None:
             self._open(e.total, e.stage)
+        if e.total != self.bar.total:  # --steps auto: a converged scale gave back its remaining steps
+            self.bar.total = e.total
         self.bar.update(1)
         last = e.step == e.total
         show = not self.quiet and (e.step % POSTFIX_EVERY == 1 or last)
@@ -88,6 +90,8 @@ class Console:
 
     def _item(self, e: ItemDone) -> None:
         self._announce()
+        if e.level == 0 and e.kind == "scale" and e.message and self.bar is not None and not self.quiet:
+            say(f"{self.bar.desc}: {'scale ' + str(e.index + 1) + ' ' if e.count and e.count > 1 else ''}{e.message}")
         if e.level != 0 or e.kind not in ("frame", "item"):
             return
         if e.status == "failed":

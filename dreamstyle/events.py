@@ -144,8 +144,8 @@ class Tracker:
         self.report(Step(self.done, self.total, self.stage, lambda: _floats(terms), self.picture))
         self.report.check()
 
-    def part_done(self, kind: str, index: int, count: int) -> None:
-        self.report(ItemDone(kind, index, count))
+    def part_done(self, kind: str, index: int, count: int, message: str = "") -> None:
+        self.report(ItemDone(kind, index, count, message=message))
 
 
 def _floats(terms: dict[str, Any]) -> dict[str, float]:

@@ -155,9 +155,11 @@ def run(
     dtype: torch.dtype,
     after_step: Callable[[], None] | None = None,
     progress: Tracker | None = None,
-) -> None:
-    """Minimise loss_fn(transform(image_fn())) for `steps` optimiser steps, reporting each one
-    to `progress` (which also stops the run, by KeyboardInterrupt, when it is cancelled)."""
+    until: Callable[[int, Callable[[], torch.Tensor]], bool] | None = None,
+) -> int:
+    """Minimise loss_fn(transform(image_fn())) for `steps` optimiser steps, or fewer when `until`
+    says the picture has stopped changing; returns the steps taken. Each step is reported to
+    `progress` (which also stops the run, by KeyboardInterrupt, when it is cancelled)."""
     transform = compose(transforms)
 
     def closure() -> torch.Tensor:
@@ -168,9 +170,13 @@ def run(
         loss.backward()
         return loss
 
-    for _ in range(steps):
+    for i in range(steps):
         loss = optimizer.step(closure)
         if after_step is not None:
             after_step()
         if progress is not None:
             progress.update(loss.detach() if isinstance(loss, torch.Tensor) else None)
+        if until is not None and until(i + 1, image_fn):
+            return i + 1
+    return steps
+

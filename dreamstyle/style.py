@@ -19,7 +19,7 @@ from .objectives import Objective, content_loss, gram, style_loss, tv_loss, weig
 from .optimize import LBFGS, run
 from .param import PixelImage
 from .runtime import generator, precision_name, resolve_device, resolve_precision
-from .settings import StyleSettings, metadata, parse_layers
+from .settings import AUTO, StyleSettings, metadata, parse_layers
 from .taps import probe
 
 ADAM_LR = 0.02
@@ -96,7 +96,9 @@ def style_images(content: Any, style: Any, s: StyleSettings, backbone: Backbone,
         # Checked here too, not only in _objectives: a run whose every scale is tiled never calls it.
         raise UserError("--content-weight and --style-weight are both 0: nothing to optimise", "give at least one a positive weight")
     gen = generator(s.seed)
-    progress = report.tracker(len(ladder) * s.steps, f"style {backbone.name}")
+    most, _ = s.step_plan()
+    progress = report.tracker(len(ladder) * most, f"style {backbone.name}")
+    taken: list[int] = []
     image: torch.Tensor | None = None
     param: PixelImage | None = None
     content_full = to_tensor(resize_longest(picture.rgb, final)).to(device)
@@ -105,7 +107,7 @@ def style_images(content: Any, style: Any, s: StyleSettings, backbone: Backbone,
     def so_far() -> Image.Image | None:
         if param is None:
             return None
-        return _finish(_output(param.image()[:1], content_full, s), picture, s, backbone, styles, device, dtype)
+        return _finish(_output(param.image()[:1], content_full, s), picture, s, backbone, styles, device, dtype, taken)
 
     progress.picture = so_far
     try:
@@ -120,8 +122,10 @@ def style_images(content: Any, style: Any, s: StyleSettings, backbone: Backbone,
             if s.tile and max(content_t.shape[-2:]) > s.tile:
                 # Too big for one pass: refine the upsampled coarser result in tiles (tiling.py).
                 init = _init(s, image, content_t, targets[0], gen, picture, first)
-                image = tiling.refine_style(backbone, init, content_t, targets, blend, content_w, style_w, s, gen, device, dtype, progress)
-                progress.part_done("scale", k, len(ladder))
+                steps, until = s.step_plan()
+                image, n = tiling.refine_style(backbone, init, content_t, targets, blend, content_w, style_w, s, gen, device, dtype,
+                                               progress, steps=steps, until=until)  # fmt: skip
+                _scale_done(progress, taken, n, steps, k, len(ladder))
                 continue
             content_obj, style_obj = _objectives(backbone, content_t, targets, blend, content_w, style_w, s, sweep)
             layers = (content_obj.layers if content_obj else frozenset()) | (style_obj.layers if style_obj else frozenset())
@@ -145,16 +149,26 @@ def style_images(content: Any, style: Any, s: StyleSettings, backbone: Backbone,
             opt = _optimizer(s, param.parameters())
             clamp = param.constrain if s.optimizer == "adam" else None
 
-            run(param, loss_fn, opt, s.steps, generator=gen, device=device, dtype=dtype, after_step=clamp, progress=progress)
+            steps, until = s.step_plan()
+            n = run(param, loss_fn, opt, steps, generator=gen, device=device, dtype=dtype, after_step=clamp, progress=progress, until=until)
             image = param.image().clamp(0, 1)
-            progress.part_done("scale", k, len(ladder))
+            _scale_done(progress, taken, n, steps, k, len(ladder))
     except KeyboardInterrupt:
         raise Interrupted(so_far()) from None
     return [
         _finish(_output(image[i : i + 1], content_full, s), picture, s if sweep is None else dataclasses.replace(s, style_weight=w),
-                backbone, styles, device, dtype)  # fmt: skip
+                backbone, styles, device, dtype, taken)  # fmt: skip
         for i, w in enumerate(sweep or [s.style_weight])
     ]
+
+
+def _scale_done(progress, taken: list[int], n: int, steps: int, k: int, count: int) -> None:
+    """A scale ended after `n` of at most `steps` steps: a converged one gives back the steps it
+    did not need, so the bar's total is what will really run."""
+    taken.append(n)
+    if n < steps:
+        progress.total -= steps - n
+    progress.part_done("scale", k, count, f"converged at step {n}" if n < steps else "")
 
 
 def _fit(x: torch.Tensor, size: int | None) -> torch.Tensor:
@@ -229,7 +243,8 @@ def _output(image: torch.Tensor, content_full: torch.Tensor, s: StyleSettings) -
     return image.clamp(0, 1)
 
 
-def _finish(img: torch.Tensor, picture: Picture, s: StyleSettings, backbone: Backbone, styles, device, dtype) -> Image.Image:
+def _finish(img: torch.Tensor, picture: Picture, s: StyleSettings, backbone: Backbone, styles, device, dtype,
+            taken: list[int] | None = None) -> Image.Image:  # fmt: skip
     out = to_pil(img)
     if picture.alpha is not None:
         out = out.convert("RGBA")
@@ -241,4 +256,6 @@ def _finish(img: torch.Tensor, picture: Picture, s: StyleSettings, backbone: Bac
     out.info["dreamstyle"] = metadata(
         "style", dataclasses.replace(s, model=backbone.name), backbone.weights, inputs, str(device), precision_name(dtype)
     )
+    if taken and s.steps == AUTO:  # the settings say "auto"; the record says how many that was
+        out.info["dreamstyle"]["ran"]["steps_taken"] = list(taken)
     return out

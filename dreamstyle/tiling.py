@@ -250,8 +250,9 @@ def style_tile_loss(backbone, content: torch.Tensor, grams: dict[str, torch.Tens
 
 def refine_style(backbone, init: torch.Tensor, content: torch.Tensor, styles: list[torch.Tensor], blend: list[float],
                  content_w: dict[str, float], style_w: dict[str, float], s, gen: torch.Generator, device, dtype,
-                 progress=None) -> torch.Tensor:
-    """Refine an upsampled style transfer at full size in tiles of `s.tile`; returns the image.
+                 progress=None, steps: int | None = None, until=None) -> tuple[torch.Tensor, int]:
+    """Refine an upsampled style transfer at full size in tiles of `s.tile`; returns the image and
+    the steps taken (`steps` at most, fewer when `until` says it is done).
 
     Adam, not L-BFGS: the shifting grid makes each step's loss a little different, which Adam
     shrugs off and L-BFGS's curvature pairs do not; and its state is two image-sized tensors
@@ -273,5 +274,6 @@ def refine_style(backbone, init: torch.Tensor, content: torch.Tensor, styles: li
     # It refines an already painted, upsampled picture: Adam's full 0.02 steps left a pixel-level
     # grain there (Tübingen x Starry Night, 640 px in 320 px tiles); 0.005 matches the untiled look.
     opt = torch.optim.Adam(param.parameters(), lr=s.lr or REFINE_LR)
-    run(param, loss_fn, opt, s.steps, generator=gen, device=device, dtype=dtype, after_step=param.constrain, progress=progress)
-    return param.image()
+    n = run(param, loss_fn, opt, steps or s.steps, generator=gen, device=device, dtype=dtype, after_step=param.constrain,
+            progress=progress, until=until)  # fmt: skip
+    return param.image(), n

@@ -158,7 +158,8 @@ def render(
     size = s.size or 224
     gen = generator(s.seed)
     param = (FFTImage if s.param == "fft" else SigmoidPixels)(s.batch, size, size, gen, device)
-    progress = report.tracker(s.steps, f"visualize {backbone.name}")
+    steps, until = s.step_plan()
+    progress = report.tracker(steps, f"visualize {backbone.name}")
     opt = torch.optim.Adam(param.parameters(), lr=s.lr or 0.05)
     meta = metadata("visualize", dataclasses.replace(s, model=backbone.name), backbone.weights,
                     {"objective": objective.name}, str(device), precision_name(dtype))  # fmt: skip
@@ -171,10 +172,15 @@ def render(
 
     progress.picture = lambda: images()[0]
     try:
-        run(param, lambda x: -total(backbone(x, total.layers)), opt, s.steps, transforms=robustness(s.transforms),
-            generator=gen, device=device, dtype=dtype, progress=progress)  # fmt: skip
+        n = run(param, lambda x: -total(backbone(x, total.layers)), opt, steps, transforms=robustness(s.transforms),
+                generator=gen, device=device, dtype=dtype, progress=progress, until=until)  # fmt: skip
     except KeyboardInterrupt:
         raise Interrupted(images()) from None  # a list: the caller knows how to lay it out
+    if until is not None:  # --steps auto: the settings say "auto"; the record says how many that was
+        meta["ran"]["steps_taken"] = [n]
+        if n < steps:
+            progress.total = n
+            progress.part_done("scale", 0, 1, f"converged at step {n}")
     return images()
 
 

@@ -105,7 +105,7 @@ MALFORMED = [
     ('engine = "draem"\ndescription = "x"\n', "did you mean 'dream'"),
     ('engine = "dream"\ndescription = "x"\n[settings]\nstep = 3\n', "did you mean 'steps'"),
     ('engine = "style"\ndescription = "x"\n[settings]\noctaves = 3\n', "not a style setting"),
-    ('engine = "dream"\ndescription = "x"\n[settings]\nsteps = "ten"\n', "steps = 'ten' should be a whole number"),
+    ('engine = "dream"\ndescription = "x"\n[settings]\noctaves = "ten"\n', "octaves = 'ten' should be a whole number"),
     ('engine = "dream"\ndescription = "x"\n[settings]\nsteps = true\n', "should be a whole number"),
     ('engine = "dream"\ndescription = "x"\nsteps = 3\n', "[settings]"),
     ('engine = "dream"\ndescription = "x"\nsettings = 3\n', "must be a table"),
