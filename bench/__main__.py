@@ -34,14 +34,16 @@ PROFILES = {
         dict(name="memory: style 1024 px", engine="style", size=1024, steps=2, optimizer="lbfgs", ours_only=True, warmup=1),
         dict(name="memory: style 2048 px", engine="style", size=2048, steps=2, optimizer="lbfgs", ours_only=True, warmup=1),
     ],
+    # In the order a lent GPU's time limit should cut them (bench/gpu.sh): the headline first; last
+    # the naive visualisation, 64 x 514 launch-bound steps one channel at a time.
     "gpu": [
         dict(name="style 512 px, 500 steps (Adam)", engine="style", size=512, steps=500, optimizer="adam", scales=[512], ratio=True),
         dict(name="style 512 px, 500 steps (L-BFGS, default)", engine="style", size=512, steps=500, optimizer="lbfgs", scales=[512], ours_only=True),
         dict(name="dream 1024 px, 4 octaves x 10 steps", engine="dream", size=1024, steps=10, octaves=4, ratio=True),
-        dict(name="visualize 64 channels x 512 steps, 224 px", engine="visualize", size=224, steps=512, channels=64, layer="relu4_1", ratio=True),
         dict(name="memory: style 512 px", engine="style", size=512, steps=5, optimizer="lbfgs", ratio=True),
         dict(name="memory: style 1024 px", engine="style", size=1024, steps=5, optimizer="lbfgs", ratio=True),
         dict(name="memory: style 2048 px", engine="style", size=2048, steps=5, optimizer="lbfgs", ratio=True),
+        dict(name="visualize 64 channels x 512 steps, 224 px", engine="visualize", size=224, steps=512, channels=64, layer="relu4_1", ratio=True),
     ],
     # A smoke run for tests and for checking the harness itself.
     "quick": [
@@ -73,11 +75,15 @@ def random_vgg19(path: Path) -> None:
     torch.save(torchvision.models.vgg19().state_dict(), path)
 
 
+class CaseFailed(Exception):
+    pass
+
+
 def run_worker(case: dict) -> dict:
     proc = subprocess.run([sys.executable, "-m", "bench.worker", json.dumps(case)], cwd=HERE.parent,
                           capture_output=True, text=True)  # fmt: skip
     if proc.returncode != 0:
-        raise SystemExit(f"bench case {case['name']} ({case['impl']}) failed:\n{proc.stderr[-3000:]}")
+        raise CaseFailed(f"bench case {case['name']} ({case['impl']}) failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -116,7 +122,27 @@ def main(argv: list[str] | None = None) -> int:
     device = resolve_device(args.device)
     profile = args.profile if args.profile != "auto" else ("gpu" if device.type == "cuda" else "cpu")
     cases = [c for c in PROFILES[profile] if not args.only or any(w in c["name"] for w in args.only.split(","))]
-    rows = []
+    rows: list[dict] = []
+    failed: list[dict] = []
+    out = None
+
+    def save() -> Path:
+        """The results so far, rewritten after every case: a run stopped part-way (a time limit on a
+        lent GPU) still leaves the cases it finished."""
+        if rows:
+            device_name = rows[0]["device_name"]
+        else:  # only failures so far: name the device as a worker would
+            from bench.worker import _cpu_name
+
+            device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
+        args.out.mkdir(parents=True, exist_ok=True)
+        slug = re.sub(r"[^a-z0-9]+", "-", f"{device.type}-{device_name}".lower()).strip("-")
+        path = args.out / f"{slug}-{datetime.date.today().isoformat()}{'-' + profile if profile != 'cpu' and profile != 'gpu' else ''}.json"
+        doc = {"device": device_name, "profile": profile, "torch": torch.__version__, "cuda": torch.version.cuda,
+               "cases_run": len({r["name"] for r in rows}), "cases_in_profile": len(cases), "rows": rows, "failed": failed}  # fmt: skip
+        path.write_text(json.dumps(doc, indent=1))
+        return path
+
     with tempfile.TemporaryDirectory() as tmp:
         weights = Path(tmp) / "vgg19-random.pth"
         random_vgg19(weights)
@@ -124,28 +150,35 @@ def main(argv: list[str] | None = None) -> int:
             base = {**case, "device": str(device), "weights": str(weights), "precision": args.precision}
             if args.steps:
                 base["steps"] = args.steps
-            ours = run_worker({**base, "impl": "dreamstyle"})
-            if not case.get("ours_only"):
-                ref = run_worker({**base, "impl": "naive"})
-                ours["speedup"] = ref["seconds"] / ours["seconds"]
-                rows.append(ref)
-            rows.append(ours)
+            try:
+                ours = run_worker({**base, "impl": "dreamstyle"})
+                new = [ours]
+                if not case.get("ours_only"):
+                    ref = run_worker({**base, "impl": "naive"})
+                    ours["speedup"] = ref["seconds"] / ours["seconds"]
+                    new = [ref, ours]
+            except CaseFailed as exc:  # the other cases still run: a lent GPU's time is not to be lost
+                print(exc, file=sys.stderr, flush=True)
+                failed.append({"name": case["name"], "error": str(exc)[-3000:]})
+                out = save()
+                continue
+            for r in new:
+                peak = peak_tflops(r["device_name"], r["precision"])
+                r["peak_fraction"] = r["tflops"] / peak if peak else None
+                r.pop("weights", None)
+            rows.extend(new)
+            out = save()
             print(f"  {case['name']}: {ours['seconds']:.2f} s" + (f", {ours['speedup']:.2f}x the baseline" if "speedup" in ours else ""),
                   file=sys.stderr, flush=True)  # fmt: skip
-    for r in rows:
-        peak = peak_tflops(r["device_name"], r["precision"])
-        r["peak_fraction"] = r["tflops"] / peak if peak else None
-        r.pop("weights", None)
 
     device_name = rows[0]["device_name"] if rows else str(device)
     print(f"\n**{device_name}** ({device.type}, torch {torch.__version__}, {os.cpu_count()} CPU threads visible), profile `{profile}`\n")
     print(table(rows))
-    args.out.mkdir(parents=True, exist_ok=True)
-    slug = re.sub(r"[^a-z0-9]+", "-", f"{device.type}-{device_name}".lower()).strip("-")
-    out = args.out / f"{slug}-{datetime.date.today().isoformat()}{'-' + profile if profile != 'cpu' and profile != 'gpu' else ''}.json"
-    out.write_text(json.dumps({"device": device_name, "profile": profile, "torch": torch.__version__, "rows": rows}, indent=1))
-    print(f"\nwrote {out}", file=sys.stderr)
-    return 0
+    if out is not None:
+        print(f"\nwrote {out}", file=sys.stderr)
+    if failed:
+        print(f"{len(failed)} case(s) failed: {', '.join(f['name'] for f in failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

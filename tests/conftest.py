@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import copy
+import os
 import zlib
 from pathlib import Path
 
@@ -8,6 +10,52 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
+
+# The device the suite runs on: what `--device auto` (every engine's default) resolves to here.
+#   cpu (the default): CUDA and MPS are hidden, so the suite is the CPU suite on any machine.
+#   cuda / mps: that device must be there (the run stops at once otherwise); tests marked
+#   `@pytest.mark.cpu` are skipped, because what they assert holds on the CPU only.
+# Tests that pass `device="cpu"`, `--device cpu` or CPU tensors run on the CPU whatever is set.
+TEST_DEVICES = ("cpu", "cuda", "mps")
+TEST_DEVICE = os.environ.get("DREAMSTYLE_TEST_DEVICE", "").strip().lower() or "cpu"
+
+
+def _mps_available() -> bool:
+    return bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
+
+
+def pytest_configure(config):
+    if TEST_DEVICE not in TEST_DEVICES:
+        raise pytest.UsageError(f"DREAMSTYLE_TEST_DEVICE={TEST_DEVICE!r} is not one of {', '.join(TEST_DEVICES)}")
+    if TEST_DEVICE == "cpu":
+        # Before anything initialises CUDA; subprocesses (the CLI tests) inherit it too.
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+        if _mps_available():  # MPS has no such variable: hidden from this process only
+            torch.backends.mps.is_available = lambda: False
+    elif TEST_DEVICE == "cuda" and not torch.cuda.is_available():
+        raise pytest.UsageError("DREAMSTYLE_TEST_DEVICE=cuda, but torch sees no CUDA GPU here "
+                                f"(torch {torch.__version__}, CUDA build {torch.version.cuda}, "
+                                f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '<unset>')!r})")  # fmt: skip
+    elif TEST_DEVICE == "mps" and not _mps_available():
+        raise pytest.UsageError(f"DREAMSTYLE_TEST_DEVICE=mps, but torch {torch.__version__} sees no Apple MPS device here")
+
+
+def pytest_report_header(config):
+    if TEST_DEVICE == "cuda":
+        where = f"{torch.cuda.get_device_name()} (compute capability {'.'.join(map(str, torch.cuda.get_device_capability()))})"
+    else:
+        where = TEST_DEVICE
+    return f"dreamstyle test device: {where}, torch {torch.__version__} (DREAMSTYLE_TEST_DEVICE={TEST_DEVICE})"
+
+
+def pytest_collection_modifyitems(config, items):
+    if TEST_DEVICE == "cpu":
+        return
+    for item in items:
+        marker = item.get_closest_marker("cpu")
+        if marker is not None:
+            why = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "asserts a CPU-only fact")
+            item.add_marker(pytest.mark.skip(reason=f"pins the CPU: {why} (DREAMSTYLE_TEST_DEVICE={TEST_DEVICE})"))
 
 
 @pytest.fixture(autouse=True)
@@ -27,9 +75,39 @@ def _no_user_presets(monkeypatch, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def lite():
+    """The bundled efficientnet-lite0 on the CPU: both the backbone the tests hand to the engines
+    and the judge they measure the pictures with (on CPU tensors)."""
     import dreamstyle
 
-    return dreamstyle.load_backbone("efficientnet-lite0")
+    backbone = dreamstyle.load_backbone("efficientnet-lite0")
+    return backbone if TEST_DEVICE == "cpu" else _judge_stays_on_the_cpu(backbone)
+
+
+def _judge_stays_on_the_cpu(backbone):
+    """On a GPU test device the engines move the backbone they are given with
+    `backbone = backbone.to(device)`, which moves a module in place: the shared judge would end
+    up on the GPU and every CPU tensor the tests feed it would fail. This one answers `.to()` of
+    another device with a copy on that device (made once per device, and a plain Backbone, so the
+    engines run what they always run) and stays on the CPU itself."""
+    base = type(backbone)
+
+    class CpuJudge(base):
+        def to(self, *args, **kwargs):
+            device = torch._C._nn._parse_to(*args, **kwargs)[0]
+            if device is None or device.type == "cpu":
+                return super().to(*args, **kwargs)
+            copies = self.__dict__.pop("_device_copies", {})
+            try:
+                if str(device) not in copies:
+                    twin = copy.deepcopy(self)
+                    twin.__class__ = base
+                    copies[str(device)] = twin.to(*args, **kwargs)
+            finally:
+                self.__dict__["_device_copies"] = copies
+            return copies[str(device)]
+
+    backbone.__class__ = CpuJudge
+    return backbone
 
 
 @pytest.fixture(scope="session")

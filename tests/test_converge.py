@@ -60,6 +60,7 @@ def test_a_hard_problem_runs_to_the_ceiling(tmp_path, monkeypatch):
     assert Job.from_png(out).ran["steps_taken"] == [30]
 
 
+@pytest.mark.cpu("byte-identical reruns")
 def test_auto_is_reproduced_to_the_byte_by_from(tmp_path, monkeypatch):
     monkeypatch.setattr(StyleSettings, "AUTO_LEVELS", 4.0)  # converge fast at 64 px, for test time
     a, b = tmp_path / "a.png", tmp_path / "b.png"

@@ -66,6 +66,7 @@ def test_octave_sizes_are_a_geometric_ladder_ending_at_full_size():
     assert octave_sizes(60, 80, 4, 1.4, min_side=32) == [(43, 57), (60, 80)]
 
 
+@pytest.mark.cpu("byte-identical reruns with one seed, recorded as device cpu, precision fp32")
 def test_same_seed_gives_identical_bytes_and_settings_round_trip(lite, cat, tmp_path):
     paths = []
     for name in ("a.png", "b.png"):

@@ -325,6 +325,7 @@ def test_info_prints_settings_readably_and_as_json(dreamed):
     assert raw.exit_code == 0 and json.loads(raw.stdout) == read_settings(dreamed)
 
 
+@pytest.mark.cpu("byte-identical reruns")
 def test_from_reruns_to_identical_bytes(dreamed, tmp_path):
     again = tmp_path / "b.png"
     res = invoke("dream", "--from", dreamed, "-o", again, "-q")
@@ -356,6 +357,7 @@ def test_from_refuses_files_without_settings_and_other_engines(dreamed, tmp_path
     assert_refused(invoke("visualize", "class", "--from", dreamed, "-o", tmp_path / "x.png"), "dreamstyle dream", tmp_path)
 
 
+@pytest.mark.cpu("byte-identical reruns")
 def test_style_from_reruns_to_identical_bytes(tmp_path):
     a, b = tmp_path / "a.png", tmp_path / "b.png"
     assert invoke("style", CAT, SWIRLS, "-o", a, *STYLE, "--steps", "2").exit_code == 0
@@ -364,6 +366,7 @@ def test_style_from_reruns_to_identical_bytes(tmp_path):
     assert a.read_bytes() == b.read_bytes()
 
 
+@pytest.mark.cpu("byte-identical reruns")
 @pytest.mark.parametrize(
     "args",
     [["channels", "--layer", "block3", "--channels", "1,4"], ["class", "goldfish", "1", "--batch", "2"],

@@ -17,6 +17,7 @@ CAT = SAMPLES / "cat.jpg"
 FAST = DreamSettings(model="efficientnet-lite0", size=96, octaves=2, steps=3, quiet=True)
 
 
+@pytest.mark.cpu("the run is reported as device cpu, precision fp32")
 def test_events_come_in_order_and_the_step_picture_is_the_one_forming(tmp_path):
     events = []
     out = tmp_path / "o.png"

@@ -63,6 +63,7 @@ def wait(client, jid: str, until, timeout: float = 120) -> dict:
     raise AssertionError(f"job {jid} never got there: {status}")
 
 
+@pytest.mark.cpu("its result reruns to byte-identical output")
 def test_a_style_job_streams_its_steps_and_previews_and_its_result_reruns_to_the_same_bytes(client, tmp_path):
     photo, painting = upload(client, "cat.jpg"), upload(client, "swirls.jpg")
     job = {"engine": "style", "inputs": {"content": f"upload:{photo}", "styles": [f"upload:{painting}"]},
