@@ -115,7 +115,7 @@ def run(job: Job, *, on_event: Listener | None = None, cancel: threading.Event |
         stage = f"{engine.stage or job.engine} {backbone.name}"
         total = (clip.count if clip else job.motion.frames) if frames else 0
         report(Started(job, total, "frame" if frames else "step", stage, backbone.name, backbone.weights, str(device), precision_name(dtype)))
-        with device_settings(device):  # cuDNN benchmark for this run only, put back after
+        with device_settings(device, s.deterministic):  # cuDNN benchmark (or determinism) for this run only
             if frames:
                 result = _run_frames(job, clip, backbone, report, out, force)
             else:

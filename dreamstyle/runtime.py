@@ -32,7 +32,7 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 @contextlib.contextmanager
-def device_settings(device: torch.device) -> Iterator[None]:
+def device_settings(device: torch.device, deterministic: bool = False) -> Iterator[None]:
     """The backend settings for one run on `device`, put back as they were afterwards (also after
     an error or a cancel): a library must not leave process-wide flags changed for its caller.
 
@@ -40,12 +40,41 @@ def device_settings(device: torch.device) -> Iterator[None]:
     algorithm search per shape pays back at once. (fp32 convolutions already use TF32 by
     PyTorch's default; matmuls are left in full fp32 because the Gram matrices and L-BFGS dot
     products are where precision matters.) Tiled passes turn it off again (tiling.py).
+
+    `deterministic`: the same seed gives the same bytes on a GPU too. By default it does not
+    there: benchmark mode may pick another algorithm per run, the backward passes of
+    grid_sample and interpolate add with atomics in any order, and TF32 rounds convolutions.
+    So: no benchmark, cuDNN's deterministic algorithms, no TF32, and torch's deterministic
+    mode, which raises rather than run an op that has no deterministic form. (On the CPU runs
+    are repeatable already; the mode only checks that.)
     """
+    if deterministic:
+        with _deterministic():
+            yield
+        return
     if device.type != "cuda":
         yield
         return
     with cudnn_benchmark(True):
         yield
+
+
+@contextlib.contextmanager
+def _deterministic() -> Iterator[None]:
+    import os
+
+    # cuBLAS needs a fixed workspace to be repeatable; it reads this when it starts, so it counts
+    # only if no CUDA matmul ran before in this process (a fresh `dreamstyle` run).
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    before = (torch.are_deterministic_algorithms_enabled(), cudnn.deterministic, cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32)
+    torch.use_deterministic_algorithms(True)
+    cudnn.deterministic, cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32 = True, False, False, False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0])
+        cudnn.deterministic, cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32 = before[1:]
 
 
 @contextlib.contextmanager

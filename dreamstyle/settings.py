@@ -38,6 +38,7 @@ class CommonSettings:
     seed: int | None = 0
     device: str = "auto"
     precision: str = "auto"
+    deterministic: bool = False  # repeatable on a GPU too, at some speed (runtime.device_settings)
     save_every: int = 0
     quiet: bool = False
     max_pixels: int | None = 178_956_970

@@ -83,7 +83,7 @@ def test_resolving_a_device_changes_no_global_flag(benchmark_off, monkeypatch):
 
 def _run_on_fake_cuda(monkeypatch, lite, make):
     """run() a dream job whose engine is `make`, with run()'s device settings those of CUDA."""
-    monkeypatch.setattr(RUN, "device_settings", lambda device: runtime.device_settings(CUDA))
+    monkeypatch.setattr(RUN, "device_settings", lambda device, deterministic=False: runtime.device_settings(CUDA, deterministic))
     monkeypatch.setitem(ENGINES, "dream", replace(ENGINES["dream"], make=make))
     events = []
     job = Job("dream", {"image": str(CAT)}, DreamSettings(model="efficientnet-lite0", size=64, steps=1, quiet=True))
@@ -333,3 +333,44 @@ def test_the_colour_matrix_is_copied_once_and_the_picture_is_as_before():
     before = torch.sigmoid(torch.einsum("ij,njhw->nihw", param._COLOR.to(x), x))
     assert torch.equal(img(), before)
     assert param._color("cpu", torch.float32) is param._color("cpu", torch.float32)
+
+
+# --- --deterministic ---------------------------------------------------------------------------
+
+
+def test_deterministic_runs_set_every_switch_and_put_them_back():
+    import torch
+
+    from dreamstyle.runtime import device_settings
+
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    before = (torch.are_deterministic_algorithms_enabled(), cudnn.deterministic, cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32)
+    with pytest.raises(RuntimeError):
+        with device_settings(torch.device("cuda"), deterministic=True):
+            assert torch.are_deterministic_algorithms_enabled() and cudnn.deterministic
+            assert not cudnn.benchmark and not cudnn.allow_tf32 and not matmul.allow_tf32
+            raise RuntimeError("the run failed")
+    assert (torch.are_deterministic_algorithms_enabled(), cudnn.deterministic, cudnn.benchmark,
+            cudnn.allow_tf32, matmul.allow_tf32) == before  # fmt: skip
+
+
+def test_deterministic_on_the_cpu_changes_no_pixel_and_is_recorded(tmp_path):
+    """Every engine's ops have deterministic forms (the mode would raise otherwise), and on the
+    CPU the result is the one a plain run gives."""
+    import numpy as np
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from dreamstyle import Job
+    from dreamstyle.cli import app
+
+    samples = Path(__file__).resolve().parent.parent / "samples"
+    base = ["dream", str(samples / "cat.jpg"), "--model", "efficientnet-lite0", "--size", "128", "--octaves", "2",
+            "--steps", "2", "--tile", "64", "-q"]  # fmt: skip
+    for name, extra in (("plain.png", []), ("det.png", ["--deterministic"])):
+        res = CliRunner().invoke(app, [*base, *extra, "-o", str(tmp_path / name)])
+        assert res.exit_code == 0, res.output
+    plain, det = (np.asarray(Image.open(tmp_path / n)) for n in ("plain.png", "det.png"))
+    assert (plain == det).all()
+    assert Job.from_png(tmp_path / "det.png").settings.deterministic is True
+    assert Job.from_png(tmp_path / "plain.png").settings.deterministic is False

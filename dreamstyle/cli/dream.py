@@ -25,7 +25,7 @@ from .options import Channels, Jitter, Layers, OctaveScale, Smooth, shared
     "dreamstyle dream 'photos/*.jpg' -o dreams/",
 ))
 @guarded
-@shared("output", "model", "weights", "size", "steps", "lr", "seed", "save_every", "preset", "device", "precision",
+@shared("output", "model", "weights", "size", "steps", "lr", "seed", "save_every", "preset", "device", "precision", "deterministic",
         "max_pixels", "blend", "fps", "from_", "force", "quiet", "verbose")  # fmt: skip
 def dream(
     image: Annotated[Optional[Path], typer.Argument(help="The photo to dream on (with --from: the one recorded there).", show_default=False)] = None,

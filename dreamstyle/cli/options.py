@@ -20,6 +20,7 @@ Device = Annotated[Optional[str], typer.Option(help="auto (cuda, then mps, then 
 Precision = Annotated[Optional[str], typer.Option(help="auto (bf16 on GPUs of compute capability 8.0+ and on CPUs with native bf16, else fp32), fp32 or bf16; fp16 is refused.")]
 SaveEvery = Annotated[Optional[int], typer.Option(help="Also save a snapshot OUT.stepNNNNN.png every N steps.")]
 Preset = Annotated[Optional[str], typer.Option(help="Start from a preset (`dreamstyle presets`); flags you give override it.")]
+Deterministic = Annotated[bool, typer.Option("--deterministic", help="The same seed gives the same bytes on a GPU too (no cuDNN autotuning, no TF32, deterministic kernels), at some speed; the CPU is repeatable already.")]
 Force = Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing output file.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or log lines (for scripts).")]
 MaxPixels = Annotated[Optional[int], typer.Option(help="Refuse input images with more pixels than this (decompression-bomb guard).")]
@@ -47,12 +48,12 @@ OPTIONS = {
     "steps": (Steps, None), "lr": (Lr, None), "seed": (Seed, None), "param": (Param, None),
     "transforms": (Transforms, None), "diversity": (Diversity, None), "batch": (Batch, None),
     "save_every": (SaveEvery, None), "preset": (Preset, None), "device": (Device, None),
-    "precision": (Precision, None), "max_pixels": (MaxPixels, None), "blend": (Blend, None), "fps": (Fps, None),
+    "precision": (Precision, None), "deterministic": (Deterministic, False), "max_pixels": (MaxPixels, None), "blend": (Blend, None), "fps": (Fps, None),
     "from_": (From, None), "force": (Force, False), "quiet": (Quiet, False), "verbose": (Verbose, False),
 }  # fmt: skip
 # What the visualize commands that optimise a picture share.
 OPTIMISING = ("output", "model", "weights", "size", "steps", "lr", "seed", "param", "transforms")
-RUNNING = ("device", "precision", "from_", "force", "quiet", "verbose")
+RUNNING = ("device", "precision", "deterministic", "from_", "force", "quiet", "verbose")
 
 
 def shared(*names: str):

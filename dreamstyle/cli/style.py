@@ -23,7 +23,7 @@ from .options import shared
     "dreamstyle style 'photos/*.jpg' painting.jpg -o painted/",
 ))
 @guarded
-@shared("output", "model", "weights", "size", "steps", "seed", "save_every", "preset", "device", "precision",
+@shared("output", "model", "weights", "size", "steps", "seed", "save_every", "preset", "device", "precision", "deterministic",
         "max_pixels", "blend", "fps", "from_", "force", "quiet", "verbose")  # fmt: skip
 def style(
     content: Annotated[Optional[Path], typer.Argument(help="The photo to paint (with --from: the one recorded there).", show_default=False)] = None,

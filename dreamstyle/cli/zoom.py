@@ -18,7 +18,7 @@ from .options import Channels, Jitter, Layers, OctaveScale, Smooth, shared
     "dreamstyle zoom photo.jpg --preset swirls --frames 120 --fps 24 -o frames/",
 ))
 @guarded
-@shared("model", "weights", "size", "steps", "lr", "seed", "preset", "device", "precision", "max_pixels",
+@shared("model", "weights", "size", "steps", "lr", "seed", "preset", "device", "precision", "deterministic", "max_pixels",
         "force", "quiet", "verbose")  # fmt: skip
 def zoom_cmd(
     image: Annotated[Path, typer.Argument(help="The picture to start from.", show_default=False)],
