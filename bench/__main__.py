@@ -164,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             for r in new:
                 peak = peak_tflops(r["device_name"], r["precision"])
+                if peak is None and device.type == "cpu":  # the formula in bench/peak.py
+                    from .peak import cpu_peak_tflops
+
+                    peak = cpu_peak_tflops(r["precision"])
                 r["peak_fraction"] = r["tflops"] / peak if peak else None
                 r.pop("weights", None)
             rows.extend(new)
