@@ -1,0 +1,271 @@
+"""`python -m bench.timeto`: time to a finished picture, dreamstyle's style engine against a naive loop.
+
+The per-step bench (`python -m bench`) compares the same number of steps. This one asks how long
+each side takes to *finish a picture of the same quality*:
+
+1. dreamstyle: `dreamstyle.stylize(...)` through the public API with the given settings (model
+   efficientnet-lite0, the rest the defaults plus `--steps`), in a fresh process timed from start
+   to end (imports, loading the bundled weights, images, everything).
+2. Both results are scored by one evaluator (see `Evaluator`): style distance (relative Gram
+   distance to the painting at lite0 layers the engines do *not* optimise) and content distance
+   (relative feature distance to the photo at a deeper, also unoptimised layer); lower is better.
+3. The naive fp32 Adam loop (as bench/naive.py's style loop: content init, lr 0.02, dreamstyle's
+   lite0 default layers and weights, one scale), in its own fresh process, checks the evaluator
+   every 10 steps and stops once its style distance is at most dreamstyle's with a content distance
+   no worse, or at `--ceiling` steps ("did not reach"). Its seconds are the whole process, less the
+   time the in-loop evaluator took (a user of the loop would not run it); both are reported.
+
+Prints a markdown table and writes bench/results/timeto-<cpu>-<date>.json.
+The worker side: `python -m bench.timeto --worker ours|naive '<json>'` (one JSON line on stdout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+MODEL = "efficientnet-lite0"
+# dreamstyle's defaults for lite0 (dreamstyle/backbones.py MODELS, dreamstyle/settings.py StyleSettings).
+CONTENT_LAYER = "block8"
+STYLE_LAYERS = ("stem", "block1", "block3", "block5", "block8")
+CONTENT_WEIGHT, STYLE_WEIGHT, TV_WEIGHT, LR = 1.0, 100.0, 5.0, 0.02
+# The evaluator's layers: none of them is optimised by either side.
+EVAL_STYLE_LAYERS = ("block2", "block4", "block6", "block7")
+EVAL_CONTENT_LAYER = "block11"
+CHECK_EVERY = 10
+
+
+# --------------------------------------------------------------------------- shared pieces
+
+
+def _net():
+    """lite0's stages as a plain list, fp32 NCHW: no channels_last, no autocast, nothing of dreamstyle's engine."""
+    from dreamstyle import load_backbone
+
+    bb = load_backbone(MODEL, progress=False)
+    return bb
+
+
+def _features(bb, x: torch.Tensor, layers) -> dict[str, torch.Tensor]:
+    wanted = set(layers)
+    last = max(bb.stage_names.index(n) for n in wanted)
+    h = (x - bb.mean) / bb.std
+    out = {}
+    for i in range(last + 1):
+        h = bb.stages[i](h)
+        if bb.stage_names[i] in wanted:
+            out[bb.stage_names[i]] = h
+    return out
+
+
+def gram(f: torch.Tensor) -> torch.Tensor:
+    b, c, h, w = f.shape
+    x = f.reshape(b, c, h * w)
+    return x @ x.transpose(1, 2) / (h * w)
+
+
+def load_images(content: Path, style: Path, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    from dreamstyle.images import load_image, resize_longest, to_tensor
+
+    return tuple(to_tensor(resize_longest(load_image(p).rgb, size)) for p in (content, style))
+
+
+def quantised(x: torch.Tensor) -> torch.Tensor:
+    """What a saved 8-bit PNG holds."""
+    return (x.float().clamp(0, 1) * 255).round() / 255
+
+
+class Evaluator:
+    """One fixed judge for both sides. No pretrained network other than the bundled lite0 can be
+    loaded offline, so it is lite0 again, but at layers neither side optimises (style: block2,
+    block4, block6, block7; content: block11), plus an image-space measure (the distance between
+    the RGB colour Gram matrices of the picture and the painting). It is *not* independent of the
+    optimised network's weights: a result that exploits lite0's features can look better to it
+    than to a person or to another network."""
+
+    def __init__(self, bb, content: torch.Tensor, style: torch.Tensor):
+        self.bb = bb
+        with torch.no_grad():
+            sf = _features(bb, style, EVAL_STYLE_LAYERS)
+            self.grams = {n: gram(f) for n, f in sf.items()}
+            self.content = _features(bb, content, [EVAL_CONTENT_LAYER])[EVAL_CONTENT_LAYER]
+            self.rgb = gram(style)
+
+    @torch.no_grad()
+    def __call__(self, image: torch.Tensor) -> dict[str, float]:
+        x = quantised(image)
+        f = _features(self.bb, x, [*EVAL_STYLE_LAYERS, EVAL_CONTENT_LAYER])
+        style = sum(float((gram(f[n]) - g).norm() / g.norm()) for n, g in self.grams.items()) / len(self.grams)
+        c = f[EVAL_CONTENT_LAYER]
+        if c.shape != self.content.shape:  # only if an engine returned another size
+            c = torch.nn.functional.interpolate(c, size=self.content.shape[-2:], mode="bilinear", align_corners=False)
+        content = float((c - self.content).norm() / self.content.norm())
+        colour = float((gram(x) - self.rgb).norm() / self.rgb.norm())
+        return {"style": style, "content": content, "colour": colour}
+
+
+# --------------------------------------------------------------------------- the two workers
+
+
+def worker_ours(case: dict) -> dict:
+    from dreamstyle import stylize
+
+    steps = case["steps"]
+    img = stylize(case["content"], case["style"], model=MODEL, size=case["size"],
+                  steps=steps if steps == "auto" else int(steps), quiet=True, seed=0)  # fmt: skip
+    img.convert("RGB").save(case["output"])
+    return {"steps": steps}
+
+
+def worker_naive(case: dict) -> dict:
+    """bench/naive.py's style loop on lite0: content init, Adam lr 0.02, fp32, one scale."""
+    from PIL import Image
+
+    bb = _net()
+    content, style_img = load_images(Path(case["content"]), Path(case["style"]), case["size"])
+    judge = Evaluator(bb, content, style_img)
+    with torch.no_grad():
+        target_c = _features(bb, content, [CONTENT_LAYER])[CONTENT_LAYER]
+        target_g = {n: gram(f) for n, f in _features(bb, style_img, STYLE_LAYERS).items()}
+    c_norm = target_c.pow(2).mean()
+    g_norm = {n: g.pow(2).sum() for n, g in target_g.items()}
+    image = content.clone().requires_grad_(True)
+    opt = torch.optim.Adam([image], lr=LR)
+    goal_style, goal_content = case["target_style"], case["target_content"]
+    eval_seconds, reached, style_reached_at, score, step = 0.0, False, None, None, 0
+    for step in range(1, case["ceiling"] + 1):
+        opt.zero_grad()
+        feats = _features(bb, image, [CONTENT_LAYER, *STYLE_LAYERS])
+        loss = CONTENT_WEIGHT * (feats[CONTENT_LAYER] - target_c).pow(2).mean() / c_norm
+        for n in STYLE_LAYERS:
+            loss = loss + STYLE_WEIGHT / len(STYLE_LAYERS) * (gram(feats[n]) - target_g[n]).pow(2).sum() / g_norm[n]
+        tv = (image[..., 1:, :] - image[..., :-1, :]).pow(2).mean() + (image[..., :, 1:] - image[..., :, :-1]).pow(2).mean()
+        loss = loss + TV_WEIGHT * tv
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            image.clamp_(0, 1)
+        if step % CHECK_EVERY == 0 or step == case["ceiling"]:
+            t0 = time.perf_counter()
+            score = judge(image.detach())
+            eval_seconds += time.perf_counter() - t0
+            if style_reached_at is None and score["style"] <= goal_style:
+                style_reached_at = step
+            if score["style"] <= goal_style and score["content"] <= goal_content:
+                reached = True
+                break
+    arr = (quantised(image.detach())[0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+    Image.fromarray(arr).save(case["output"])
+    return {"steps": step, "reached": reached, "style_reached_at": style_reached_at, "eval_seconds": eval_seconds}
+
+
+def _run_worker(side: str, case: dict) -> tuple[dict, float]:
+    """The whole process, start to end, is what is timed."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "bench.timeto", "--worker", side, json.dumps(case)],
+                          cwd=ROOT, env=env, capture_output=True, text=True)  # fmt: skip
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{side} worker failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1]), seconds
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or "cpu"
+
+
+def main(argv: list[str] | None = None) -> Path:
+    ap = argparse.ArgumentParser(prog="python -m bench.timeto", description=__doc__.split("\n")[0])
+    ap.add_argument("--size", type=int, default=384)
+    ap.add_argument("--content", type=Path, default=ROOT / "samples" / "cat.jpg")
+    ap.add_argument("--style", type=Path, default=ROOT / "samples" / "swirls.jpg")
+    ap.add_argument("--steps", default="300", help="dreamstyle's --steps: a number or auto (default 300, its default)")
+    ap.add_argument("--ceiling", type=int, default=1500, help="most steps the naive loop may take (default 1500)")
+    ap.add_argument("--out", type=Path, default=HERE / "results", help="folder for the JSON result")
+    args = ap.parse_args(argv)
+    if args.steps != "auto":
+        int(args.steps)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        common = {"content": str(args.content.resolve()), "style": str(args.style.resolve()), "size": args.size}
+        ours, ours_s = _run_worker("ours", {**common, "steps": args.steps, "output": f"{tmp}/ours.png"})
+        # Scored here, outside both timed processes, from the saved 8-bit PNGs.
+        from dreamstyle.images import load_image, to_tensor
+
+        bb = _net()
+        content, style_img = load_images(args.content, args.style, args.size)
+        judge = Evaluator(bb, content, style_img)
+        ours_score = judge(to_tensor(load_image(f"{tmp}/ours.png").rgb))
+        naive, naive_s = _run_worker("naive", {**common, "ceiling": args.ceiling, "output": f"{tmp}/naive.png",
+                                               "target_style": ours_score["style"], "target_content": ours_score["content"]})  # fmt: skip
+        naive_score = judge(to_tensor(load_image(f"{tmp}/naive.png").rgb))
+
+    naive_net = naive_s - naive["eval_seconds"]
+    cpu = _cpu_name()
+    capability = torch.backends.cpu.get_cpu_capability()
+    rows = [
+        {"side": "dreamstyle", "settings": f"stylize, {MODEL}, defaults, steps={args.steps}", "steps": args.steps,
+         "seconds": ours_s, "score": ours_score},
+        {"side": "naive fp32 Adam", "settings": f"lr {LR}, content init, 1 scale, ceiling {args.ceiling}", "steps": naive["steps"],
+         "seconds": naive_net, "seconds_with_eval": naive_s, "eval_seconds": naive["eval_seconds"], "reached": naive["reached"],
+         "style_reached_at": naive["style_reached_at"], "score": naive_score},
+    ]  # fmt: skip
+    ratio = naive_net / ours_s
+    print(f"\n**{cpu}** (torch {torch.__version__}, CPU capability {capability}, {torch.get_num_threads()} threads), "
+          f"{args.size} px, {args.content.name} x {args.style.name}\n")  # fmt: skip
+    print("| side | settings | steps | seconds | style distance | content distance | colour distance |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        s = r["score"]
+        steps = str(r["steps"])
+        if r["side"] != "dreamstyle" and not r["reached"]:
+            steps += " (did not reach)"
+        print(f"| {r['side']} | {r['settings']} | {steps} | {r['seconds']:.1f} | {s['style']:.4f} | {s['content']:.4f} | {s['colour']:.4f} |")
+    verdict = "" if naive["reached"] else " (naive did not reach dreamstyle's picture: a lower bound)"
+    print(f"\nnaive / dreamstyle seconds: **{ratio:.2f}x**{verdict}; naive's in-loop evaluator took "
+          f"{naive['eval_seconds']:.1f} s more, not counted; naive reached the style distance alone at step "
+          f"{naive['style_reached_at']}.")  # fmt: skip
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    slug = re.sub(r"[^a-z0-9]+", "-", cpu.lower()).strip("-")
+    path = args.out / f"timeto-{slug}-{datetime.date.today().isoformat()}.json"
+    doc = {"cpu": cpu, "cpu_capability": capability, "torch": torch.__version__, "threads": torch.get_num_threads(),
+           "size": args.size, "content": args.content.name, "style": args.style.name, "model": MODEL,
+           "evaluator": {"style_layers": list(EVAL_STYLE_LAYERS), "content_layer": EVAL_CONTENT_LAYER, "colour": "RGB Gram"},
+           "rows": rows, "ratio": ratio, "reached": naive["reached"]}  # fmt: skip
+    # One file a day per CPU; runs with other settings are kept side by side in it.
+    runs = json.loads(path.read_text()).get("runs", []) if path.exists() else []
+    runs = [r for r in runs if (r["size"], r["rows"][0]["steps"]) != (args.size, args.steps)] + [doc]
+    path.write_text(json.dumps({"runs": runs}, indent=1))
+    print(f"\nwrote {path}")
+    return path
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--worker":
+        side, case = sys.argv[2], json.loads(sys.argv[3])
+        result = (worker_ours if side == "ours" else worker_naive)(case)
+        print(json.dumps(result))
+    else:
+        main()
