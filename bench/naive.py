@@ -43,7 +43,7 @@ class Extractor:
 
 def gram(f: torch.Tensor) -> torch.Tensor:
     b, c, h, w = f.shape
-    x = f.view(b, c, h * w)
+    x = f.reshape(b, c, h * w)  # a view when f is contiguous; a copy only when it must
     return x @ x.transpose(1, 2) / (h * w)
 
 
@@ -51,7 +51,18 @@ def style(state_dict, content, style_img, *, steps, content_layer="relu4_2",
           style_layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
           content_weight=1.0, style_weight=100.0, tv_weight=5.0, lr=0.02, device) -> torch.Tensor:
     net = Extractor(state_dict, [content_layer, *style_layers], device)
-    content, style_img = content.to(device), style_img.to(device)
+    image = None
+    for step, image in style_steps(net, content.to(device), style_img.to(device), content_layer=content_layer,
+                                   style_layers=style_layers, content_weight=content_weight, style_weight=style_weight,
+                                   tv_weight=tv_weight, lr=lr):  # fmt: skip
+        if step == steps:
+            break
+    return image.detach()
+
+
+def style_steps(net, content, style_img, *, content_layer, style_layers, content_weight, style_weight, tv_weight, lr):
+    """The tutorial's style loop, one step at a time: yields (step, image) after each step, so a
+    caller decides when to stop (bench.timeto stops it once it is as good as dreamstyle's)."""
     with torch.no_grad():
         target_c = net(content)[content_layer]
         target_g = {name: gram(f) for name, f in net(style_img).items() if name in style_layers}
@@ -60,7 +71,8 @@ def style(state_dict, content, style_img, *, steps, content_layer="relu4_2",
     image = content.clone().requires_grad_(True)
     opt = torch.optim.Adam([image], lr=lr)
     history = []
-    for step in range(steps):
+    step = 0
+    while True:
         opt.zero_grad()
         feats = net(image)
         loss = content_weight * (feats[content_layer] - target_c).pow(2).mean() / c_norm
@@ -74,7 +86,8 @@ def style(state_dict, content, style_img, *, steps, content_layer="relu4_2",
             image.clamp_(0, 1)
         if step % 50 == 0:  # the tutorial's progress print
             history.append(loss.item())
-    return image.detach()
+        step += 1
+        yield step, image
 
 
 def dream(state_dict, image, *, layer="relu4_4", octaves=4, scale=1.4, steps=10, lr=0.01, jitter=32,

@@ -34,6 +34,9 @@ from pathlib import Path
 
 import torch
 
+from .naive import gram, style_steps
+from .worker import _cpu_name
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 MODEL = "efficientnet-lite0"
@@ -68,12 +71,6 @@ def _features(bb, x: torch.Tensor, layers) -> dict[str, torch.Tensor]:
         if bb.stage_names[i] in wanted:
             out[bb.stage_names[i]] = h
     return out
-
-
-def gram(f: torch.Tensor) -> torch.Tensor:
-    b, c, h, w = f.shape
-    x = f.reshape(b, c, h * w)
-    return x @ x.transpose(1, 2) / (h * w)
 
 
 def load_images(content: Path, style: Path, size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -136,27 +133,12 @@ def worker_naive(case: dict) -> dict:
     bb = _net()
     content, style_img = load_images(Path(case["content"]), Path(case["style"]), case["size"])
     judge = Evaluator(bb, content, style_img)
-    with torch.no_grad():
-        target_c = _features(bb, content, [CONTENT_LAYER])[CONTENT_LAYER]
-        target_g = {n: gram(f) for n, f in _features(bb, style_img, STYLE_LAYERS).items()}
-    c_norm = target_c.pow(2).mean()
-    g_norm = {n: g.pow(2).sum() for n, g in target_g.items()}
-    image = content.clone().requires_grad_(True)
-    opt = torch.optim.Adam([image], lr=LR)
     goal_style, goal_content = case["target_style"], case["target_content"]
-    eval_seconds, reached, style_reached_at, score, step = 0.0, False, None, None, 0
-    for step in range(1, case["ceiling"] + 1):
-        opt.zero_grad()
-        feats = _features(bb, image, [CONTENT_LAYER, *STYLE_LAYERS])
-        loss = CONTENT_WEIGHT * (feats[CONTENT_LAYER] - target_c).pow(2).mean() / c_norm
-        for n in STYLE_LAYERS:
-            loss = loss + STYLE_WEIGHT / len(STYLE_LAYERS) * (gram(feats[n]) - target_g[n]).pow(2).sum() / g_norm[n]
-        tv = (image[..., 1:, :] - image[..., :-1, :]).pow(2).mean() + (image[..., :, 1:] - image[..., :, :-1]).pow(2).mean()
-        loss = loss + TV_WEIGHT * tv
-        loss.backward()
-        opt.step()
-        with torch.no_grad():
-            image.clamp_(0, 1)
+    eval_seconds, reached, style_reached_at, score, step, image = 0.0, False, None, None, 0, content
+    steps = style_steps(lambda x: _features(bb, x, [CONTENT_LAYER, *STYLE_LAYERS]), content, style_img,
+                        content_layer=CONTENT_LAYER, style_layers=STYLE_LAYERS, content_weight=CONTENT_WEIGHT,
+                        style_weight=STYLE_WEIGHT, tv_weight=TV_WEIGHT, lr=LR)  # fmt: skip
+    for step, image in steps:
         if step % CHECK_EVERY == 0 or step == case["ceiling"]:
             t0 = time.perf_counter()
             score = judge(image.detach())
@@ -166,6 +148,8 @@ def worker_naive(case: dict) -> dict:
             if score["style"] <= goal_style and score["content"] <= goal_content:
                 reached = True
                 break
+        if step == case["ceiling"]:
+            break
     arr = (quantised(image.detach())[0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
     Image.fromarray(arr).save(case["output"])
     return {"steps": step, "reached": reached, "style_reached_at": style_reached_at, "eval_seconds": eval_seconds}
@@ -181,18 +165,6 @@ def _run_worker(side: str, case: dict) -> tuple[dict, float]:
     if proc.returncode != 0:
         raise RuntimeError(f"{side} worker failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1]), seconds
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or "cpu"
 
 
 def main(argv: list[str] | None = None) -> Path:

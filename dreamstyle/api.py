@@ -18,7 +18,7 @@ from .backbones import Backbone
 from .console import Console
 from .errors import Interrupted
 from .events import ItemDone, Listener, Reporter, fan_out, snapshots
-from .job import Job, Result
+from .job import Job
 from .presets import merge, resolve
 from .run import run
 from .settings import CommonSettings, DreamSettings, MotionSettings, StyleSettings
@@ -120,15 +120,10 @@ def _clip_job(engine: str, source: Any, style: Any, settings, blend: float, fps:
 
 def _frames(job: Job, backbone: Backbone | None) -> Iterator[Image.Image]:
     from .clip import clip_frames, open_source
-    from .run import load
+    from .run import frame_runner, load
 
     backbone = backbone if backbone is not None else load(job.settings)
-    report = Reporter(_listener(job.settings, None))
-
-    def run_one(frame_job: Job, inner: Reporter) -> Result:
-        return run(frame_job, on_event=inner.on_event, cancel=inner.cancel, backbone=backbone)
-
-    yield from clip_frames(job, open_source(job), report, run_one)
+    yield from clip_frames(job, open_source(job), Reporter(_listener(job.settings, None)), frame_runner(backbone))
 
 
 def dream_frames(source: Any, settings: DreamSettings | None = None, *, blend: float = 0.5,

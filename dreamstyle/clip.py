@@ -13,6 +13,7 @@ from PIL import Image
 
 from .events import ItemDone, Reporter
 from .images import resize_longest, to_pil, to_tensor
+from .inputs import SOURCE
 from .job import Job, Result, record
 from .video import FOLDER_FPS, Clip, open_clip
 
@@ -20,7 +21,7 @@ RunOne = Callable[[Job, Reporter], Result]
 
 
 def source_of(job: Job) -> str:
-    return "content" if job.engine == "style" else "image"
+    return SOURCE[job.engine]
 
 
 def open_source(job: Job) -> Clip:

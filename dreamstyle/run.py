@@ -169,9 +169,7 @@ def _run_frames(job: Job, clip, backbone: Backbone, report: Reporter, out: Path 
     from .video import write_frames
     from .zoom import ZOOM_FPS, zoom_frames
 
-    def run_one(frame_job: Job, inner: Reporter) -> Result:
-        return run(frame_job, on_event=inner.on_event, cancel=inner.cancel, backbone=backbone)
-
+    run_one = frame_runner(backbone)
     if clip is None:
         frames, fps = zoom_frames(job, report, run_one), job.motion.fps or ZOOM_FPS
     else:
@@ -182,6 +180,16 @@ def _run_frames(job: Job, clip, backbone: Backbone, report: Reporter, out: Path 
     counted = _Counted(frames)
     path = write_frames(counted, out, fps, force=force)
     return Result(job, [], path, frames=counted.n)
+
+
+def frame_runner(backbone: Backbone):
+    """How a zoom or clip runs each of its frames: a run of its own, with the loaded backbone and
+    the frame's events one level down."""
+
+    def run_one(frame_job: Job, inner: Reporter) -> Result:
+        return run(frame_job, on_event=inner.on_event, cancel=inner.cancel, backbone=backbone)
+
+    return run_one
 
 
 class _Counted:
