@@ -155,11 +155,11 @@ def worker_naive(case: dict) -> dict:
     return {"steps": step, "reached": reached, "style_reached_at": style_reached_at, "eval_seconds": eval_seconds}
 
 
-def _run_worker(side: str, case: dict) -> tuple[dict, float]:
+def _run_worker(side: str, case: dict, module: str = "bench.timeto") -> tuple[dict, float]:
     """The whole process, start to end, is what is timed."""
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "bench.timeto", "--worker", side, json.dumps(case)],
+    proc = subprocess.run([sys.executable, "-m", module, "--worker", side, json.dumps(case)],
                           cwd=ROOT, env=env, capture_output=True, text=True)  # fmt: skip
     seconds = time.perf_counter() - start
     if proc.returncode != 0:

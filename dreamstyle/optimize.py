@@ -155,7 +155,7 @@ def run(
     dtype: torch.dtype,
     after_step: Callable[[], None] | None = None,
     progress: Tracker | None = None,
-    until: Callable[[int, Callable[[], torch.Tensor]], bool] | None = None,
+    until: Callable[[int, Callable[[], torch.Tensor], torch.Tensor | None], bool] | None = None,
 ) -> int:
     """Minimise loss_fn(transform(image_fn())) for `steps` optimiser steps, or fewer when `until`
     says the picture has stopped changing; returns the steps taken. Each step is reported to
@@ -176,7 +176,7 @@ def run(
             after_step()
         if progress is not None:
             progress.update(loss.detach() if isinstance(loss, torch.Tensor) else None)
-        if until is not None and until(i + 1, image_fn):
+        if until is not None and until(i + 1, image_fn, loss if isinstance(loss, torch.Tensor) else None):
             return i + 1
     return steps
 

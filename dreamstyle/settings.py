@@ -52,7 +52,7 @@ class CommonSettings:
             if self.steps != AUTO:
                 raise UserError(f"--steps {self.steps!r} is not a number of steps", f"give a whole number, e.g. --steps 200, or --steps {AUTO}")
             if not self.auto_steps:
-                raise UserError(f"--steps {AUTO} applies to style only so far", "give a number of steps, e.g. --steps 10")
+                raise UserError(f"--steps {AUTO} applies to style and visualize only", "give a number of steps, e.g. --steps 10")
         else:
             _positive(self, "steps", self.steps, allow_zero=False, upper=100_000)
         if self.size is not None:
@@ -71,19 +71,19 @@ class CommonSettings:
         if self.precision not in PRECISIONS:
             raise UserError(f"unknown precision {self.precision!r}", did_you_mean(self.precision, PRECISIONS))
 
-    # Whether `--steps auto` applies, and then: at most this many steps per scale, stopping once
-    # the pixels change by less than AUTO_LEVELS (0-255) in 10 steps (converge.Converged).
+    # Whether `--steps auto` applies, and then: at most AUTO_CEILING steps per scale, stopped by
+    # the engine's rule (`auto_rule`).
     auto_steps = False
     AUTO_CEILING = 0
-    AUTO_LEVELS = 0.0
 
     def step_plan(self):
         """(the most steps a scale takes, the stopping rule or None): `--steps N` runs exactly N."""
         if self.steps != AUTO:
             return self.steps, None
-        from .converge import Converged
+        return self.AUTO_CEILING, self.auto_rule()
 
-        return self.AUTO_CEILING, Converged(self.AUTO_LEVELS)
+    def auto_rule(self):
+        raise NotImplementedError
 
     def to_dict(self) -> dict[str, Any]:
         """The settings that shape the picture (`quiet` does not, so it is left out)."""
@@ -141,7 +141,7 @@ class StyleSettings(CommonSettings):
 
     model: str = "vgg19"
     size: int | None = 512
-    steps: int = 300
+    steps: int | str = AUTO  # each scale stops when its pixels stop changing visibly (at most AUTO_CEILING)
     lr: float | None = None  # Adam's step size; L-BFGS takes whole steps
     content_layers: str | None = None  # None: the model's defaults
     style_layers: str | None = None
@@ -163,6 +163,11 @@ class StyleSettings(CommonSettings):
     # 0.6 at 300, and side by side the pictures from step 150 on look the same.
     AUTO_CEILING = 500
     AUTO_LEVELS = 1.0
+
+    def auto_rule(self):
+        from .converge import Converged
+
+        return Converged(self.AUTO_LEVELS)
 
     def validate(self) -> None:
         super().validate()
@@ -189,16 +194,23 @@ class VisualizeSettings(CommonSettings):
     """Feature visualisation: optimise an image (or a batch) to excite a unit, channel or class."""
 
     size: int | None = 224
-    steps: int = 256
+    steps: int | str = AUTO  # stops when the objective's gains dwindle (at most AUTO_CEILING)
     lr: float | None = 0.05
     param: str = "fft"
     transforms: str = "standard"
     diversity: float = 0.0
     batch: int = 1  # images per objective (with diversity, several different answers)
 
-    # No --steps auto: with its random transforms the picture never stops moving in pixels
-    # (3-4 levels per 10 steps from step 40 to 512 for a class on lite0); a rule on the objective
-    # or the classifier's confidence is still to be measured.
+    # Pixels never settle here (random transforms), so auto stops on diminishing returns of the
+    # objective instead (converge.Plateau): class images on lite0 stopped at 120-130 steps where
+    # the fixed default was 256, at the same classifier confidence (docs/performance.md).
+    auto_steps = True
+    AUTO_CEILING = 512
+
+    def auto_rule(self):
+        from .converge import Plateau
+
+        return Plateau()
 
     def validate(self) -> None:
         super().validate()

@@ -26,10 +26,12 @@ ADAM_LR = 0.02
 
 
 def scale_ladder(size: int) -> list[int]:
-    """Halve down to no less than 256 px: the coarse solve fixes large-scale composition cheaply,
-    each finer scale only adds detail (as in jcjohnson's multires recipe)."""
+    """Halve down to no less than 192 px: the coarse solve fixes large-scale composition cheaply,
+    each finer scale only adds detail (as in jcjohnson's multires recipe). Measured at 384 px on
+    lite0 (bench/curves.py, docs/performance.md): solving at 192 first reached a style distance
+    the single scale never reached in 400 steps, in a third of its time."""
     ladder = [size]
-    while ladder[0] // 2 >= 256:
+    while ladder[0] // 2 >= 192:
         ladder.insert(0, ladder[0] // 2)
     return ladder
 

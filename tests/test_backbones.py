@@ -112,9 +112,11 @@ def test_input_normalisation_matches_what_each_backbones_weights_expect(model, r
 
 def test_truncation_runs_only_up_to_the_deepest_layer(lite):
     called = []
-    hooks = [m.register_forward_hook(lambda m, i, o, n=n: called.append(n)) for n, m in zip(lite.stage_names, lite.stages)]
+    x = torch.rand(1, 3, 64, 64)
+    computed, _ = lite._computing(x)  # the BN-folded copy a pass runs (fusion.py)
+    hooks = [m.register_forward_hook(lambda m, i, o, n=n: called.append(n)) for n, m in zip(lite.stage_names, computed)]
     try:
-        lite(torch.rand(1, 3, 64, 64), ["block2", "stem"])
+        lite(x, ["block2", "stem"])
     finally:
         for h in hooks:
             h.remove()
@@ -193,3 +195,22 @@ def test_the_light_list_of_model_names_matches_the_registry():
     from dreamstyle.settings import MODEL_NAMES
 
     assert list(MODEL_NAMES) == list(MODELS)
+
+
+def test_batchnorm_is_folded_for_computing_only(lite):
+    """A pass runs a copy with each BatchNorm folded into its conv: the same features (to float
+    rounding), while the backbone itself stays the published network for `layers` and state_dict."""
+    import copy
+
+    from torch import nn
+
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    plain = copy.deepcopy(lite.stages).eval()
+    want = x.sub(lite.mean).div(lite.std)
+    for stage in plain[:6]:
+        want = stage(want)
+    got = lite(x, ["block4"])["block4"]
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+    computed, _ = lite._computing(x)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in computed.modules())
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in lite.stages.modules()) == 49

@@ -22,3 +22,44 @@ def test_timeto_tiny_run(tmp_path, capsys):
     assert math.isfinite(doc["ratio"]) and doc["ratio"] > 0
     out = capsys.readouterr().out
     assert "| dreamstyle |" in out and "naive / dreamstyle seconds" in out
+
+
+def test_timeto_class_tiny_run(tmp_path, capsys):
+    from bench import timeto_class
+
+    path = timeto_class.main(["--classes", "goldfish", "--size", "64", "--steps", "6", "--compare-steps", "3",
+                              "--ceiling", "20", "--out", str(tmp_path)])  # fmt: skip
+    doc = json.loads(path.read_text())
+    assert doc["cpu_capability"] and path.name.startswith("timeto-class-")
+    rows = doc["runs"][0]["rows"]
+    assert [r["side"] for r in rows] == ["dreamstyle", "dreamstyle", "naive fp32 Adam"]
+    assert [r["steps"] for r in rows[:2]] == [6, 3]
+    for row in rows:
+        assert row["seconds"] > 0 and 0 <= row["confidence"] <= 1
+    # The naive loop stops at the first check that reaches dreamstyle's confidence, or at the ceiling.
+    naive = rows[2]
+    assert naive["steps"] % 10 == 0 and naive["steps"] <= 20
+    if naive["reached"]:
+        assert naive["confidence"] >= rows[0]["confidence"] - 1e-4
+    else:
+        assert naive["steps"] == 20
+    assert "| goldfish | naive fp32 Adam |" in capsys.readouterr().out
+
+
+def test_curves_tiny_run(tmp_path):
+    """bench.curves end to end at 96 px: each chosen way of spending steps gets a curve of scored
+    points whose engine seconds only grow, the defaults' curve ends where auto stopped, and the plot is written."""
+    from bench import curves
+
+    plot = tmp_path / "curves.png"
+    path = curves.main(["--size", "96", "--steps", "6", "--naive-steps", "6", "--every", "3",
+                        "--only", "L-BFGS, 2 scales;defaults;naive", "--out", str(tmp_path), "--plot", str(plot)])  # fmt: skip
+    doc = json.loads(path.read_text())
+    assert set(doc["curves"]) == {"L-BFGS, 2 scales (half, full)", "defaults (--steps auto)", "naive fp32 Adam lr 0.02"}
+    two = doc["curves"]["L-BFGS, 2 scales (half, full)"]["points"]
+    assert [p["step"] for p in two] == [3, 6, 9, 12] and [p["scale"] for p in two] == [0, 0, 1, 1]
+    for run in doc["curves"].values():
+        secs = [p["seconds"] for p in run["points"]]
+        assert secs == sorted(secs) and secs[0] > 0
+        assert all(math.isfinite(p["style"]) and math.isfinite(p["content"]) for p in run["points"])
+    assert plot.stat().st_size > 10_000

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from dreamstyle import Job, StyleSettings, UserError
 from dreamstyle.cli import app
-from dreamstyle.converge import Converged
+from dreamstyle.converge import Converged, Plateau
 from dreamstyle.settings import DreamSettings, VisualizeSettings, build
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -79,10 +79,48 @@ def test_a_number_of_steps_still_runs_exactly_that_many(tmp_path):
     assert job.settings.steps == 7 and "steps_taken" not in job.ran
 
 
+def test_auto_is_the_default_where_it_applies():
+    assert StyleSettings().steps == "auto" and VisualizeSettings().steps == "auto"
+    assert DreamSettings().steps == 10  # dream keeps its octave schedule
+    assert StyleSettings(steps=40).step_plan() == (40, None)
+
+
+def test_the_plateau_rule_stops_on_dwindling_gains_not_on_noise():
+    """An objective rising like log(steps) under noise, as a class logit under random transforms."""
+    import math
+
+    gen = torch.Generator().manual_seed(0)
+
+    def stop_step(curve, rule):
+        for step in range(1, 513):
+            if rule(step, lambda: None, torch.tensor(-curve(step) + float(torch.randn((), generator=gen)) * 2)):
+                return step
+        return None
+
+    # log-like: the last 32 steps add under 15 % of the gain so far from about step 120 on.
+    assert 96 <= stop_step(lambda t: 8 * math.log(t), Plateau()) <= 160
+    # A steady climb is worth more steps: it stops only once a window adds under 15 % of the
+    # gain so far (window / share + window = 245 steps).
+    assert stop_step(lambda t: 0.2 * t, Plateau()) >= 224
+    # Nothing to gain: done at min_steps, not at the ceiling.
+    assert stop_step(lambda t: 5.0, Plateau(min_steps=64)) in (64, 96)
+
+
+def test_visualize_auto_stops_early_and_records_its_steps(tmp_path, monkeypatch):
+    monkeypatch.setattr(VisualizeSettings, "AUTO_CEILING", 160)
+    out = tmp_path / "v.png"
+    res = CliRunner().invoke(app, ["visualize", "class", "goldfish", "--model", "efficientnet-lite0", "--size", "64", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    job = Job.from_png(out)
+    assert job.settings.steps == "auto"
+    taken = job.ran["steps_taken"]
+    assert len(taken) == 1 and 64 <= taken[0] < 160
+    assert "converged at step" in res.stderr
+
+
 @pytest.mark.parametrize(
     "cls, steps, needle",
-    [(DreamSettings, "auto", "--steps auto applies to style only so far"),
-     (VisualizeSettings, "auto", "--steps auto applies to style only so far"),
+    [(DreamSettings, "auto", "--steps auto applies to style and visualize only"),
      (StyleSettings, "soon", "--steps 'soon' is not a number of steps"),
      (StyleSettings, "-3", "--steps -3 is out of range")],
 )  # fmt: skip

@@ -13,7 +13,7 @@ import typer
 Model = Annotated[Optional[str], typer.Option(help="Backbone: vgg16, vgg19, vgg19-caffe, googlenet, efficientnet-lite0 (bundled, offline).")]
 Weights = Annotated[Optional[Path], typer.Option(help="Load the backbone's weights from this local state dict instead of the torch hub cache.")]
 Size = Annotated[Optional[int], typer.Option(help="Longest side of the output in pixels.")]
-Steps = Annotated[Optional[str], typer.Option(help="Optimisation steps (per octave/scale); style also takes auto: stop each scale when the picture stops changing.")]
+Steps = Annotated[Optional[str], typer.Option(help="Optimisation steps (per octave/scale), or auto (the default for style and visualize): stop each scale when the picture is done, at most 500 (style) or 512 (visualize) steps.")]
 Lr = Annotated[Optional[float], typer.Option(help="Step size.")]
 Seed = Annotated[Optional[int], typer.Option(help="Random seed; the same seed on the CPU gives identical files.")]
 Device = Annotated[Optional[str], typer.Option(help="auto (cuda, then mps, then cpu), cpu, cuda or mps.")]

@@ -48,7 +48,7 @@ def style(
 
     CONTENT may also be a video or frame folder (see `dream`), or a folder or quoted glob of photos.
 
-    Defaults: model vgg19, size 512 (solved at 256 then 512), 300 L-BFGS steps per scale.
+    Defaults: model vgg19, size 512 (solved at 256 then 512), L-BFGS until each scale stops changing (--steps auto).
     """
     from ..inputs import plan
     from ..settings import StyleSettings

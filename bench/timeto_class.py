@@ -1,0 +1,151 @@
+"""`python -m bench.timeto_class`: time to a finished class visualisation, dreamstyle against a naive loop.
+
+The class side of bench.timeto. Quality here is what the issue names: the classifier's confidence,
+the softmax probability lite0 gives the class on the saved 8-bit picture (the classifier is the
+network being optimised: for a class image that is the point, and no other ImageNet classifier can
+be loaded offline).
+
+1. dreamstyle: `dreamstyle visualize class CLASS --model efficientnet-lite0` as the Job the CLI
+   builds, with the defaults (or `--steps N`), in a fresh process timed from start to end.
+2. Its PNG is scored here, outside any timed process.
+3. The naive loop (bench/naive.py's `visualize`: sigmoid pixels, random roll jitter, Adam lr 0.05,
+   fp32, maximising the class logit) in its own fresh process checks the confidence every 10 steps
+   and stops once it is at least dreamstyle's, or at `--ceiling` steps; the checks' own time is
+   subtracted, as in bench.timeto.
+
+With `--compare-steps N` a third process runs dreamstyle with `--steps N` (N=256 is the fixed
+default before `auto`), so "defaults against the old fixed budget" is measured in the same run.
+Prints a markdown table; writes bench/results/timeto-class-<cpu>-<date>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from .timeto import MODEL, _net, _run_worker, quantised
+from .worker import _cpu_name
+
+HERE = Path(__file__).resolve().parent
+CHECK_EVERY = 10
+
+
+def confidence(bb, image: torch.Tensor, index: int) -> float:
+    from dreamstyle.backbones import LOGITS
+
+    with torch.no_grad():
+        return float(bb(quantised(image), [LOGITS])[LOGITS].float().softmax(-1)[0, index])
+
+
+def worker_ours(case: dict) -> dict:
+    from dreamstyle import run
+    from dreamstyle.job import Job
+    from dreamstyle.settings import VisualizeSettings
+
+    steps = case["steps"]
+    extra = {"size": case["size"]} if case.get("size") else {}
+    if steps != "default":
+        extra["steps"] = steps if steps == "auto" else int(steps)
+    s = VisualizeSettings(model=MODEL, quiet=True, **extra)
+    result = run(Job("visualize.class", {"classes": [case["class"]]}, s, output=case["output"]))
+    taken = result.images[0].info["dreamstyle"]["ran"].get("steps_taken")
+    return {"steps": s.steps, "steps_taken": taken}
+
+
+def worker_naive(case: dict) -> dict:
+    from PIL import Image
+
+    from dreamstyle.backbones import LOGITS
+    from dreamstyle.visualize import class_index
+
+    bb = _net()
+    index = class_index(case["class"])
+    gen = torch.Generator().manual_seed(0)
+    raw = (torch.randn(1, 3, case["size"], case["size"], generator=gen) * 0.01).requires_grad_(True)
+    opt = torch.optim.Adam([raw], lr=0.05)
+    check_seconds, step, conf = 0.0, 0, 0.0
+    while step < case["ceiling"]:
+        opt.zero_grad()
+        dy, dx = (int(v) for v in torch.randint(-8, 9, (2,), generator=gen))
+        x = torch.roll(torch.sigmoid(raw), (dy, dx), (2, 3))
+        (-bb(x, [LOGITS])[LOGITS][0, index]).backward()
+        opt.step()
+        step += 1
+        if step % CHECK_EVERY == 0:
+            t0 = time.perf_counter()
+            conf = confidence(bb, torch.sigmoid(raw.detach()), index)
+            check_seconds += time.perf_counter() - t0
+            if conf >= case["target"]:
+                break
+    arr = (quantised(torch.sigmoid(raw.detach()))[0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+    Image.fromarray(arr).save(case["output"])
+    return {"steps": step, "reached": conf >= case["target"], "eval_seconds": check_seconds}
+
+
+def main(argv: list[str] | None = None) -> Path:
+    ap = argparse.ArgumentParser(prog="python -m bench.timeto_class", description=__doc__.split("\n")[0])
+    ap.add_argument("--classes", default="goldfish,volcano", help="comma-separated ImageNet classes, one run each")
+    ap.add_argument("--steps", default="default", help="dreamstyle's --steps: default (its defaults), auto or a number")
+    ap.add_argument("--compare-steps", default="256", help="also time dreamstyle with this fixed --steps ('' to skip)")
+    ap.add_argument("--size", type=int, default=None, help="picture size for both sides (default: dreamstyle's, 224)")
+    ap.add_argument("--ceiling", type=int, default=1000)
+    ap.add_argument("--out", type=Path, default=HERE / "results")
+    args = ap.parse_args(argv)
+
+    from dreamstyle.images import load_image, to_tensor
+    from dreamstyle.visualize import class_index
+
+    bb = _net()
+    runs = []
+    for cls in [c.strip() for c in args.classes.split(",") if c.strip()]:
+        index = class_index(cls)
+        with tempfile.TemporaryDirectory() as tmp:
+            def ours(steps: str) -> dict:
+                info, seconds = _run_worker("ours", {"class": cls, "steps": steps, "size": args.size, "output": f"{tmp}/ours-{steps}.png"}, module="bench.timeto_class")
+                conf = confidence(bb, to_tensor(load_image(f"{tmp}/ours-{steps}.png").rgb), index)
+                return {"side": "dreamstyle", "steps": info["steps"], "steps_taken": info["steps_taken"], "seconds": seconds, "confidence": conf}
+
+            rows = [ours(args.steps)]
+            if args.compare_steps:
+                rows.append(ours(args.compare_steps))
+            naive, naive_s = _run_worker("naive", {"class": cls, "size": args.size or 224, "ceiling": args.ceiling,
+                                                   "target": rows[0]["confidence"], "output": f"{tmp}/naive.png"},
+                                         module="bench.timeto_class")  # fmt: skip
+            naive_conf = confidence(bb, to_tensor(load_image(f"{tmp}/naive.png").rgb), index)
+            rows.append({"side": "naive fp32 Adam", "steps": naive["steps"], "reached": naive["reached"],
+                         "seconds": naive_s - naive["eval_seconds"], "eval_seconds": naive["eval_seconds"], "confidence": naive_conf})  # fmt: skip
+        runs.append({"class": cls, "rows": rows})
+
+    cpu = _cpu_name()
+    print(f"\n**{cpu}** (torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, "
+          f"{torch.get_num_threads()} threads), visualize class, {MODEL}\n")  # fmt: skip
+    print("| class | side | steps | steps taken | seconds | confidence |")
+    print("|---|---|---:|---:|---:|---:|")
+    for r in runs:
+        for row in r["rows"]:
+            steps = str(row["steps"]) + ("" if row.get("reached", True) else " (did not reach)")
+            print(f"| {r['class']} | {row['side']} | {steps} | {row.get('steps_taken') or ''} | {row['seconds']:.1f} | {row['confidence']:.4f} |")
+    args.out.mkdir(parents=True, exist_ok=True)
+    slug = re.sub(r"[^a-z0-9]+", "-", cpu.lower()).strip("-")
+    path = args.out / f"timeto-class-{slug}-{datetime.date.today().isoformat()}.json"
+    path.write_text(json.dumps({"cpu": cpu, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+                                "threads": torch.get_num_threads(), "torch": torch.__version__, "model": MODEL,
+                                "runs": runs}, indent=1))  # fmt: skip
+    print(f"\nwrote {path}")
+    return path
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--worker":
+        side, case = sys.argv[2], json.loads(sys.argv[3])
+        print(json.dumps((worker_ours if side == "ours" else worker_naive)(case)))
+    else:
+        main()
