@@ -7,7 +7,6 @@ from collections.abc import Callable, Sequence
 
 import torch
 from torch.optim import Optimizer
-from torchvision.transforms.functional import gaussian_blur
 
 from .errors import Interrupted  # noqa: F401  (raised by the engines that import it from here)
 from .events import Tracker
@@ -61,6 +60,10 @@ def smooth(g: torch.Tensor, sigma: float) -> torch.Tensor:
     """torchvision's gaussian_blur of `g`, in bounded memory for huge (tiled) images."""
     if g.shape[-2] * g.shape[-1] > LEAN_BLUR_PIXELS:
         return blur(g, sigma)
+    # Imported here: torchvision costs over a second to import, which runs without a blur
+    # (style, visualize, any lite0 run) need not pay.
+    from torchvision.transforms.functional import gaussian_blur
+
     k = 2 * math.ceil(3 * sigma) + 1
     return gaussian_blur(g, [k, k], [sigma, sigma])
 

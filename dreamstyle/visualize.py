@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
+from importlib import resources
 from typing import Any
 
 import torch
@@ -104,10 +106,11 @@ def feature_maps(backbone: Backbone, image: torch.Tensor, layer: str, top: int =
     return contact_sheet(cells, [f"#{int(c)}" for c in order], title=f"{backbone.name} {layer}: top {len(cells)} of {a.shape[0]} channels")
 
 
+@functools.lru_cache(maxsize=1)
 def class_names() -> list[str]:
-    from torchvision.models import ResNet50_Weights
-
-    return ResNet50_Weights.IMAGENET1K_V1.meta["categories"]
+    """The 1000 ImageNet class names, in index order: torchvision's list (a test keeps the two
+    equal), shipped as a file because importing torchvision for it costs over a second a run."""
+    return (resources.files("dreamstyle") / "imagenet_classes.txt").read_text(encoding="utf-8").splitlines()
 
 
 def class_index(spec: str | int) -> int:

@@ -72,6 +72,22 @@ def test_class_names_and_did_you_mean():
         class_index(1000)
 
 
+def test_class_names_are_torchvisions_and_a_lite0_run_never_imports_torchvision():
+    import subprocess
+    import sys
+
+    from torchvision.models import ResNet50_Weights
+
+    assert class_names() == ResNet50_Weights.IMAGENET1K_V1.meta["categories"]
+    # Importing torchvision costs over a second per process; only VGG/GoogLeNet and dream's blur need it.
+    code = ("import sys, torch; from dreamstyle import load_backbone; from dreamstyle.visualize import class_images; "
+            "bb = load_backbone('efficientnet-lite0', progress=False); "
+            "class_images(['goldfish'], backbone=bb, size=32, steps=1, quiet=True); "
+            "print('torchvision' in sys.modules)")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
 def test_backbone_without_classifier_refuses_class_visualisation(random_weights):
     path = random_weights("vgg19")  # features only, as converted Caffe files hold
     with pytest.raises(UserError, match="classifier"):
