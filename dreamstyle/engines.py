@@ -149,6 +149,34 @@ def _check_image(job: Job) -> None:
     need(job, "image", "IMAGE", "give the photo to dream on")
 
 
+def _check_shift(job: Job) -> None:
+    need(job, "image", "IMAGE", "give the photo to move the window over")
+
+
+def _shift(job: Job, backbone: Backbone, report: Reporter) -> list[Image.Image]:
+    from pathlib import Path
+
+    from .shift import shift_plot
+
+    image = job.inputs["image"]
+    return [shift_plot(image, backbone, job.settings, report, Path(image).name if isinstance(image, str) else "")]
+
+
+def _check_top(job: Job) -> None:
+    from .top import pictures
+
+    need(job, "layer", "LAYER:CHANNEL", "e.g. block6:12 (`dreamstyle layers MODEL` lists the layers)")
+    need(job, "channel", "LAYER:CHANNEL", "e.g. block6:12")
+    pictures(need(job, "folder", "FOLDER", "give a folder of pictures"))  # an empty one is refused here, before a model loads
+
+
+def _top(job: Job, backbone: Backbone, report: Reporter) -> list[Image.Image]:
+    from .top import top_sheet
+
+    i = job.inputs
+    return [top_sheet(i["folder"], i["layer"], i["channel"], backbone, job.settings, report)]
+
+
 @dataclass(frozen=True)
 class Engine:
     make: Callable[[Job, Backbone, Reporter], list[Image.Image]]
@@ -166,4 +194,6 @@ ENGINES: dict[str, Engine] = {
     "visualize.channels": Engine(_channel_sheet, _check_layer, stage="visualize"),
     "visualize.neuron": Engine(_neuron, _check_neuron, stage="visualize"),
     "visualize.class": Engine(_class, _check_class, stage="visualize"),
+    "visualize.shift": Engine(_shift, _check_shift, stage="shift", steps=False),
+    "visualize.top": Engine(_top, _check_top, stage="top"),
 }

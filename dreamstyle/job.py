@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError, did_you_mean
-from .settings import CommonSettings, DreamSettings, MotionSettings, StyleSettings, VisualizeSettings, build
+from .settings import CommonSettings, DreamSettings, MotionSettings, ShiftSettings, StyleSettings, TopSettings, VisualizeSettings, build
 
 # Version of the JSON below. Outputs of 0.1.0 carry no version and a flatter record; they are
 # read through `_from_v0` so pictures made then still re-run.
@@ -32,6 +32,8 @@ SETTINGS: dict[str, type[CommonSettings]] = {
     "visualize.channels": VisualizeSettings,
     "visualize.neuron": VisualizeSettings,
     "visualize.class": VisualizeSettings,
+    "visualize.shift": ShiftSettings,
+    "visualize.top": TopSettings,
 }
 ENGINES = tuple(SETTINGS)
 

@@ -253,7 +253,7 @@ def test_docs_commands_parse(cli):
         ("dreamstyle dream samples/cat.jpg --modle efficientnet-lite0", False),  # misspelt option
         ("dreamstyle dream a.jpg b.jpg", False),  # one IMAGE too many
         ("dreamstyle dream a.jpg --size big", False),  # not a number
-        ("dreamstyle layers", False),  # MODEL missing
+        ("dreamstyle info", False),  # IMAGE missing (layers takes --compare instead of MODEL now)
         ("dreamstyle visualize channels --layer block6 --channels 0-7  # a comment --nope", True),
         ("dreamstyle visualise channels", False),  # no such command
         ("dreamstyle visualize", True),  # a group alone: its help

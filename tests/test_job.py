@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from dreamstyle import DreamSettings, Job, MotionSettings, StyleSettings, UserError, VisualizeSettings
+from dreamstyle import DreamSettings, Job, MotionSettings, ShiftSettings, StyleSettings, TopSettings, UserError, VisualizeSettings
 from dreamstyle.cli import app
 from dreamstyle.job import ENGINES, SCHEMA
 
@@ -31,6 +31,8 @@ def one_of_each() -> list[Job]:
         Job("visualize.channels", {"layer": "block6", "channels": [0, 3]}, v),
         Job("visualize.neuron", {"layer": "block9", "channel": 12, "x": None, "y": 3}, v),
         Job("visualize.class", {"classes": ["goldfish", "980"]}, v),
+        Job("visualize.shift", {"image": "photo.jpg"}, ShiftSettings(size=96, layers="block3,block8", rotate=10.0, points=5)),
+        Job("visualize.top", {"layer": "block6", "channel": 12, "folder": "photos"}, TopSettings(top=4, chunk=8, steps=16)),
     ]
 
 

@@ -188,7 +188,9 @@ def test_running_out_of_memory_says_lower_size_or_tiles(tmp_path, monkeypatch, e
      (["visualize", "class", "goldfsh", *VIZ], "goldfish"),
      (["visualize", "class", "goldfish", *VIZ, "--device", "cuda:99"] if not torch.cuda.is_available() else
       ["visualize", "class", "goldfish", *VIZ, "--batch", "0"], "--"),
-     (["layers", "vgg61"], "vgg16"), (["layers", "vgg16", "--size", "0"], "--size"),
+     (["visualize", "shift", "nope.jpg", *LITE], "nope.jpg"), (["visualize", "shift", CAT, *LITE, "--max-shift", "-1"], "--max-shift"),
+     (["visualize", "top", "block3:5", "nope"], "nope"), (["visualize", "top", "blok3:5", SAMPLES, *VIZ], "block3"),
+     (["layers", "vgg61"], "vgg16"), (["layers", "vgg16", "--size", "0"], "--size"), (["layers", "alexnt"], "alexnet"),
      (["presets", "nosuch"], "presets"), (["info", "nope.png"], "no such file"), (["info", CAT], "no dreamstyle settings")],
 )  # fmt: skip
 def test_every_command_refuses_the_same_way(tmp_path, monkeypatch, args, needle):

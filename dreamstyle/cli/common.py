@@ -140,9 +140,9 @@ def show_settings(settings, source: Path | None, verbose: bool) -> None:
             typer.echo(line, err=True)
 
 
-def execute(plan, *, force: bool, quiet: bool, verbose: bool, stage: str = "batch") -> None:
+def execute(plan, *, force: bool, quiet: bool, verbose: bool, stage: str = "batch"):
     """Run a plan's Job (or a batch's Jobs) with the terminal listening; say where the result
-    went, or on Ctrl-C where what exists was kept, and exit 130."""
+    went, or on Ctrl-C where what exists was kept, and exit 130. Returns the run's result."""
     from ..batch import run_batch
     from ..console import Console
     from ..run import run
@@ -172,6 +172,7 @@ def execute(plan, *, force: bool, quiet: bool, verbose: bool, stage: str = "batc
             raise typer.Exit(EXIT_USER_ERROR)
     elif verbose or not quiet:
         typer.echo(f"saved {result.output}{took}", err=True)
+    return result
 
 
 def _interrupted(kind: str, exc: Interrupted) -> str:

@@ -1,9 +1,10 @@
-"""`dreamstyle layers`: every layer of a backbone, with shapes, parameters, MACs, stride and receptive field."""
+"""`dreamstyle layers`: every layer of a network, with shapes, parameters, MACs, stride and
+receptive field; or several networks side by side (`--compare`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -12,61 +13,59 @@ from .common import examples, fail, guarded
 from .options import Weights
 
 
-@app.command(epilog=examples("dreamstyle layers vgg19", "dreamstyle layers efficientnet-lite0 --size 320 --json"))
+@app.command(epilog=examples(
+    "dreamstyle layers vgg19",
+    "dreamstyle layers efficientnet-lite0 --size 320 --json",
+    "dreamstyle layers lenet",
+    "dreamstyle layers resnet50",
+    "dreamstyle layers --compare lenet,alexnet,vgg16,nin,googlenet",
+))  # fmt: skip
 @guarded
 def layers(
-    model: Annotated[str, typer.Argument(help="Backbone name.")],
-    size: Annotated[int, typer.Option(help="Input size (square) for shapes and FLOPs.")] = 224,
-    json_out: Annotated[bool, typer.Option("--json", help="Print a JSON list instead of a table.")] = False,
+    model: Annotated[Optional[str], typer.Argument(help="A backbone, lenet, nin or any torchvision classification model (alexnet, resnet50, …; --list names them).", show_default=False)] = None,
+    size: Annotated[Optional[int], typer.Option(help="Input size (square) for shapes and MACs. [default: the network's own: 224; lenet 28, inception_v3 299]")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     weights: Weights = None,
+    compare: Annotated[Optional[str], typer.Option(help="Several networks, one row each: parameters, MACs, depth, output stride, largest receptive field. E.g. lenet,alexnet,vgg16,nin,googlenet.")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="List every network name this command takes.")] = False,
 ) -> None:
-    """Every layer of MODEL: output shape, parameters, MACs/FLOPs, stride and receptive field."""
-    from ..backbones import MODELS
+    """Every layer of MODEL: output shape, parameters, MACs/FLOPs, stride and receptive field. Architecture only: no weights are needed or downloaded."""
     from ..errors import did_you_mean
-    from ..layers import report
+    from ..zoo import names
 
-    if model not in MODELS:
-        fail(f"unknown model {model!r}", did_you_mean(model, MODELS))
-    if not 16 <= size <= 4096:
+    known = names()
+    if list_:
+        typer.echo("\n".join(known))
+        return
+    wanted = ([model] if model else []) + [m.strip() for m in (compare or "").split(",") if m.strip()]
+    if not wanted:
+        fail("missing MODEL", "e.g. dreamstyle layers vgg19, or --compare lenet,alexnet,vgg16,nin,googlenet")
+    for name in wanted:  # every name is checked before any network is built
+        if name not in known:
+            fail(f"unknown model {name!r}", did_you_mean(name, known) + " (`dreamstyle layers --list` names them all)")
+    if size is not None and not 16 <= size <= 4096:
         fail(f"--size {size} is out of range", "use 16 to 4096")
-    backbone = _architecture(model, weights)
-    typer.echo(report(backbone, size, as_json=json_out))
+    if compare is not None:
+        typer.echo(_compare(wanted, size, weights, json_out))
+        return
+    from ..layers import report
+    from ..zoo import network
+
+    net = network(model, size, str(weights) if weights else None)
+    typer.echo(report(net, size or getattr(net, "native", 224), as_json=json_out))
 
 
-def _architecture(model: str, weights: Path | None):
-    """The network with its weights if they are at hand, else with random ones: shapes, FLOPs and
-    receptive fields do not depend on weight values, so the table never needs a download."""
-    import os
+def _compare(models: list[str], size: int | None, weights: Path | None, as_json: bool) -> str:
+    """Each network at its own input size unless --size says one for all."""
+    import json
 
-    from ..backbones import load_backbone
-    from ..errors import UserError
+    from ..layers import format_compare, summary
+    from ..zoo import network
 
-    try:
-        old = os.environ.get("DREAMSTYLE_OFFLINE")
-        os.environ["DREAMSTYLE_OFFLINE"] = "1"
-        return load_backbone(model, weights=weights, progress=False)
-    except UserError:
-        if weights:
-            raise
-        return _random_backbone(model)
-    finally:
-        if old is None:
-            os.environ.pop("DREAMSTYLE_OFFLINE", None)
-        else:
-            os.environ["DREAMSTYLE_OFFLINE"] = old
-
-
-def _random_backbone(model: str):
-    import tempfile
-
-    import torch
-    import torchvision
-
-    from ..backbones import load_backbone
-
-    arch = {"vgg16": "vgg16", "vgg19": "vgg19", "vgg19-caffe": "vgg19", "googlenet": "googlenet"}[model]
-    kw = {"aux_logits": False, "init_weights": False} if arch == "googlenet" else {}
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "random.pth"
-        torch.save(getattr(torchvision.models, arch)(**kw).state_dict(), path)
-        return load_backbone(model, weights=path, progress=False)
+    if weights:
+        fail("--weights applies to one model", "drop it: the comparison needs no weights")
+    rows = []
+    for name in models:
+        net = network(name, size)
+        rows.append(summary(net, size or getattr(net, "native", 224)))
+    return json.dumps({"size": size, "models": rows}, indent=2) if as_json else format_compare(rows)

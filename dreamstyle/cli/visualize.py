@@ -1,4 +1,5 @@
-"""`dreamstyle visualize …`: filters, feature maps, channels, neurons and classes."""
+"""`dreamstyle visualize …`: filters, feature maps, channels, neurons, classes, the shift probe
+and a folder's top pictures for a channel."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from .options import OPTIMISING, RUNNING, Layer, shared
 
 # Flags that are not settings: the command's own business.
 _NOT_SETTINGS = ("output", "from_", "force", "quiet", "verbose")
+# What the commands that look at a picture without optimising one share (maps, shift).
+ONE_PASS = ("output", "model", "weights", "size", "device", "max_pixels", "from_", "force", "quiet", "verbose")
 
 
-def _settings(kind: str, opts: dict[str, Any], defaults: dict[str, Any]):
+def _settings(kind: str, opts: dict[str, Any], defaults: dict[str, Any], cls: type | None = None, **own: Any):
     """defaults < an earlier output of the same command (--from) < flags; plus its recorded inputs."""
     from ..settings import VisualizeSettings
 
@@ -23,12 +26,12 @@ def _settings(kind: str, opts: dict[str, Any], defaults: dict[str, Any]):
     earlier, inputs = recorded(opts["from_"], f"visualize {kind}")
     flags = {k: v for k, v in opts.items() if k not in _NOT_SETTINGS}
     flags["weights"] = path_or_none(flags.get("weights"))
-    s = settings_for(VisualizeSettings, "visualize", None, given(quiet=opts["quiet"], **flags), {**defaults, **earlier})
+    s = settings_for(cls or VisualizeSettings, "visualize", None, given(quiet=opts["quiet"], **flags, **own), {**defaults, **earlier})
     show_settings(s, opts["from_"], opts["verbose"])
     return s, inputs
 
 
-def _run(kind: str, settings, inputs: dict[str, Any], opts: dict[str, Any], stem: str) -> None:
+def _run(kind: str, settings, inputs: dict[str, Any], opts: dict[str, Any], stem: str):
     """One picture named --output, or STEM.png in the current folder (-2, -3 … rather than overwrite)."""
     from ..images import free_path
     from ..inputs import Plan
@@ -36,7 +39,7 @@ def _run(kind: str, settings, inputs: dict[str, Any], opts: dict[str, Any], stem
 
     out = opts["output"] or free_path(Path(f"{stem}.png"))
     todo = Plan("image", [Job(f"visualize.{kind}", inputs, settings, output=str(out))])
-    execute(todo, force=opts["force"], quiet=settings.quiet, verbose=opts["verbose"])
+    return execute(todo, force=opts["force"], quiet=settings.quiet, verbose=opts["verbose"])
 
 
 @viz.command("filters", epilog=examples(
@@ -65,7 +68,7 @@ def viz_filters(
     "dreamstyle visualize maps photos/ --layer block3 --model efficientnet-lite0 -o maps/",
 ))
 @guarded
-@shared("output", "model", "weights", "size", "device", "max_pixels", "from_", "force", "quiet", "verbose")
+@shared(*ONE_PASS)
 def viz_maps(
     image: Annotated[Optional[Path], typer.Argument(help="The image to look at (with --from: the one recorded there).", show_default=False)] = None,
     layer: Annotated[Optional[str], typer.Option(help="Layer whose maps to show.")] = None,
@@ -150,3 +153,56 @@ def viz_class(
     names = [class_names()[class_index(c)] for c in classes]
     stem = f"{s.model}-class-{names[0].replace(' ', '_')}" + ("-etc" if len(names) > 1 else "")
     _run("class", s, {"classes": classes}, opts, stem)
+
+
+@viz.command("shift", epilog=examples(
+    "dreamstyle visualize shift samples/cat.jpg",
+    "dreamstyle visualize shift samples/cat.jpg --layers block3,block8 --max-shift 64 --json",
+    "dreamstyle visualize shift samples/cat.jpg --max-shift 0 --rotate 45",
+))  # fmt: skip
+@guarded
+@shared(*ONE_PASS)
+def viz_shift(
+    image: Annotated[Optional[Path], typer.Argument(help="The photo to move the window over (with --from: the one recorded there).", show_default=False)] = None,
+    layers: Annotated[Optional[str], typer.Option(help="Layers whose maps to follow: block3,block8. [default: the last layer at each stride]")] = None,
+    max_shift: Annotated[Optional[int], typer.Option(help="Move the window right by 0 up to this many pixels. [default: 32]")] = None,
+    rotate: Annotated[Optional[float], typer.Option(help="Also turn it, reaching this many degrees at the end. [default: 0]")] = None,
+    scale: Annotated[Optional[float], typer.Option(help="Also zoom in, reaching this factor at the end. [default: 1]")] = None,
+    points: Annotated[Optional[int], typer.Option(help="Positions from start to end. [default: one per pixel of shift]")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Also print the numbers as JSON on stdout.")] = False,
+    **opts: Any,
+) -> None:
+    """How the top class and each layer's maps follow a moving picture: one plot (bundled efficientnet-lite0 by default)."""
+    import json
+
+    from ..settings import ShiftSettings
+
+    s, inputs = _settings("shift", opts, {}, ShiftSettings, layers=layers, max_shift=max_shift, rotate=rotate, scale=scale, points=points)
+    image = image or inputs.get("image")
+    stem = f"{Path(str(image)).stem}-shift" if image else "shift"
+    result = _run("shift", s, {"image": image}, opts, stem)
+    if json_out:
+        typer.echo(json.dumps(result.image.info["dreamstyle"]["ran"]["measured"], indent=2))
+
+
+@viz.command("top", epilog=examples(
+    "dreamstyle visualize top block6:12 photos/",
+    "dreamstyle visualize top block6:40 photos/ --top 16 --steps 256",
+))  # fmt: skip
+@guarded
+@shared(*OPTIMISING, "max_pixels", *RUNNING)
+def viz_top(
+    unit: Annotated[Optional[str], typer.Argument(metavar="LAYER:CHANNEL", help="The channel: block6:12.", show_default=False)] = None,
+    folder: Annotated[Optional[Path], typer.Argument(help="The pictures to search. What the network saw is cached in FOLDER/.dreamstyle-cache/, so another channel of the layer is quick.", show_default=False)] = None,
+    top: Annotated[Optional[int], typer.Option(help="How many pictures. [default: 9]")] = None,
+    chunk: Annotated[Optional[int], typer.Option(help="Pictures per forward pass. [default: 16]")] = None,
+    **opts: Any,
+) -> None:
+    """The pictures of FOLDER that excite a channel most, each cropped to its receptive field, beside its activation-maximisation image."""
+    from ..settings import TopSettings
+    from ..top import parse_unit
+
+    s, inputs = _settings("top", opts, {}, TopSettings, top=top, chunk=chunk)
+    layer, channel = parse_unit(unit) if unit else (inputs.get("layer"), inputs.get("channel"))
+    folder = folder or inputs.get("folder")
+    _run("top", s, {"layer": layer, "channel": channel, "folder": folder}, opts, f"{s.model}-{layer}-{channel}-top")
