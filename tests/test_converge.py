@@ -118,6 +118,17 @@ def test_visualize_auto_stops_early_and_records_its_steps(tmp_path, monkeypatch)
     assert "converged at step" in res.stderr
 
 
+@pytest.mark.cpu("byte-identical reruns")
+def test_visualize_auto_is_reproduced_to_the_byte_by_from(tmp_path, monkeypatch):
+    monkeypatch.setattr(VisualizeSettings, "AUTO_CEILING", 96)
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    args = ["visualize", "class", "volcano", "--model", "efficientnet-lite0", "--size", "48", "-q"]
+    assert CliRunner().invoke(app, [*args, "-o", str(a)]).exit_code == 0
+    assert CliRunner().invoke(app, ["visualize", "class", "--from", str(a), "-q", "-o", str(b)]).exit_code == 0
+    assert Job.from_png(b).ran["steps_taken"] == Job.from_png(a).ran["steps_taken"]
+    assert b.read_bytes() == a.read_bytes()
+
+
 @pytest.mark.parametrize(
     "cls, steps, needle",
     [(DreamSettings, "auto", "--steps auto applies to style and visualize only"),
