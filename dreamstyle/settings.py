@@ -133,6 +133,8 @@ class DreamSettings(CommonSettings):
             raise UserError(f"unknown --norm {self.norm!r}", "use mean-abs or std")
         if self.channels is not None and any(c < 0 for c in self.channels):
             raise UserError("--channels must be channel numbers from 0 up", "e.g. --channels 12,40")
+        if self.guide and self.channels is not None:
+            raise UserError("--channels and --guide cannot be combined", "a guided dream matches all channels to the guide; drop one of them")
 
 
 @dataclass(kw_only=True)
