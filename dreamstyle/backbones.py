@@ -17,7 +17,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .errors import UserError, did_you_mean
+from .errors import SettingError, UserError, did_you_mean
 from .fusion import fold_batchnorm
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -69,9 +69,10 @@ class Backbone(nn.Module):
         layers = list(layers)
         for layer in layers:
             if layer not in self.layer_names:
-                raise UserError(
+                # The list in did_you_mean is cut short; the layers command shows every name.
+                raise SettingError(
                     f"{self.name} has no layer {layer!r}",
-                    did_you_mean(layer, self.layer_names),
+                    f"{did_you_mean(layer, self.layer_names)} (`dreamstyle layers {self.name}` lists them all)",
                 )
         return layers
 

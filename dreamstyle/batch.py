@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import Interrupted, UserError, as_user_error
+from .errors import Interrupted, SettingError, UserError, as_user_error
 from .events import ItemDone, Listener, Reporter, Started
 from .job import Job
 from .run import run
@@ -31,7 +31,7 @@ def run_batch(jobs: list[Job], *, on_event: Listener | None = None, cancel: thre
               force: bool = False, stage: str = "batch") -> BatchResult:
     """`run` each job whose output is missing (every one with `force`). A bad item (a user error,
     or running out of memory) is reported as an ItemDone with status "failed" and the batch goes
-    on; Ctrl-C or a cancel keeps the current item's picture so far as NAME.partial.png and raises
+    on; a setting the model cannot run (a `SettingError`) stops it, as it would fail every item; Ctrl-C or a cancel keeps the current item's picture so far as NAME.partial.png and raises
     `Interrupted` with `.path` set to it (or None) and `.result` the batch so far."""
     report = Reporter(on_event, cancel)
     inner = report.inner()
@@ -53,11 +53,15 @@ def run_batch(jobs: list[Job], *, on_event: Listener | None = None, cancel: thre
         except Interrupted as exc:
             exc.result = result
             raise
+        except SettingError:
+            raise  # every other item would fail the same way: the batch is refused, in one line
         except (UserError, MemoryError, RuntimeError) as exc:
             err = exc if isinstance(exc, UserError) else as_user_error(exc)
             if err is None:
                 raise  # a RuntimeError that is not about memory is a bug: keep its traceback
             reason = err.message + (f" — {err.hint}" if err.hint else "")
             result.failed.append((source, reason))
-            report(ItemDone("item", k, len(jobs), path=out, status="failed", message=f"{source}: {reason}"))
+            # Most reasons name the picture already ("x.jpg is not an image …"): not twice.
+            said = reason if source in err.message else f"{source}: {reason}"
+            report(ItemDone("item", k, len(jobs), path=out, status="failed", message=said))
     return result

@@ -28,31 +28,46 @@ class Console:
         self.unit = "step"
         self.announced = False
         self.pending: str | None = None
+        self.frames_bar: tuple[int, str] | None = None  # a clip's, zoom's or batch's bar, not yet shown
+        self.item = ""
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Started):
             self._started(event)
         elif isinstance(event, Step):
+            self._going()
             self._step(event)
         elif isinstance(event, ItemDone):
+            self._going()
             self._item(event)
         elif isinstance(event, (Finished, Failed)) and event.level == 0:
             self.close()
 
     def _started(self, e: Started) -> None:
         if e.model and self.pending is None and not self.announced:
-            # Said when the first step is taken: a refusal before that (a missing file, a bad
-            # layer) stays the one line on stderr.
             engine = e.stage.split(" ")[0]
             self.pending = f"dreamstyle {engine}: model {e.model}, weights {e.weights}, device {e.device}, precision {e.precision}"
         if e.level == 0:
             self.unit = e.unit
             if e.unit != "step":
-                self._open(e.total, e.stage)
-        elif e.job is not None and self.bar is not None and self.unit == "item":
+                self.frames_bar = (e.total, e.stage)
+        elif e.job is not None and self.unit == "item":
             first = next(iter(e.job.inputs.values()), None)
             if isinstance(first, str):
-                self.bar.set_postfix_str(first.rsplit("/", 1)[-1], refresh=False)
+                self.item = first.rsplit("/", 1)[-1]
+                if self.bar is not None:
+                    self.bar.set_postfix_str(self.item, refresh=False)
+
+    def _going(self) -> None:
+        """The run is under way: say what runs where and show the bar. Not before the first step
+        or finished part, so a refusal before that (a missing file, a bad layer or channel, a
+        frame that cannot be dreamed) stays the one line on stderr."""
+        self._announce()
+        if self.frames_bar is not None:
+            self._open(*self.frames_bar)
+            self.frames_bar = None
+            if self.item:
+                self.bar.set_postfix_str(self.item, refresh=False)
 
     def _open(self, total: int, desc: str) -> None:
         from tqdm.auto import tqdm
@@ -66,7 +81,6 @@ class Console:
         self.announced = True
 
     def _step(self, e: Step) -> None:
-        self._announce()
         if e.level != 0 or self.unit != "step":
             return
         if self.bar is None:
@@ -89,7 +103,6 @@ class Console:
             say(f"{e.stage} step {e.step}/{e.total}: " + ", ".join(f"{k} {v}" for k, v in shown.items()))
 
     def _item(self, e: ItemDone) -> None:
-        self._announce()
         if e.level == 0 and e.kind == "scale" and e.message and self.bar is not None and not self.quiet:
             say(f"{self.bar.desc}: {'scale ' + str(e.index + 1) + ' ' if e.count and e.count > 1 else ''}{e.message}")
         if e.level != 0 or e.kind not in ("frame", "item"):

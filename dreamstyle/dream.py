@@ -17,8 +17,9 @@ from .objectives import Objective, guide_match, layer_energy
 from .optimize import NormalizedAscent, run
 from .param import PixelImage
 from .runtime import generator, precision_name, resolve_device, resolve_precision
-from .settings import DreamSettings, metadata, parse_layers
-from .taps import probe
+from .provenance import metadata
+from .settings import DreamSettings, parse_layers
+from .taps import check_channels, probe
 from .transforms import jitter
 
 
@@ -36,8 +37,6 @@ def dream_image(picture: Picture, s: DreamSettings, backbone: Backbone, report: 
     """DeepDream `picture` with the loaded `backbone`; returns a PIL image carrying its settings
     as run in `.info["dreamstyle"]` and keeping the input's alpha. Each step is reported; on
     Ctrl-C or a cancel raises `Interrupted` holding the picture as it stood."""
-    if s.guide and s.channels is not None:
-        raise UserError("--channels and --guide cannot be combined", "a guided dream matches all channels to the guide; drop one of them")
     device = resolve_device(s.device)
     backbone = backbone.to(device)
     dtype = resolve_precision(s.precision, device, backbone)
@@ -47,14 +46,8 @@ def dream_image(picture: Picture, s: DreamSettings, backbone: Backbone, report: 
     weights = parse_layers(s.layers)
     layers = backbone.check_layers(weights)
     shapes = probe(backbone, layers, device)
-    if s.channels is not None:
-        for layer in layers:
-            bad = [c for c in s.channels if c >= shapes[layer][0]]
-            if bad:
-                raise UserError(
-                    f"layer {layer} has {shapes[layer][0]} channels; channel {bad[0]} does not exist",
-                    f"use --channels from 0 to {shapes[layer][0] - 1}",
-                )
+    for layer in layers if s.channels is not None else ():
+        check_channels(backbone, layer, s.channels, device)
     stride = max(stride for _, stride in shapes.values())
     min_side = 2 * stride
 

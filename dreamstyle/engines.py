@@ -57,7 +57,7 @@ def _check_maps(job: Job) -> None:
 
 def _maps(job: Job, backbone: Backbone, report: Reporter) -> list[Image.Image]:
     from .runtime import resolve_device
-    from .settings import metadata
+    from .provenance import metadata
     from .visualize import feature_maps, load_for_maps
 
     s, i = job.settings, job.inputs
@@ -72,7 +72,7 @@ def _channels(job: Job) -> list[int]:
 
 
 def _filters(job: Job, backbone: Backbone, report: Reporter) -> list[Image.Image]:
-    from .settings import metadata
+    from .provenance import metadata
     from .visualize import channel_sheet, filter_grid, first_conv
 
     s, layer = job.settings, job.inputs.get("layer")
@@ -99,6 +99,10 @@ def _channel_sheet(job: Job, backbone: Backbone, report: Reporter) -> list[Image
 def _check_neuron(job: Job) -> None:
     need(job, "layer", "--layer", "e.g. --layer block9 (`dreamstyle layers MODEL` lists them)")
     need(job, "channel", "--channel", "e.g. --channel 12")
+    for axis in ("x", "y"):
+        at = job.inputs.get(axis)
+        if at is not None and not (isinstance(at, int) and at >= 0):
+            raise UserError(f"--{axis} {at} is out of range", f"use a position from 0 in the layer's map, or leave --{axis} out for the centre")
 
 
 def _sheet(images: list[Image.Image], labels: list[str]) -> Image.Image:
@@ -123,7 +127,10 @@ def _neuron(job: Job, backbone: Backbone, report: Reporter) -> list[Image.Image]
     from .objectives import neuron
     from .visualize import render
 
+    from .taps import check_channels
+
     i = job.inputs
+    check_channels(backbone, i["layer"], [i["channel"]], next(backbone.parameters()).device, flag="--channel")
     objective = neuron(i["layer"], i["channel"], i.get("x"), i.get("y"))
     return _laid_out(lambda: render(objective, job.settings, backbone=backbone, report=report),
                      lambda n: [f"{i['layer']} #{i['channel']} ({k})" for k in range(n)])  # fmt: skip

@@ -36,6 +36,11 @@ class UserError(Exception):
         return f"{self.message} ({self.hint})" if self.hint else self.message
 
 
+class SettingError(UserError):
+    """A setting the model cannot run with (an unknown layer, a channel it lacks): unlike a bad
+    picture, it would fail every picture of a batch the same way, so a batch is refused at once."""
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """A short hint naming the closest valid choices, or listing a few when nothing is close."""
     choices = list(choices)

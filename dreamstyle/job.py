@@ -18,6 +18,7 @@ from typing import Any
 
 from .errors import UserError, did_you_mean
 from .settings import CommonSettings, DreamSettings, MotionSettings, ShiftSettings, StyleSettings, TopSettings, VisualizeSettings, build
+from .sources import absolute
 
 # Version of the JSON below. Outputs of 0.1.0 carry no version and a flatter record; they are
 # read through `_from_v0` so pictures made then still re-run.
@@ -159,6 +160,10 @@ def record(job: Job, made: Mapping[str, Any], **ran: Any) -> dict[str, Any]:
     d["settings"] = dict(made.get("settings") or d["settings"])
     extra = {k: v for k, v in (made.get("inputs") or {}).items() if k not in d["inputs"] and v is not None}
     d["ran"] = {**(made.get("ran") or {}), **extra, **ran}
+    # Paths are recorded as typed; where they were lets --from find them from another folder.
+    found = absolute(d["inputs"], d["settings"])
+    if found:
+        d["ran"]["absolute"] = found
     return d
 
 

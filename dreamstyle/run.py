@@ -16,7 +16,7 @@ from pathlib import Path
 from .backbones import Backbone, load_backbone
 from .engines import ENGINES
 from .errors import Interrupted, UserError, as_user_error
-from .events import Failed, Finished, Listener, Reporter, Started, fan_out, snapshots
+from .events import Failed, Finished, ItemDone, Listener, Reporter, Started, Step, fan_out, snapshots
 from .images import check_output_path, partial_path, save_image
 from .job import Job, Result, record
 from .runtime import device_settings, free_memory, precision_name, resolve_device, resolve_precision
@@ -148,12 +148,13 @@ def _run_picture(job: Job, backbone: Backbone, report: Reporter, out: Path | Non
         save_image(_finished(job, img), snapshot_path(out, step), settings=img.info["dreamstyle"], force=force)
 
     snap = snapshots(job.settings.save_every, save_snapshot) if out is not None and job.settings.save_every else None
-    inner = Reporter(fan_out(report.on_event, snap), report.cancel)
+    where = _Position(job.engine)
+    inner = Reporter(fan_out(report.on_event, snap, where), report.cancel)
     try:
         images = ENGINES[job.engine].make(job, backbone, inner)
     except Interrupted as exc:
         if exc.image is not None:
-            exc.image = _finished(job, exc.image)
+            exc.image = _finished(job, exc.image, interrupted=where.record())
             if out is not None:
                 exc.path = save_image(exc.image, partial_path(out), settings=exc.image.info["dreamstyle"])
         raise
@@ -190,6 +191,31 @@ def frame_runner(backbone: Backbone):
         return run(frame_job, on_event=inner.on_event, cancel=inner.cancel, backbone=backbone)
 
     return run_one
+
+
+class _Position:
+    """How far a picture's run got, for the record of what Ctrl-C keeps: its last step and the
+    octaves or scales it had finished."""
+
+    PARTS = {"dream": "octave", "style": "scale"}  # what a run is made of, coarse to fine
+
+    def __init__(self, engine: str):
+        self.step = self.total = self.finished = 0
+        self.part, self.parts = self.PARTS.get(engine, ""), None
+
+    def __call__(self, event) -> None:
+        if event.level != 0:
+            return
+        if isinstance(event, Step):
+            self.step, self.total = event.step, event.total
+        elif isinstance(event, ItemDone) and event.kind == self.part:
+            self.finished, self.parts = event.index + 1, event.count
+
+    def record(self) -> dict:
+        at = {"step": self.step, "of": self.total}
+        if self.part:
+            at.update(part=self.part, finished=self.finished, parts=self.parts)
+        return at
 
 
 class _Counted:

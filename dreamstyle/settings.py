@@ -8,12 +8,12 @@ every number is checked, so the API refuses the same bad input the CLI does.
 from __future__ import annotations
 
 import dataclasses
-import functools
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import UserError, did_you_mean
+# Re-exported: the parsers lived here, and callers import them from here.
+from .parsing import parse_float_list, parse_int_list, parse_layers  # noqa: F401
 
 MAX_SIZE = 16384  # beyond this an image is a tiling job, not a single pass
 AUTO = "auto"
@@ -133,6 +133,8 @@ class DreamSettings(CommonSettings):
             raise UserError(f"unknown --norm {self.norm!r}", "use mean-abs or std")
         if self.channels is not None and any(c < 0 for c in self.channels):
             raise UserError("--channels must be channel numbers from 0 up", "e.g. --channels 12,40")
+        if self.guide and self.channels is not None:
+            raise UserError("--channels and --guide cannot be combined", "a guided dream matches all channels to the guide; drop one of them")
 
 
 @dataclass(kw_only=True)
@@ -293,50 +295,6 @@ class MotionSettings:
             raise UserError(f"--blend {self.blend} is out of range", "use 0 (independent frames) to 0.95, e.g. 0.5")
 
 
-def parse_float_list(spec: str | list | None, what: str) -> list[float] | None:
-    if spec is None or isinstance(spec, list):
-        return spec
-    try:
-        return [float(p) for p in str(spec).split(",") if p.strip()]
-    except ValueError:
-        raise UserError(f"{what} {spec!r} is not a list of numbers", f"e.g. {what} 0.7,0.3") from None
-
-
-def parse_layers(spec: str) -> dict[str, float]:
-    """'relu4_3:1,relu5_1:0.5' -> {'relu4_3': 1.0, 'relu5_1': 0.5}."""
-    out: dict[str, float] = {}
-    for part in spec.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        name, _, weight = part.partition(":")
-        try:
-            out[name.strip()] = float(weight) if weight else 1.0
-        except ValueError:
-            raise UserError(f"bad layer weight in {part!r}", "write layers as name or name:weight, e.g. relu4_3:1,relu5_1:0.5") from None
-    if not out:
-        raise UserError("no layers given", "e.g. --layers relu4_3")
-    return out
-
-
-def parse_int_list(spec: str | list[int] | None, what: str = "--channels") -> list[int] | None:
-    """'12,40' or '0-15' or '3,7-9' -> a list of ints."""
-    if spec is None or isinstance(spec, list):
-        return spec
-    out: list[int] = []
-    try:
-        for part in str(spec).split(","):
-            part = part.strip()
-            if "-" in part[1:]:
-                lo, hi = part.split("-", 1)
-                out.extend(range(int(lo), int(hi) + 1))
-            elif part:
-                out.append(int(part))
-    except ValueError:
-        raise UserError(f"{what} {spec!r} is not a list of numbers", f"e.g. {what} 12,40 or {what} 0-15") from None
-    return out
-
-
 def build(cls: type, values: dict[str, Any]) -> Any:
     """A validated settings object; unknown keys are refused with a did-you-mean."""
     names = [f.name for f in dataclasses.fields(cls)]
@@ -354,50 +312,3 @@ def build(cls: type, values: dict[str, Any]) -> Any:
     if "style_blend" in values:
         values["style_blend"] = parse_float_list(values["style_blend"], "--style-blend")
     return cls(**values)
-
-
-def metadata(engine: str, settings: CommonSettings, weights: str, inputs: dict[str, Any] | None = None,
-             device: str = "", precision: str = "") -> dict[str, Any]:
-    """What an engine knows of the picture it made, in the shape of a Job's JSON (job.py): the
-    settings as run (layers and model resolved) and where it ran; `run` completes the record
-    with the job's own engine name, inputs, motion and output before it is embedded."""
-    import torch
-
-    from .version import __version__
-
-    return {
-        "engine": engine,
-        "inputs": inputs or {},
-        "settings": settings.to_dict(),
-        "ran": {
-            "weights": weights,
-            "weights_file": weights_identity(weights),
-            "device": device,
-            "precision": precision,
-            "dreamstyle": __version__,
-            "torch": torch.__version__,
-        },
-    }
-
-
-def weights_identity(path: str) -> dict[str, Any] | None:
-    """Size and a SHA-256 prefix of the weights file: a path alone does not say which weights a
-    file held when the output was made, and a re-run elsewhere has a different path anyway."""
-    import os
-
-    try:
-        st = os.stat(path)
-    except (OSError, ValueError, TypeError):
-        return None  # not a local file (no weights, or a name only)
-    return {"bytes": st.st_size, "sha256": _sha256_prefix(path, st.st_size, st.st_mtime_ns)}
-
-
-@functools.lru_cache(maxsize=8)
-def _sha256_prefix(path: str, size: int, mtime_ns: int) -> str:
-    # Keyed on size and mtime too, so snapshots of one run hash the file once but an edited
-    # file is hashed again.
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]

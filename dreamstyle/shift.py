@@ -23,7 +23,8 @@ from .backbones import LOGITS, Backbone
 from .errors import Interrupted, UserError
 from .events import Reporter
 from .images import as_picture, to_tensor
-from .settings import ShiftSettings, metadata
+from .provenance import metadata
+from .settings import ShiftSettings
 
 CHUNK = 8  # windows per forward pass
 

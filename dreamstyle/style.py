@@ -19,7 +19,8 @@ from .objectives import Objective, content_loss, gram, style_loss, tv_loss, weig
 from .optimize import LBFGS, run
 from .param import PixelImage
 from .runtime import generator, precision_name, resolve_device, resolve_precision
-from .settings import AUTO, StyleSettings, metadata, parse_layers
+from .provenance import metadata
+from .settings import AUTO, StyleSettings, parse_layers
 from .taps import probe
 
 ADAM_LR = 0.02

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from .backbones import Backbone
+from .errors import SettingError
 
 
 def probe(backbone: Backbone, layers: list[str], device: torch.device) -> dict[str, tuple[int, int]]:
@@ -18,3 +19,11 @@ def probe(backbone: Backbone, layers: list[str], device: torch.device) -> dict[s
             feats = backbone(torch.zeros(1, 3, side, side, device=device), missing)
         cache.update({n: (f.shape[1], max(1, round(side / f.shape[-1]))) for n, f in feats.items()})
     return {n: cache[n] for n in layers}
+
+
+def check_channels(backbone: Backbone, layer: str, channels, device: torch.device, flag: str = "--channels") -> None:
+    """Refuse channel numbers `layer` does not have, before a step is taken."""
+    n = probe(backbone, backbone.check_layers([layer]), device)[layer][0]
+    bad = [c for c in channels if not 0 <= c < n]
+    if bad:
+        raise SettingError(f"layer {layer} has {n} channels; channel {bad[0]} does not exist", f"use {flag} from 0 to {n - 1}")

@@ -22,7 +22,8 @@ from .backbones import LOGITS, Backbone
 from .errors import Interrupted, UserError
 from .events import Reporter, Step
 from .images import load_image, to_tensor
-from .settings import TopSettings, VisualizeSettings, metadata, weights_identity
+from .provenance import metadata, weights_identity
+from .settings import TopSettings, VisualizeSettings
 
 CACHE = ".dreamstyle-cache"
 CACHE_VERSION = 1

@@ -21,8 +21,9 @@ from .optimize import run
 from .param import FFTImage, SigmoidPixels
 from .runtime import generator, precision_name, resolve_device, resolve_precision
 from .presets import resolve
-from .settings import VisualizeSettings, metadata
-from .taps import probe
+from .provenance import metadata
+from .settings import VisualizeSettings
+from .taps import check_channels
 from .transforms import robustness
 
 # A perceptually even black -> purple -> red -> yellow ramp (inferno's anchor colours).
@@ -201,10 +202,7 @@ def channel_sheet(layer: str, channels: Sequence[int], settings: VisualizeSettin
     """One image per channel, all optimised together as one batch, on a labelled sheet."""
     s = resolve(VisualizeSettings, "visualize", settings, overrides, backbone.name if backbone is not None else None)
     backbone = _loaded(s, backbone, resolve_device(s.device))
-    n = probe(backbone, backbone.check_layers([layer]), next(backbone.parameters()).device)[layer][0]
-    bad = [c for c in channels if not 0 <= c < n]
-    if bad:
-        raise UserError(f"layer {layer} has {n} channels; channel {bad[0]} does not exist", f"use --channels from 0 to {n - 1}")
+    check_channels(backbone, layer, channels, next(backbone.parameters()).device)
     objective = sum(channel(layer, c, batch=i) for i, c in enumerate(channels))
 
     def sheet(images: list[Image.Image]) -> Image.Image:

@@ -40,7 +40,11 @@ CASES = {
     "model": lambda T: (["dream", CAT, "-o", T / "o.png", *DREAM, "--model", "vgg61"],
                         "unknown model 'vgg61' — did you mean 'vgg19' or 'vgg16' or 'vgg19-caffe'?"),
     "layer": lambda T: (["dream", CAT, "-o", T / "o.png", *DREAM, "--layers", "blok9"],
-                        "efficientnet-lite0 has no layer 'blok9' — did you mean 'block9' or 'block8' or 'block7'?"),
+                        "efficientnet-lite0 has no layer 'blok9' — did you mean 'block9' or 'block8' or 'block7'?"
+                        " (`dreamstyle layers efficientnet-lite0` lists them all)"),
+    "unknown-layer": lambda T: (["style", CAT, SWIRLS, "-o", T / "o.png", *STYLE, "--style-layers", "stem,conv5"],
+                                "efficientnet-lite0 has no layer 'conv5' — choose from: stem, block0, block1, block2, block3, block4, block5,"
+                                " block6, block7, block8, block9, block10, … (`dreamstyle layers efficientnet-lite0` lists them all)"),
     "preset": lambda T: (["dream", CAT, "-o", T / "o.png", *DREAM, "--preset", "swirly"],
                          "unknown dream preset 'swirly' — did you mean 'swirls'? (`dreamstyle presets` lists them)"),
     "channels-syntax": lambda T: (["dream", CAT, "-o", T / "o.png", *DREAM, "--channels", "a,b"],

@@ -9,14 +9,44 @@ import typer
 from ..version import __version__
 from .common import examples
 
-app = typer.Typer(
+
+class _PlainFlags:
+    """A flag takes no value, so `--help` shows no type after it (typer would print `<bool>`)."""
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "is_flag", False) or param.name in ("install_completion", "show_completion"):
+                param.metavar = ""
+        return params
+
+
+class _Command(_PlainFlags, typer.core.TyperCommand):
+    pass
+
+
+class _Group(_PlainFlags, typer.core.TyperGroup):
+    pass
+
+
+class _Typer(typer.Typer):
+    """Commands and groups whose flags show no `<bool>` in `--help`."""
+
+    def __init__(self, **kwargs):
+        super().__init__(cls=_Group, **kwargs)
+
+    def command(self, *args, cls=None, **kwargs):
+        return super().command(*args, cls=cls or _Command, **kwargs)
+
+
+app = _Typer(
     help="Pictures from pretrained CNN features: DeepDream, style transfer, feature visualisation.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",
 )
 
-viz = typer.Typer(
+viz = _Typer(
     help="Show what a network has learned: filters, feature maps, channels, neurons, classes.",
     no_args_is_help=True,
     epilog=examples(

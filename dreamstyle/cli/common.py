@@ -91,17 +91,20 @@ _PER_MODEL = ("layers", "content_layers", "style_layers", "channels")
 
 
 def recorded(source: Path | None, command: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The settings and inputs of the Job embedded in an earlier output (--from), or nothing."""
+    """The settings and inputs of the Job embedded in an earlier output (--from), or nothing; the
+    files they name are looked for where they are now (sources.refind)."""
     if source is None:
         return {}, {}
     from ..job import Job
+    from ..sources import refind
 
     job = Job.from_png(source)
     if job.command != command or job.engine == "zoom":
         made = job.command
         hint = f"run `dreamstyle {made} --from {source}`" if job.engine != "zoom" else "pick an output of this command"
         raise UserError(f"{source} was made by `dreamstyle {made}`, not `dreamstyle {command}`", hint)
-    return job.settings.to_dict(), dict(job.inputs)
+    inputs, settings = refind(source, job.inputs, job.settings.to_dict(), job.ran)
+    return settings, inputs
 
 
 def settings_for(cls: type, engine: str, preset: str | None, flags: dict[str, Any], earlier: dict[str, Any]):
@@ -111,6 +114,9 @@ def settings_for(cls: type, engine: str, preset: str | None, flags: dict[str, An
 
     model = earlier.get("model", cls.model)
     values = merge(engine, preset, flags, model)
+    for key, missing in getattr(earlier, "missing", {}).items():
+        if key not in values:  # a recorded file that is gone, and nothing typed instead
+            raise missing
     if values.get("model", model) != model:
         earlier = {k: v for k, v in earlier.items() if k not in _PER_MODEL}
     return build(cls, {**earlier, **values})

@@ -9,7 +9,8 @@ import typer
 
 from .app import app
 from .common import check_chatter, examples, execute, guarded, need, path_or_none, recorded, setting_flags, settings_for, show_settings
-from .options import Channels, Jitter, Layers, OctaveScale, Smooth, shared
+from ..settings import DreamSettings
+from .options import Channels, Jitter, Layers, OctaveScale, Smooth, documented, shared
 
 
 @app.command(epilog=examples(
@@ -17,7 +18,7 @@ from .options import Channels, Jitter, Layers, OctaveScale, Smooth, shared
     "dreamstyle dream photo.jpg --model efficientnet-lite0 --size 320 --seed 0 -o out.png",
     "dreamstyle dream photo.jpg --preset swirls",
     "dreamstyle dream photo.jpg --layers relu4_3:1,relu5_1:0.5 --octaves 5",
-    "dreamstyle dream photo.jpg --layers block10 --channels 12,40",
+    "dreamstyle dream photo.jpg --model efficientnet-lite0 --layers block10 --channels 12,40",
     "dreamstyle dream photo.jpg --guide flowers.jpg",
     "dreamstyle dream --from photo-dream.png --seed 7 -o again.png",
     "dreamstyle dream clip.mp4 --model efficientnet-lite0 --size 320 --blend 0.5 -o clip-dream.mp4",
@@ -26,7 +27,8 @@ from .options import Channels, Jitter, Layers, OctaveScale, Smooth, shared
 ))
 @guarded
 @shared("output", "model", "weights", "size", "steps", "lr", "seed", "save_every", "preset", "device", "precision", "deterministic",
-        "max_pixels", "blend", "fps", "from_", "force", "quiet", "verbose")  # fmt: skip
+        "max_pixels", "blend", "fps", "from_", "force", "quiet", "verbose",
+        defaults=documented(DreamSettings, output="IMAGE-dream.png beside IMAGE (-2, -3 … if taken); a folder: FOLDER-dream/"))  # fmt: skip
 def dream(
     image: Annotated[Optional[Path], typer.Argument(help="The photo to dream on (with --from: the one recorded there).", show_default=False)] = None,
     layers: Layers = None,
@@ -44,11 +46,8 @@ def dream(
 
     IMAGE may also be a video (.mp4 …) or a folder of frames (output .mp4/.gif or --blend), or a
     folder or quoted glob of pictures dreamed one by one into the -o folder (resumable).
-
-    Defaults: model vgg16, size 512, 4 octaves x 10 steps, lr 0.01, seed 0.
     """
     from ..inputs import plan
-    from ..settings import DreamSettings
 
     quiet, verbose, source = opts["quiet"], opts["verbose"], opts["from_"]
     check_chatter(quiet, verbose)

@@ -36,9 +36,11 @@ def info(
     }
     if "frame" in ran:
         rows["frame"] = ran["frame"]
+    if isinstance(ran.get("interrupted"), dict):
+        rows["interrupted"] = interrupted(ran["interrupted"])
     for line in describe(rows, indent=""):
         typer.echo(line)
-    sections = {"inputs": job.to_dict()["inputs"], "settings": job.settings.to_dict()}
+    sections = {"inputs": with_absolute(job.to_dict()["inputs"], ran.get("absolute") or {}), "settings": job.settings.to_dict()}
     if job.motion is not None:
         import dataclasses
 
@@ -48,4 +50,29 @@ def info(
         for line in describe(values):
             typer.echo(line)
     if job.engine != "zoom" and not job.is_clip:
-        typer.echo(f"re-run:\n  dreamstyle {job.command} --from {image}")
+        whole = " (the whole run)" if "interrupted" in ran else ""
+        typer.echo(f"re-run{whole}:\n  dreamstyle {job.command} --from {image}")
+
+
+def interrupted(at: dict) -> str:
+    """Where Ctrl-C (or a Stop) ended the run whose picture so far this is."""
+    where = f"at step {at.get('step', '?')} of {at.get('of', '?')}"
+    if at.get("part"):
+        parts = at.get("parts")
+        now = at.get("finished", 0) + 1 if not parts else min(at.get("finished", 0) + 1, parts)
+        where += f", in {at['part']} {now}" + (f" of {parts}" if parts else "")
+    return f"{where}: the picture so far, not a finished output"
+
+
+def with_absolute(inputs: dict, absolute: dict) -> dict:
+    """Each recorded input path as typed, with where it was beside it when that differs."""
+
+    def both(typed, at):
+        return f"{typed} ({at})" if isinstance(typed, str) and isinstance(at, str) and at != typed else typed
+
+    shown = dict(inputs)
+    for key, at in absolute.items():
+        if key in shown:
+            typed = shown[key]
+            shown[key] = ", ".join(map(str, map(both, typed, at))) if isinstance(typed, list) and isinstance(at, list) else both(typed, at)
+    return shown

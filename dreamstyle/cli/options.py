@@ -1,12 +1,17 @@
 """The options several commands take, each written once, and `shared`, which adds them to a
-command: its help text, its default and its place in `--help` then cannot drift between commands."""
+command: its help text, its default and its place in `--help` then cannot drift between commands.
+
+The options' Python defaults are None ("not typed": a preset or `--from` may fill it in), so the
+default `--help` shows is the settings dataclass's, added per command by `shared(defaults=…)`."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import functools
 import inspect
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional, get_args
 
 import typer
 
@@ -17,8 +22,8 @@ Steps = Annotated[Optional[str], typer.Option(help="Optimisation steps (per octa
 Lr = Annotated[Optional[float], typer.Option(help="Step size.")]
 Seed = Annotated[Optional[int], typer.Option(help="Random seed; the same seed on the CPU gives identical files.")]
 Device = Annotated[Optional[str], typer.Option(help="auto (cuda, then mps, then cpu), cpu, cuda or mps.")]
-Precision = Annotated[Optional[str], typer.Option(help="auto (bf16 on GPUs of compute capability 8.0+ and on CPUs with native bf16, else fp32), fp32 or bf16; fp16 is refused.")]
-SaveEvery = Annotated[Optional[int], typer.Option(help="Also save a snapshot OUT.stepNNNNN.png every N steps.")]
+Precision = Annotated[Optional[str], typer.Option(help="auto (bf16 where the hardware multiplies it natively: CUDA GPUs of compute capability 8.0+, and CPUs with AVX512-BF16 or AMX for the VGG and GoogLeNet backbones; else fp32), fp32 or bf16; fp16 is refused.")]
+SaveEvery = Annotated[Optional[int], typer.Option(help="Also save a snapshot OUT.stepNNNNN.png every N steps; 0: never.")]
 Preset = Annotated[Optional[str], typer.Option(help="Start from a preset (`dreamstyle presets`); flags you give override it.")]
 Deterministic = Annotated[bool, typer.Option("--deterministic", help="The same seed gives the same bytes on a GPU too (no cuDNN autotuning, no TF32, deterministic kernels), at some speed; the CPU is repeatable already.")]
 Force = Annotated[bool, typer.Option("--force", "-f", help="Overwrite an existing output file.")]
@@ -26,7 +31,8 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or l
 MaxPixels = Annotated[Optional[int], typer.Option(help="Refuse input images with more pixels than this (decompression-bomb guard).")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also print the resolved settings and the time taken.")]
 From = Annotated[Optional[Path], typer.Option("--from", help="Re-run an earlier output: its embedded settings and inputs, with the flags you give on top.", show_default=False)]
-Out = Annotated[Optional[Path], typer.Option("--output", "-o", help="Output file (.png/.jpg/.webp). Default: IMAGE-dream.png (or -style) beside the input, with -2, -3 … added rather than overwrite.")]
+# Its default (a name made from the input) is the command's: see `shared(defaults=…)`.
+Out = Annotated[Optional[Path], typer.Option("--output", "-o", help="Output file (.png/.jpg/.webp); an existing one is refused without --force.")]
 # Dream options that `zoom` shares.
 Layers = Annotated[Optional[str], typer.Option(help="Layers to amplify, optionally weighted: relu4_3 or relu4_3:1,relu5_1:0.5. Default: the model's.")]
 Channels = Annotated[Optional[str], typer.Option(help="Dream only these channels of the layers: 12,40 or 0-15.")]
@@ -56,15 +62,44 @@ OPTIMISING = ("output", "model", "weights", "size", "steps", "lr", "seed", "para
 RUNNING = ("device", "precision", "deterministic", "from_", "force", "quiet", "verbose")
 
 
-def shared(*names: str):
+def documented(settings: type, **extra: Any) -> dict[str, str]:
+    """What `--help` gives as the defaults of a command running on `settings`: each field's value
+    (a None field is decided at run time, which the option's own help says), with `extra` on top:
+    the command's own defaults (a sheet's smaller --size) and its default output name."""
+    shown = {f.name: f.default for f in dataclasses.fields(settings) if f.default is not dataclasses.MISSING}
+    return {k: default_text(v) for k, v in {**shown, **extra}.items() if v is not None and not isinstance(v, bool)}
+
+
+def default_text(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(default_text, value))
+    return str(value)
+
+
+def _with_default(annotation, text: str):
+    """`annotation` with " [default: TEXT]" after its help (unless the help gives its own)."""
+    kind, info = get_args(annotation)[:2]
+    if "[default:" in (info.help or ""):
+        return annotation
+    info = copy.copy(info)
+    info.help = f"{info.help} [default: {text}]"
+    return Annotated[kind, info]
+
+
+def shared(*names: str, defaults: dict[str, str] | None = None):
     """Add the named OPTIONS to a command after its own parameters; the command receives them as
-    keyword arguments (`**opts`)."""
+    keyword arguments (`**opts`). `defaults` (see `documented`) are shown in their help."""
+    defaults = defaults or {}
 
     def add(fn):
         own = inspect.signature(fn, eval_str=True)
         params = [p for p in own.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
         for name in names:
             annotation, default = OPTIONS[name]
+            if name in defaults:
+                annotation = _with_default(annotation, defaults[name])
             params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation))
 
         @functools.wraps(fn)

@@ -9,7 +9,8 @@ import typer
 
 from .app import app
 from .common import check_chatter, examples, execute, fail, guarded, need, recorded, setting_flags, settings_for, show_settings
-from .options import shared
+from ..settings import StyleSettings
+from .options import documented, shared
 
 
 @app.command(epilog=examples(
@@ -24,7 +25,8 @@ from .options import shared
 ))
 @guarded
 @shared("output", "model", "weights", "size", "steps", "seed", "save_every", "preset", "device", "precision", "deterministic",
-        "max_pixels", "blend", "fps", "from_", "force", "quiet", "verbose")  # fmt: skip
+        "max_pixels", "blend", "fps", "from_", "force", "quiet", "verbose",
+        defaults=documented(StyleSettings, output="CONTENT-style.png beside CONTENT (-2, -3 … if taken); a folder: FOLDER-style/"))  # fmt: skip
 def style(
     content: Annotated[Optional[Path], typer.Argument(help="The photo to paint (with --from: the one recorded there).", show_default=False)] = None,
     styles: Annotated[Optional[list[Path]], typer.Argument(help="One or more style images (blended).", show_default=False)] = None,
@@ -47,11 +49,8 @@ def style(
     """Paint CONTENT in the manner of STYLE (Gatys et al.): content + Gram-matrix style losses.
 
     CONTENT may also be a video or frame folder (see `dream`), or a folder or quoted glob of photos.
-
-    Defaults: model vgg19, size 512 (solved at 256 then 512), L-BFGS until each scale stops changing (--steps auto).
     """
     from ..inputs import plan
-    from ..settings import StyleSettings
 
     quiet, verbose, source = opts["quiet"], opts["verbose"], opts["from_"]
     check_chatter(quiet, verbose)

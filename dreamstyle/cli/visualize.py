@@ -10,12 +10,19 @@ import typer
 
 from .app import viz
 from .common import check_chatter, examples, execute, given, guarded, path_or_none, recorded, settings_for, show_settings
-from .options import OPTIMISING, RUNNING, Layer, shared
+from ..settings import VisualizeSettings
+from .options import OPTIMISING, RUNNING, Layer, documented, shared
 
 # Flags that are not settings: the command's own business.
 _NOT_SETTINGS = ("output", "from_", "force", "quiet", "verbose")
 # What the commands that look at a picture without optimising one share (maps, shift).
 ONE_PASS = ("output", "model", "weights", "size", "device", "max_pixels", "from_", "force", "quiet", "verbose")
+# A sheet of many pictures: each one smaller than a single picture's default.
+SHEET = {"size": 128}
+
+
+def _defaults(output: str, **own):
+    return documented(VisualizeSettings, output=output + " in the current folder (-2, -3 … if taken)", **own)
 
 
 def _settings(kind: str, opts: dict[str, Any], defaults: dict[str, Any], cls: type | None = None, **own: Any):
@@ -47,7 +54,7 @@ def _run(kind: str, settings, inputs: dict[str, Any], opts: dict[str, Any], stem
     "dreamstyle visualize filters --model vgg16 --layer relu3_1 --channels 0-15",
 ))
 @guarded
-@shared(*OPTIMISING, *RUNNING)
+@shared(*OPTIMISING, *RUNNING, defaults=_defaults("MODEL-filters.png (MODEL-filters-LAYER.png)", **SHEET))
 def viz_filters(
     layer: Layer = None,
     channels: Annotated[Optional[str], typer.Option(help="With a deeper --layer: which channels to render. [default: 0-15]")] = None,
@@ -56,7 +63,7 @@ def viz_filters(
     """The first conv layer's kernels as an RGB grid; for a deeper --layer, what each filter responds to."""
     from ..settings import parse_int_list
 
-    s, inputs = _settings("filters", opts, {"size": 128})
+    s, inputs = _settings("filters", opts, SHEET)
     layer = layer or inputs.get("layer")
     picked = parse_int_list(channels or inputs.get("channels") or "0-15")
     _run("filters", s, {"layer": layer, "channels": picked}, opts, f"{s.model}-filters" + (f"-{layer}" if layer else ""))
@@ -68,7 +75,7 @@ def viz_filters(
     "dreamstyle visualize maps photos/ --layer block3 --model efficientnet-lite0 -o maps/",
 ))
 @guarded
-@shared(*ONE_PASS)
+@shared(*ONE_PASS, defaults=documented(VisualizeSettings, output="IMAGE-maps-LAYER.png beside IMAGE (-2, -3 … if taken); a folder: FOLDER-maps-LAYER/"))
 def viz_maps(
     image: Annotated[Optional[Path], typer.Argument(help="The image to look at (with --from: the one recorded there).", show_default=False)] = None,
     layer: Annotated[Optional[str], typer.Option(help="Layer whose maps to show.")] = None,
@@ -95,7 +102,7 @@ def viz_maps(
     "dreamstyle visualize channels --layer relu4_3 --channels 3,7,9 --steps 512",
 ))
 @guarded
-@shared(*OPTIMISING, *RUNNING)
+@shared(*OPTIMISING, *RUNNING, defaults=_defaults("MODEL-LAYER-channels.png", **SHEET))
 def viz_channels(
     layer: Annotated[Optional[str], typer.Option(help="Layer whose channels to render.")] = None,
     channels: Annotated[Optional[str], typer.Option(help="Channels: 0-15 or 3,7,9. [default: 0-15]")] = None,
@@ -104,7 +111,7 @@ def viz_channels(
     """Activation maximisation of each channel, optimised together as one batch, on a labelled sheet."""
     from ..settings import parse_int_list
 
-    s, inputs = _settings("channels", opts, {"size": 128})
+    s, inputs = _settings("channels", opts, SHEET)
     layer = layer or inputs.get("layer")
     picked = parse_int_list(channels or inputs.get("channels") or "0-15")
     _run("channels", s, {"layer": layer, "channels": picked}, opts, f"{s.model}-{layer}-channels")
@@ -115,7 +122,7 @@ def viz_channels(
     "dreamstyle visualize neuron --model efficientnet-lite0 --layer block9 --channel 12 --batch 4 --diversity 1",
 ))
 @guarded
-@shared(*OPTIMISING, "diversity", "batch", *RUNNING)
+@shared(*OPTIMISING, "diversity", "batch", *RUNNING, defaults=_defaults("MODEL-LAYER-CHANNEL-neuron.png"))
 def viz_neuron(
     layer: Annotated[Optional[str], typer.Option(help="Layer of the neuron.")] = None,
     channel: Annotated[Optional[int], typer.Option(help="Channel of the neuron.")] = None,
@@ -137,7 +144,7 @@ def viz_neuron(
     "dreamstyle visualize class 980 --batch 4 --diversity 1",
 ))
 @guarded
-@shared(*OPTIMISING, "diversity", "batch", *RUNNING)
+@shared(*OPTIMISING, "diversity", "batch", *RUNNING, defaults=_defaults("MODEL-class-NAME.png"))
 def viz_class(
     classes: Annotated[Optional[list[str]], typer.Argument(help="ImageNet classes by name (goldfish, volcano) or index.", show_default=False)] = None,
     **opts: Any,

@@ -9,7 +9,8 @@ import typer
 
 from .app import app
 from .common import check_chatter, examples, execute, guarded, setting_flags, settings_for, show_settings
-from .options import Channels, Jitter, Layers, OctaveScale, Smooth, shared
+from ..settings import DreamSettings
+from .options import Channels, Jitter, Layers, OctaveScale, Smooth, documented, shared
 
 
 @app.command("zoom", epilog=examples(
@@ -19,10 +20,10 @@ from .options import Channels, Jitter, Layers, OctaveScale, Smooth, shared
 ))
 @guarded
 @shared("model", "weights", "size", "steps", "lr", "seed", "preset", "device", "precision", "deterministic", "max_pixels",
-        "force", "quiet", "verbose")  # fmt: skip
+        "force", "quiet", "verbose", defaults=documented(DreamSettings))  # fmt: skip
 def zoom_cmd(
     image: Annotated[Path, typer.Argument(help="The picture to start from.", show_default=False)],
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="out.mp4, out.gif, or a folder for PNG frames (frame_00000.png …). Default: IMAGE-zoom.mp4 beside the input.")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="out.mp4, out.gif, or a folder for PNG frames (frame_00000.png …). [default: IMAGE-zoom.mp4 beside IMAGE]")] = None,
     frames: Annotated[int, typer.Option(help="How many frames; frame 0 is the first dream.")] = 24,
     zoom: Annotated[float, typer.Option(help="Scale per frame about the centre; below 1 zooms out.")] = 1.05,
     rotate: Annotated[float, typer.Option(help="Degrees per frame, counter-clockwise.")] = 0.0,
@@ -38,12 +39,12 @@ def zoom_cmd(
     """The feedback zoom into a dream: dream IMAGE, zoom/rotate the dream about its centre, dream
     that, … for --frames frames, written as MP4, GIF or PNG frames.
 
-    Dream settings as for `dream` (defaults: size 512, 2 octaves x 10 steps per frame).
+    Dream settings as for `dream`, with fewer octaves: each frame starts from a dreamed one.
     """
     from ..images import default_output_path
     from ..inputs import Plan
     from ..job import Job
-    from ..settings import DreamSettings, MotionSettings
+    from ..settings import MotionSettings
     from ..zoom import ZOOM_OCTAVES
 
     quiet, verbose = opts["quiet"], opts["verbose"]
