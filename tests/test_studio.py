@@ -237,7 +237,7 @@ def test_the_form_is_generated_from_the_settings(client):
     assert "style loss" in style["style_weight"]["help"]
     assert style["preserve_color"]["choices"] == ["none", "luminance", "histogram"]
     # Steps are a number or "auto" (style's default): a text field, read by the server's build().
-    assert style["steps"]["default"] == "auto" and style["steps"]["type"] == "str"
+    assert style["steps"]["default"] == "auto" and style["steps"]["type"] == "int|auto"
     assert "weights" not in style and "quiet" not in style
     assert [i["name"] for i in s["engines"]["style"]["inputs"]] == ["content", "styles"]
     assert {p["name"] for p in s["presets"]["dream"]} >= {"classic", "swirls"}

@@ -40,7 +40,7 @@ INPUTS = {
 def _type(hint: Any) -> str:
     args = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
     if int in args and str in args:
-        return "str"  # a number or a word: `steps` takes 300 or "auto"; the server's build() reads either
+        return "int|auto"  # `steps`: a whole number or "auto" (a text field; numbers sent as numbers)
     base = typing.get_origin(args[0]) or args[0]
     return {int: "int", float: "float", str: "str", bool: "bool", list: "list"}.get(base, "str")
 

@@ -158,6 +158,7 @@ function collectSettings() {
 function typed(type, raw) {
   switch (type) {
     case "int": case "float": return Number(raw);
+    case "int|auto": return /^\d+$/.test(raw) ? Number(raw) : raw;
     case "bool": return raw === "true";
     case "list": {
       // "0.7,0.3" -> [0.7, 0.3]; a range like "0-15" is sent as written for the server to expand.
