@@ -19,6 +19,7 @@ _WHERE = {
     "dream": "api", "stylize": "api", "stylize_sweep": "api", "zoom": "api",
     "UserError": "errors", "Interrupted": "errors",
     "DreamSettings": "settings", "StyleSettings": "settings", "VisualizeSettings": "settings", "MotionSettings": "settings",
+    "ClusterSettings": "settings", "run_batch_on_ray": "cluster", "run_clip_on_ray": "cluster",
     "Started": "events", "Step": "events", "ItemDone": "events", "Finished": "events", "Failed": "events",
 }  # fmt: skip
 

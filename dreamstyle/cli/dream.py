@@ -8,8 +8,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .app import app
-from .common import check_chatter, examples, execute, guarded, need, path_or_none, recorded, setting_flags, settings_for, show_settings
-from .options import Channels, Jitter, Layers, OctaveScale, Smooth, shared
+from .common import check_chatter, cluster_of, examples, execute, guarded, need, path_or_none, recorded, setting_flags, settings_for, show_settings
+from .options import CLUSTER, Channels, Jitter, Layers, OctaveScale, Smooth, shared
 
 
 @app.command(epilog=examples(
@@ -23,10 +23,11 @@ from .options import Channels, Jitter, Layers, OctaveScale, Smooth, shared
     "dreamstyle dream clip.mp4 --model efficientnet-lite0 --size 320 --blend 0.5 -o clip-dream.mp4",
     "dreamstyle dream photos/ -o dreams/            # every picture; rerun to resume",
     "dreamstyle dream 'photos/*.jpg' -o dreams/",
+    "dreamstyle dream photos/ -o dreams/ --backend ray --ray-address head-node:6379   # on a Ray cluster's workers",
 ))
 @guarded
 @shared("output", "model", "weights", "size", "steps", "lr", "seed", "save_every", "preset", "device", "precision", "deterministic",
-        "max_pixels", "blend", "fps", "from_", "force", "quiet", "verbose")  # fmt: skip
+        "max_pixels", "blend", "fps", "from_", "force", "quiet", "verbose", *CLUSTER)  # fmt: skip
 def dream(
     image: Annotated[Optional[Path], typer.Argument(help="The photo to dream on (with --from: the one recorded there).", show_default=False)] = None,
     layers: Layers = None,
@@ -52,6 +53,7 @@ def dream(
 
     quiet, verbose, source = opts["quiet"], opts["verbose"], opts["from_"]
     check_chatter(quiet, verbose)
+    cluster = cluster_of(opts)
     earlier, inputs = recorded(source, "dream")
     image = need(image or inputs.get("image"), "IMAGE", "give the photo to dream on")
     flags = setting_flags(
@@ -61,4 +63,4 @@ def dream(
     settings = settings_for(DreamSettings, "dream", opts["preset"], flags, earlier)
     todo = plan("dream", image, settings, output=opts["output"], blend=opts["blend"], fps=opts["fps"])
     show_settings(settings, source, verbose)
-    execute(todo, force=opts["force"], quiet=settings.quiet, verbose=verbose, stage="dream")
+    execute(todo, force=opts["force"], quiet=settings.quiet, verbose=verbose, stage="dream", cluster=cluster)

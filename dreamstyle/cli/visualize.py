@@ -8,11 +8,11 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .app import viz
-from .common import check_chatter, examples, execute, given, guarded, path_or_none, recorded, settings_for, show_settings
-from .options import OPTIMISING, RUNNING, Layer, shared
+from .common import check_chatter, cluster_of, examples, execute, given, guarded, path_or_none, recorded, settings_for, show_settings
+from .options import CLUSTER, OPTIMISING, RUNNING, Layer, shared
 
 # Flags that are not settings: the command's own business.
-_NOT_SETTINGS = ("output", "from_", "force", "quiet", "verbose")
+_NOT_SETTINGS = ("output", "from_", "force", "quiet", "verbose", *CLUSTER)
 
 
 def _settings(kind: str, opts: dict[str, Any], defaults: dict[str, Any]):
@@ -65,7 +65,7 @@ def viz_filters(
     "dreamstyle visualize maps photos/ --layer block3 --model efficientnet-lite0 -o maps/",
 ))
 @guarded
-@shared("output", "model", "weights", "size", "device", "max_pixels", "from_", "force", "quiet", "verbose")
+@shared("output", "model", "weights", "size", "device", "max_pixels", "from_", "force", "quiet", "verbose", *CLUSTER)
 def viz_maps(
     image: Annotated[Optional[Path], typer.Argument(help="The image to look at (with --from: the one recorded there).", show_default=False)] = None,
     layer: Annotated[Optional[str], typer.Option(help="Layer whose maps to show.")] = None,
@@ -77,6 +77,7 @@ def viz_maps(
     from ..inputs import plan
     from ..job import Job
 
+    cluster = cluster_of(opts)
     s, inputs = _settings("maps", opts, {})
     image = image or inputs.get("image")
     layer = layer or inputs.get("layer")
@@ -84,7 +85,7 @@ def viz_maps(
     # Missing or bad arguments are refused before a folder is looked at or a model loads.
     ENGINES["visualize.maps"].check(Job("visualize.maps", {"image": image, "layer": layer, "top": top}, s))
     todo = plan("visualize.maps", image, s, output=opts["output"], inputs={"layer": layer, "top": top}, name=f"maps-{layer}")
-    execute(todo, force=opts["force"], quiet=s.quiet, verbose=opts["verbose"], stage=f"maps-{layer}")
+    execute(todo, force=opts["force"], quiet=s.quiet, verbose=opts["verbose"], stage=f"maps-{layer}", cluster=cluster)
 
 
 @viz.command("channels", epilog=examples(
