@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,8 @@ from dreamstyle.cluster.chunks import split
 from dreamstyle.cluster.probe import probes, sees
 from dreamstyle.cluster.session import plan_pool
 from dreamstyle.cluster.worker import TEST_KILL
-from dreamstyle.errors import UserError
+from dreamstyle.errors import Interrupted, UserError
+from dreamstyle.events import ItemDone
 from dreamstyle.images import read_settings
 from dreamstyle.inputs import plan, sweep_plan
 from dreamstyle.job import Job
@@ -224,15 +226,26 @@ def test_a_batch_on_two_workers_survives_dying_workers_and_resumes(local_ray, ki
 
 
 @pytest.mark.cpu(reason="compares with the local backend's bytes")
-def test_a_clip_in_chunks_on_two_workers_is_the_local_clip(local_ray, tmp_path):
+def test_a_clip_in_chunks_on_two_workers_is_the_local_clip_also_after_a_cancel(local_ray, tmp_path):
     """Independent frames (--blend 0) make the same pictures however the clip is cut, so the
-    chunks, their lead-ins, the cross-fade and the join must give the local clip's bytes."""
+    chunks, their lead-ins, the cross-fade and the join must give the local clip's bytes. A run
+    cancelled (as Ctrl-C does) once a chunk is in keeps it; the same run again finishes the clip."""
     folder = tmp_path / "frames"
     folder.mkdir()
     for t, frame in enumerate(pan_frames(10)):
         frame.save(folder / f"f{t:03d}.png")
-    job = Job("dream", {"image": str(folder)}, FAST, motion=MotionSettings(blend=0.0))
-    result = run_clip_on_ray(job.replace(output=str(tmp_path / "ray")), RAY, chunk_frames=4, warmup=2)
+    job = Job("dream", {"image": str(folder)}, FAST, motion=MotionSettings(blend=0.0), output=str(tmp_path / "ray"))
+    cancel = threading.Event()
+
+    def stop_after_a_chunk(event) -> None:
+        if isinstance(event, ItemDone) and event.kind == "frame":
+            cancel.set()
+
+    with pytest.raises(Interrupted) as stopped:
+        run_clip_on_ray(job, RAY, chunk_frames=4, warmup=2, on_event=stop_after_a_chunk, cancel=cancel)
+    kept = sorted(p.name for p in stopped.value.path.glob("frame_*.png"))
+    assert len(kept) >= 3 and not (tmp_path / "ray").exists()  # at least the chunk that came in (3-4 frames)
+    result = run_clip_on_ray(job, RAY, chunk_frames=4, warmup=2)
     assert result.frames == 10
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

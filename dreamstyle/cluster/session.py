@@ -130,11 +130,10 @@ class Session:
                     max_restarts=-1, max_task_retries=retries,
                 )  # fmt: skip
             seen = set()
-            with _quiet_ray_data():
-                for row in _streamed(ds, cancel):
-                    status = Status.from_row(row)
-                    seen.add(status.index)
-                    yield status
+            for row in _streamed(ds, cancel):
+                status = Status.from_row(row)
+                seen.add(status.index)
+                yield status
         finally:
             ctx.max_errored_blocks, ctx.enable_progress_bars = saved
         for row in rows:
@@ -178,18 +177,6 @@ def _streamed(ds, cancel: threading.Event | None) -> Iterator[dict[str, Any]]:
 
 
 @contextlib.contextmanager
-def _quiet_ray_data():
-    """Ray Data logs each tolerated failure with a traceback; the run reports those rows itself."""
-    log = logging.getLogger("ray.data")
-    level = log.level
-    log.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        log.setLevel(level)
-
-
-@contextlib.contextmanager
 def joined(s: ClusterSettings) -> Iterator[Session]:
     """The cluster `s` names, joined by ray.init's own rules when `s.address` is None
     (RAY_ADDRESS, which `ray job submit` sets; a cluster `ray start` began on this machine; else
@@ -205,8 +192,23 @@ def joined(s: ClusterSettings) -> Iterator[Session]:
             where = s.address or "RAY_ADDRESS or this machine"
             raise UserError(f"could not join the Ray cluster at {where}: {first}",
                             "check the address (`ray status` on the head node shows it), or leave --ray-address out to start one here") from None  # fmt: skip
+    # Ray Data logs each tolerated failure with a traceback (the run reports those rows itself),
+    # and, when a Ctrl-C has stopped a run under way, its threads' surprise at the shutdown.
+    log = logging.getLogger("ray.data")
+    level, stopped = log.level, False
+    log.setLevel(logging.CRITICAL)
     try:
         yield Session(ray, plan_pool(ray.cluster_resources(), s))
+    except BaseException:
+        stopped = True
+        raise
     finally:
+        if not stopped:
+            log.setLevel(level)
         if started:
+            # After a Ctrl-C the thread reading rows may still be inside Ray Data; its next call
+            # after the shutdown would start a new local Ray (Ray's auto-init). Not here.
+            hook = getattr(getattr(ray, "_private", None), "auto_init_hook", None)
+            if hook is not None:
+                hook.enable_auto_connect = False
             ray.shutdown()
