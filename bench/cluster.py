@@ -180,6 +180,7 @@ def main(argv=None) -> Path:
     p.add_argument("--size", type=int, default=128)
     p.add_argument("--repeat", type=int, default=2, help="Ray runs of each pool size")
     p.add_argument("--skip-ray", action="store_true")
+    p.add_argument("--skip-seams", action="store_true")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = p.parse_args(argv)
     doc: dict = {"date": datetime.date.today().isoformat(), "cpus": os.cpu_count(), "size": args.size, "items": args.items}
@@ -207,7 +208,7 @@ def main(argv=None) -> Path:
                     print(runs[-1], flush=True)
             ray.shutdown()
             doc["ray_dream"] = runs
-    doc["seams"] = [seams("dream"), seams("style")]
+    doc["seams"] = [] if args.skip_seams else [seams("dream"), seams("style")]
     for s in doc["seams"]:
         print(s, flush=True)
     args.out.mkdir(parents=True, exist_ok=True)

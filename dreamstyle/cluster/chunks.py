@@ -7,8 +7,8 @@ would start without that state, and the seam shows as a jump: measured on a pan 
 the change between the two frames across the seam is 1.35x (dream) to 1.5x (style) the change
 between two frames inside a chunk. So each chunk starts `warmup` frames early (its lead-in).
 Running those frames builds the temporal state up again, but not the same state: the patterns a
-run grows depend on all its history, so two runs over the same frames stay apart (13-27 levels
-even after 8 lead-in frames) and the jump stays. What hides the seam is what the lead-in frames
+run grows depend on all its history, so two runs over the same frames stay apart (10-28 levels
+a pixel, after 3 lead-in frames as after 8) and the jump stays. What hides the seam is what the lead-in frames
 are then used for: they overlap the previous chunk's last frames, and the join cross-fades from
 that chunk's frames into this one's over the overlap. Each step of the fade then changes the
 picture no more than a step inside a chunk does (1.02-1.04x).

@@ -206,9 +206,9 @@ def joined(s: ClusterSettings) -> Iterator[Session]:
         if not stopped:
             log.setLevel(level)
         if started:
-            # After a Ctrl-C the thread reading rows may still be inside Ray Data; its next call
-            # after the shutdown would start a new local Ray (Ray's auto-init). Not here.
             hook = getattr(getattr(ray, "_private", None), "auto_init_hook", None)
-            if hook is not None:
+            if stopped and hook is not None:
+                # The thread reading rows may still be inside Ray Data; its next call after the
+                # shutdown would start a new local Ray (Ray's auto-init) behind the user's back.
                 hook.enable_auto_connect = False
             ray.shutdown()

@@ -65,6 +65,10 @@ class Worker:
 
     def picture(self, job: Job, listen: Listener | None) -> list[bytes]:
         if self.writes:
+            if Path(job.output).exists() and not self.force:
+                # The driver left out every output that existed when the run began, so an earlier
+                # try of this item wrote it (atomically: it is whole) and died before saying so.
+                return []
             run(job, on_event=listen, force=self.force)
             return []
         # The file `run` writes, read back: the same bytes a local run writes (the embedded Job
