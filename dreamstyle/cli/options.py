@@ -38,7 +38,7 @@ Blend = Annotated[Optional[float], typer.Option(help="Video: frame t starts from
 Fps = Annotated[Optional[float], typer.Option(help="Video: frames per second of the output. [default: the input's; 24 for a frame folder]")]
 # Where a batch, sweep or clip runs (cluster/).
 Backend = Annotated[Optional[str], typer.Option(help="local, or ray: a batch, sweep or clip spread over the workers of a Ray cluster (pip install 'dreamstyle[ray]'). [default: local]")]
-RayAddress = Annotated[Optional[str], typer.Option(help="With --backend ray: the cluster to join (HOST:PORT, ray://HOST:PORT). Default: Ray's own rules (RAY_ADDRESS, a cluster `ray start` began here, else a new one on this machine).")]
+RayAddress = Annotated[Optional[str], typer.Option(help="With --backend ray: the cluster to join, its head node's HOST:PORT. Default: Ray's own rules (RAY_ADDRESS, a cluster `ray start` began here, else a new one on this machine).")]
 Workers = Annotated[Optional[int], typer.Option(help="With --backend ray: how many workers, each loading the model once. [default: one per GPU, else one per CPU]")]
 GpusPerWorker = Annotated[Optional[float], typer.Option(help="With --backend ray: GPUs each worker takes (0.5: two share one; 0: CPU workers). [default: 1 where the cluster has GPUs, else 0]")]
 Layer = Annotated[Optional[str], typer.Option(help="Layer name (`dreamstyle layers MODEL` lists them).")]
