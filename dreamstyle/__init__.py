@@ -20,6 +20,7 @@ _WHERE = {
     "UserError": "errors", "Interrupted": "errors",
     "DreamSettings": "settings", "StyleSettings": "settings", "VisualizeSettings": "settings", "MotionSettings": "settings",
     "ShiftSettings": "settings", "TopSettings": "settings",
+    "ClusterSettings": "settings", "run_batch_on_ray": "cluster", "run_clip_on_ray": "cluster",
     "Started": "events", "Step": "events", "ItemDone": "events", "Finished": "events", "Failed": "events",
 }  # fmt: skip
 

@@ -15,9 +15,10 @@ import struct
 import threading
 import warnings
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, PngImagePlugin
@@ -255,8 +256,17 @@ def save_image(img: Image.Image, path, *, settings: dict | None = None, force: b
             exif[_EXIF_IMAGE_DESCRIPTION] = text
             options["exif"] = exif.tobytes()
 
-    # Write beside the target, then rename: a crash leaves at worst a hidden temp file, never a
-    # half-written image under the real name.
+    try:
+        return write_atomically(path, lambda f: out.save(f, format=fmt, **options), force=force)
+    except ValueError as e:  # e.g. WebP's 16383-pixel limit
+        raise UserError(f"could not save {path} as {fmt}: {e}", hint="try saving as .png") from None
+
+
+def write_atomically(path: Path, data: bytes | Callable[[BinaryIO], None], *, force: bool = False) -> Path:
+    """Write `data` (bytes, or a function writing to a binary file) to `path`: beside it under a
+    hidden name, then renamed, so a crash leaves at worst a hidden temp file, never a half-written
+    file under the real name; an existing `path` is replaced only with `force`."""
+    path = Path(path)
     try:
         fd, tmp = _create_temp(path.parent, path.name)
     except OSError as e:
@@ -264,15 +274,12 @@ def save_image(img: Image.Image, path, *, settings: dict | None = None, force: b
                         hint="check the folder's permissions") from None
     try:
         with os.fdopen(fd, "wb") as f:
-            out.save(f, format=fmt, **options)
+            f.write(data) if isinstance(data, bytes) else data(f)
             f.flush()
             os.fsync(f.fileno())
         _publish(tmp, path, force)
     except OSError as e:
-        hint = "check free disk space and permissions"
-        raise UserError(f"could not write {path}: {e.strerror or e}", hint=hint) from None
-    except ValueError as e:  # e.g. WebP's 16383-pixel limit
-        raise UserError(f"could not save {path} as {fmt}: {e}", hint="try saving as .png") from None
+        raise UserError(f"could not write {path}: {e.strerror or e}", hint="check free disk space and permissions") from None
     finally:
         tmp.unlink(missing_ok=True)
     return path

@@ -7,6 +7,7 @@ otherwise a batch of independent pictures, as is a quoted glob. Anything else is
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import Any
 from .errors import UserError
 from .images import default_output_path
 from .job import Job
-from .settings import CommonSettings, MotionSettings
+from .settings import CommonSettings, MotionSettings, StyleSettings, parse_float_list
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi")  # read through ffmpeg
@@ -140,3 +141,25 @@ def plan(engine: str, source, settings: CommonSettings, *, output=None, inputs: 
     outdir = check_outdir(output or spec.with_name(f"{spec.name}-{name}"))
     jobs = [Job(engine, {key: str(f), **inputs}, settings, output=str(o)) for f, o in zip(files, output_names(files, outdir))]
     return Plan(kind, jobs, outdir)
+
+
+def sweep_plan(source, settings: StyleSettings, weights, *, output=None, inputs: dict[str, Any] | None = None) -> Plan:
+    """A style-weight sweep: for each photo of `source` (a picture, folder or glob), one picture
+    per weight, each its own Job with its weight in its settings (so `--from` re-runs it), named
+    OUTDIR/STEM-swWEIGHT.png; a batch like any other, so it resumes and spreads over a cluster."""
+    weights = parse_float_list(weights, "--sweep")
+    if not weights:
+        raise UserError("--sweep needs style weights", "e.g. --sweep 10,100,1000")
+    spec = Path(str(source)).expanduser()
+    if kind_of(source, output) == "clip":
+        raise UserError("--sweep applies to pictures, not to a video", "sweep on a frame of it first")
+    if output is None and is_pattern(source):
+        raise UserError("a sweep of a glob needs an output folder", "add -o outdir/")
+    files = expand(source)
+    outdir = check_outdir(output or spec.with_name(f"{spec.name if spec.is_dir() else spec.stem}-sweep"))
+    jobs = [
+        Job("style", {"content": str(f), **(inputs or {})}, dataclasses.replace(settings, style_weight=w), output=str(o.with_name(f"{o.stem}-sw{w:g}.png")))
+        for f, o in zip(files, output_names(files, outdir))
+        for w in weights
+    ]
+    return Plan("batch", jobs, outdir)

@@ -27,6 +27,7 @@ from .settings import CommonSettings
 CACHE_SIZE = 2
 _cache: OrderedDict[tuple, Backbone] = OrderedDict()
 _cache_lock = threading.Lock()
+_loads = 0  # backbones this process has loaded: a cluster worker reports it, to show it loads once
 
 
 def load(s: CommonSettings) -> Backbone:
@@ -45,10 +46,17 @@ def load(s: CommonSettings) -> Backbone:
             _cache.move_to_end(key)
             return _cache[key]
         backbone = load_backbone(s.model, weights=s.weights, device=device, pooling=pooling, progress=not s.quiet)
+        global _loads
+        _loads += 1
         _cache[key] = backbone
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
         return backbone
+
+
+def loads() -> int:
+    """How many backbones this process has loaded so far (cache hits not counted)."""
+    return _loads
 
 
 def _file_key(path: str | None) -> tuple | None:

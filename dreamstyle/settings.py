@@ -295,6 +295,37 @@ class MotionSettings:
             raise UserError(f"--blend {self.blend} is out of range", "use 0 (independent frames) to 0.95, e.g. 0.5")
 
 
+BACKENDS = ("local", "ray")
+
+
+@dataclass(kw_only=True)
+class ClusterSettings:
+    """Where a batch, a sweep or a clip runs: here, or spread over a Ray cluster's workers
+    (cluster/). They change where the pictures are made, never what they are, so no output
+    records them."""
+
+    backend: str = "local"
+    address: str | None = None  # None: ray.init's own rules (RAY_ADDRESS, a `ray start` here, else a new local one)
+    workers: int | None = None  # None: one per GPU (gpus_per_worker each), else one per CPU
+    gpus_per_worker: float | None = None  # None: 1 where the cluster has GPUs, else 0 (CPU workers)
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise UserError(f"unknown backend {self.backend!r}", did_you_mean(self.backend, BACKENDS))
+        given = [flag(k) for k in ("address", "workers", "gpus_per_worker") if getattr(self, k) is not None]
+        if self.backend == "local" and given:
+            raise UserError(f"{given[0].replace('--address', '--ray-address')} applies to --backend ray", "add --backend ray, or drop it")
+        if self.workers is not None and not 1 <= self.workers <= 100_000:
+            raise UserError(f"--workers {self.workers} is out of range", "use 1 up to 100000")
+        # Fractions are Ray's way to pack several workers onto one GPU.
+        if self.gpus_per_worker is not None and not 0 <= self.gpus_per_worker <= 64:
+            raise UserError(f"--gpus-per-worker {self.gpus_per_worker} is out of range", "use 0 (CPU workers) up to 64, e.g. 1 or 0.5")
+
+    @property
+    def on_ray(self) -> bool:
+        return self.backend == "ray"
+
+
 def build(cls: type, values: dict[str, Any]) -> Any:
     """A validated settings object; unknown keys are refused with a did-you-mean."""
     names = [f.name for f in dataclasses.fields(cls)]

@@ -101,7 +101,7 @@ def imports_of_in(path: Path, modules: set[str]) -> set[str]:
 
 
 def test_importing_the_cli_imports_no_torch():
-    code = "import sys, dreamstyle.cli; print(sorted(m for m in ('torch', 'torchvision', 'numpy', 'PIL') if m in sys.modules))"
+    code = "import sys, dreamstyle.cli; print(sorted(m for m in ('torch', 'torchvision', 'numpy', 'PIL', 'ray') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]", f"importing dreamstyle.cli pulled in {out}: --help and shell completion would wait for them"
 

@@ -75,7 +75,7 @@ def path_or_none(p: Path | None) -> str | None:
 
 
 # Shared options that are not settings: where the result goes and how the command talks.
-NOT_SETTINGS = ("output", "from_", "force", "verbose", "preset", "blend", "fps")
+NOT_SETTINGS = ("output", "from_", "force", "verbose", "preset", "blend", "fps", "backend", "ray_address", "workers", "gpus_per_worker")
 
 
 def setting_flags(opts: dict[str, Any], **own: Any) -> dict[str, Any]:
@@ -146,22 +146,46 @@ def show_settings(settings, source: Path | None, verbose: bool) -> None:
             typer.echo(line, err=True)
 
 
-def execute(plan, *, force: bool, quiet: bool, verbose: bool, stage: str = "batch"):
-    """Run a plan's Job (or a batch's Jobs) with the terminal listening; say where the result
-    went, or on Ctrl-C where what exists was kept, and exit 130. Returns the run's result."""
-    from ..batch import run_batch
-    from ..console import Console
+def cluster_of(opts: dict[str, Any]):
+    """Where the command runs (--backend and its options), checked before anything else."""
+    from ..settings import ClusterSettings
+
+    return ClusterSettings(backend=opts.get("backend") or "local", address=opts.get("ray_address"),
+                           workers=opts.get("workers"), gpus_per_worker=opts.get("gpus_per_worker"))  # fmt: skip
+
+
+def _runner(plan, cluster, stage: str):
+    """The function that runs `plan` where `cluster` says: f(on_event, cancel, force) -> result."""
+    if cluster is not None and cluster.on_ray:
+        from .. import cluster as ray_backend
+
+        if plan.kind == "image":
+            raise UserError("--backend ray runs batches, sweeps and clips", "give a folder or quoted glob of pictures, or drop --backend ray for one picture")
+        if plan.kind == "clip":
+            return lambda **kw: ray_backend.run_clip_on_ray(plan.jobs[0], cluster, **kw)
+        return lambda **kw: ray_backend.run_batch_on_ray(plan.jobs, cluster, stage=stage, **kw)
+    if plan.kind == "batch":
+        from ..batch import run_batch
+
+        return lambda **kw: run_batch(plan.jobs, stage=stage, **kw)
     from ..run import run
 
+    return lambda **kw: run(plan.jobs[0], **kw)
+
+
+def execute(plan, *, force: bool, quiet: bool, verbose: bool, stage: str = "batch", cluster=None):
+    """Run a plan's Job (or a batch's Jobs), here or on the cluster `cluster` (ClusterSettings)
+    names, with the terminal listening; say where the result went, or on Ctrl-C where what
+    exists was kept, and exit 130. Returns the run's result."""
+    from ..console import Console
+
+    runner = _runner(plan, cluster, stage)
     console = Console(quiet=quiet, verbose=verbose)
     CANCEL.clear()  # a new command (in a test runner, the same process runs many)
     start = time.perf_counter()
     RUNNING.set()
     try:
-        if plan.kind == "batch":
-            result = run_batch(plan.jobs, on_event=console, cancel=CANCEL, force=force, stage=stage)
-        else:
-            result = run(plan.jobs[0], on_event=console, cancel=CANCEL, force=force)
+        result = runner(on_event=console, cancel=CANCEL, force=force)
     except Interrupted as exc:
         console.close()
         typer.echo(_interrupted(plan.kind, exc), err=True)
@@ -174,6 +198,8 @@ def execute(plan, *, force: bool, quiet: bool, verbose: bool, stage: str = "batc
         if verbose or not quiet or result.failed:
             took = f" in {time.perf_counter() - start:.1f} s" if verbose else ""
             typer.echo(f"{plan.outdir}: {result.summary()}{took}", err=True)
+        if verbose and hasattr(result, "where"):
+            typer.echo(result.where(), err=True)
         if result.failed:
             raise typer.Exit(EXIT_USER_ERROR)
     elif verbose or not quiet:

@@ -8,9 +8,9 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .app import app
-from .common import check_chatter, examples, execute, guarded, need, path_or_none, recorded, setting_flags, settings_for, show_settings
+from .common import check_chatter, cluster_of, examples, execute, guarded, need, path_or_none, recorded, setting_flags, settings_for, show_settings
 from ..settings import DreamSettings
-from .options import Channels, Jitter, Layers, OctaveScale, Smooth, documented, shared
+from .options import CLUSTER, Channels, Jitter, Layers, OctaveScale, Smooth, documented, shared
 
 
 @app.command(epilog=examples(
@@ -24,10 +24,11 @@ from .options import Channels, Jitter, Layers, OctaveScale, Smooth, documented, 
     "dreamstyle dream clip.mp4 --model efficientnet-lite0 --size 320 --blend 0.5 -o clip-dream.mp4",
     "dreamstyle dream photos/ -o dreams/            # every picture; rerun to resume",
     "dreamstyle dream 'photos/*.jpg' -o dreams/",
+    "dreamstyle dream photos/ -o dreams/ --backend ray --ray-address head-node:6379   # on a Ray cluster's workers",
 ))
 @guarded
 @shared("output", "model", "weights", "size", "steps", "lr", "seed", "save_every", "preset", "device", "precision", "deterministic",
-        "max_pixels", "blend", "fps", "from_", "force", "quiet", "verbose",
+        "max_pixels", "blend", "fps", "from_", "force", "quiet", "verbose", *CLUSTER,
         defaults=documented(DreamSettings, output="IMAGE-dream.png beside IMAGE (-2, -3 … if taken); a folder: FOLDER-dream/"))  # fmt: skip
 def dream(
     image: Annotated[Optional[Path], typer.Argument(help="The photo to dream on (with --from: the one recorded there).", show_default=False)] = None,
@@ -51,6 +52,7 @@ def dream(
 
     quiet, verbose, source = opts["quiet"], opts["verbose"], opts["from_"]
     check_chatter(quiet, verbose)
+    cluster = cluster_of(opts)
     earlier, inputs = recorded(source, "dream")
     image = need(image or inputs.get("image"), "IMAGE", "give the photo to dream on")
     flags = setting_flags(
@@ -60,4 +62,4 @@ def dream(
     settings = settings_for(DreamSettings, "dream", opts["preset"], flags, earlier)
     todo = plan("dream", image, settings, output=opts["output"], blend=opts["blend"], fps=opts["fps"])
     show_settings(settings, source, verbose)
-    execute(todo, force=opts["force"], quiet=settings.quiet, verbose=verbose, stage="dream")
+    execute(todo, force=opts["force"], quiet=settings.quiet, verbose=verbose, stage="dream", cluster=cluster)

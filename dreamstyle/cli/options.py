@@ -42,6 +42,11 @@ Smooth = Annotated[Optional[float], typer.Option(help="Gaussian sigma for smooth
 # Clip options of dream and style.
 Blend = Annotated[Optional[float], typer.Option(help="Video: frame t starts from frame t + BLEND x (output t-1 - frame t-1), against flicker; 0: independent frames. [default: 0.5]")]
 Fps = Annotated[Optional[float], typer.Option(help="Video: frames per second of the output. [default: the input's; 24 for a frame folder]")]
+# Where a batch, sweep or clip runs (cluster/).
+Backend = Annotated[Optional[str], typer.Option(help="local, or ray: a batch, sweep or clip spread over the workers of a Ray cluster (pip install 'dreamstyle[ray]'). [default: local]")]
+RayAddress = Annotated[Optional[str], typer.Option(help="With --backend ray: the cluster to join, its head node's HOST:PORT. Default: Ray's own rules (RAY_ADDRESS, a cluster `ray start` began here, else a new one on this machine).")]
+Workers = Annotated[Optional[int], typer.Option(help="With --backend ray: how many workers, each loading the model once. [default: one per GPU, else one per CPU]")]
+GpusPerWorker = Annotated[Optional[float], typer.Option(help="With --backend ray: GPUs each worker takes (0.5: two share one; 0: CPU workers). [default: 1 where the cluster has GPUs, else 0]")]
 Layer = Annotated[Optional[str], typer.Option(help="Layer name (`dreamstyle layers MODEL` lists them).")]
 Param = Annotated[Optional[str], typer.Option(help="Image parameterisation: fft (decorrelated colour) or pixel. [default: fft]")]
 Transforms = Annotated[Optional[str], typer.Option(help="Robustness transforms: none, standard (lucid's) or strong. [default: standard]")]
@@ -56,10 +61,13 @@ OPTIONS = {
     "save_every": (SaveEvery, None), "preset": (Preset, None), "device": (Device, None),
     "precision": (Precision, None), "deterministic": (Deterministic, False), "max_pixels": (MaxPixels, None), "blend": (Blend, None), "fps": (Fps, None),
     "from_": (From, None), "force": (Force, False), "quiet": (Quiet, False), "verbose": (Verbose, False),
+    "backend": (Backend, None), "ray_address": (RayAddress, None), "workers": (Workers, None), "gpus_per_worker": (GpusPerWorker, None),
 }  # fmt: skip
 # What the visualize commands that optimise a picture share.
 OPTIMISING = ("output", "model", "weights", "size", "steps", "lr", "seed", "param", "transforms")
 RUNNING = ("device", "precision", "deterministic", "from_", "force", "quiet", "verbose")
+# What every command taking a folder or glob batch, a sweep or a clip shares: where it runs.
+CLUSTER = ("backend", "ray_address", "workers", "gpus_per_worker")
 
 
 def documented(settings: type, **extra: Any) -> dict[str, str]:

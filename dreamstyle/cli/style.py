@@ -8,9 +8,9 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .app import app
-from .common import check_chatter, examples, execute, fail, guarded, need, recorded, setting_flags, settings_for, show_settings
+from .common import check_chatter, cluster_of, examples, execute, fail, guarded, need, recorded, setting_flags, settings_for, show_settings
 from ..settings import StyleSettings
-from .options import documented, shared
+from .options import CLUSTER, documented, shared
 
 
 @app.command(epilog=examples(
@@ -22,10 +22,12 @@ from .options import documented, shared
     "dreamstyle style --from photo-style.png --style-weight 1000 -o stronger.png",
     "dreamstyle style clip.mp4 painting.jpg --model efficientnet-lite0 --size 320 --blend 0.5 -o clip-style.mp4",
     "dreamstyle style 'photos/*.jpg' painting.jpg -o painted/",
+    "dreamstyle style photo.jpg painting.jpg --sweep 10,100,1000 -o sweep/",
+    "dreamstyle style photos/ painting.jpg --sweep 10,100,1000 -o grid/ --backend ray",
 ))
 @guarded
 @shared("output", "model", "weights", "size", "steps", "seed", "save_every", "preset", "device", "precision", "deterministic",
-        "max_pixels", "blend", "fps", "from_", "force", "quiet", "verbose",
+        "max_pixels", "blend", "fps", "from_", "force", "quiet", "verbose", *CLUSTER,
         defaults=documented(StyleSettings, output="CONTENT-style.png beside CONTENT (-2, -3 … if taken); a folder: FOLDER-style/"))  # fmt: skip
 def style(
     content: Annotated[Optional[Path], typer.Argument(help="The photo to paint (with --from: the one recorded there).", show_default=False)] = None,
@@ -44,16 +46,20 @@ def style(
     pooling: Annotated[Optional[str], typer.Option(help="max or avg pooling in VGG. [default: max]")] = None,
     tile: Annotated[Optional[int], typer.Option(help="Refine scales larger than this in tiles of it (Adam, global style targets); 0: never. [default: 0]")] = None,
     lr: Annotated[Optional[float], typer.Option(help="Adam step size. [default: 0.02; 0.005 when a --tile scale is refined]")] = None,
+    sweep: Annotated[Optional[str], typer.Option(help="A style-weight sweep, e.g. 10,100,1000: one picture per weight (and per photo of a folder), each with its weight in its settings, into the -o folder as STEM-sw10.png …; resumable like a batch.")] = None,
     **opts: Any,
 ) -> None:
     """Paint CONTENT in the manner of STYLE (Gatys et al.): content + Gram-matrix style losses.
 
     CONTENT may also be a video or frame folder (see `dream`), or a folder or quoted glob of photos.
     """
-    from ..inputs import plan
+    from ..inputs import plan, sweep_plan
 
     quiet, verbose, source = opts["quiet"], opts["verbose"], opts["from_"]
     check_chatter(quiet, verbose)
+    cluster = cluster_of(opts)
+    if sweep is not None and style_weight is not None:
+        fail("--sweep and --style-weight both set the style weight", "give the weights to try to --sweep only")
     earlier, inputs = recorded(source, "style")
     content = need(content or inputs.get("content"), "CONTENT", "give the photo to paint and one or more style images")
     styles = need(styles or inputs.get("styles"), "STYLE", "give one or more style images after the photo")
@@ -66,6 +72,9 @@ def style(
     )  # fmt: skip
     settings = settings_for(StyleSettings, "style", opts["preset"], flags, earlier)
     styles = [str(p) for p in styles]
-    todo = plan("style", content, settings, output=opts["output"], inputs={"styles": styles}, blend=opts["blend"], fps=opts["fps"])
+    if sweep is not None:
+        todo = sweep_plan(content, settings, sweep, output=opts["output"], inputs={"styles": styles})
+    else:
+        todo = plan("style", content, settings, output=opts["output"], inputs={"styles": styles}, blend=opts["blend"], fps=opts["fps"])
     show_settings(settings, source, verbose)
-    execute(todo, force=opts["force"], quiet=settings.quiet, verbose=verbose, stage="style")
+    execute(todo, force=opts["force"], quiet=settings.quiet, verbose=verbose, stage="style", cluster=cluster)

@@ -9,12 +9,12 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .app import viz
-from .common import check_chatter, examples, execute, given, guarded, path_or_none, recorded, settings_for, show_settings
+from .common import check_chatter, cluster_of, examples, execute, given, guarded, path_or_none, recorded, settings_for, show_settings
 from ..settings import VisualizeSettings
-from .options import OPTIMISING, RUNNING, Layer, documented, shared
+from .options import CLUSTER, OPTIMISING, RUNNING, Layer, documented, shared
 
 # Flags that are not settings: the command's own business.
-_NOT_SETTINGS = ("output", "from_", "force", "quiet", "verbose")
+_NOT_SETTINGS = ("output", "from_", "force", "quiet", "verbose", *CLUSTER)
 # What the commands that look at a picture without optimising one share (maps, shift).
 ONE_PASS = ("output", "model", "weights", "size", "device", "max_pixels", "from_", "force", "quiet", "verbose")
 # A sheet of many pictures: each one smaller than a single picture's default.
@@ -75,7 +75,7 @@ def viz_filters(
     "dreamstyle visualize maps photos/ --layer block3 --model efficientnet-lite0 -o maps/",
 ))
 @guarded
-@shared(*ONE_PASS, defaults=documented(VisualizeSettings, output="IMAGE-maps-LAYER.png beside IMAGE (-2, -3 … if taken); a folder: FOLDER-maps-LAYER/"))
+@shared(*ONE_PASS, *CLUSTER, defaults=documented(VisualizeSettings, output="IMAGE-maps-LAYER.png beside IMAGE (-2, -3 … if taken); a folder: FOLDER-maps-LAYER/"))
 def viz_maps(
     image: Annotated[Optional[Path], typer.Argument(help="The image to look at (with --from: the one recorded there).", show_default=False)] = None,
     layer: Annotated[Optional[str], typer.Option(help="Layer whose maps to show.")] = None,
@@ -87,6 +87,7 @@ def viz_maps(
     from ..inputs import plan
     from ..job import Job
 
+    cluster = cluster_of(opts)
     s, inputs = _settings("maps", opts, {})
     image = image or inputs.get("image")
     layer = layer or inputs.get("layer")
@@ -94,7 +95,7 @@ def viz_maps(
     # Missing or bad arguments are refused before a folder is looked at or a model loads.
     ENGINES["visualize.maps"].check(Job("visualize.maps", {"image": image, "layer": layer, "top": top}, s))
     todo = plan("visualize.maps", image, s, output=opts["output"], inputs={"layer": layer, "top": top}, name=f"maps-{layer}")
-    execute(todo, force=opts["force"], quiet=s.quiet, verbose=opts["verbose"], stage=f"maps-{layer}")
+    execute(todo, force=opts["force"], quiet=s.quiet, verbose=opts["verbose"], stage=f"maps-{layer}", cluster=cluster)
 
 
 @viz.command("channels", epilog=examples(
