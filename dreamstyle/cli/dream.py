@@ -8,7 +8,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .app import app
-from .common import check_chatter, examples, execute, guarded, need, path_or_none, recorded, setting_flags, settings_for, show_settings
+from .common import (check_chatter, examples, execute, guarded, motion_flags, need, path_or_none, recorded, recorded_motion,
+                     setting_flags, settings_for, show_settings)
 from .options import Channels, Jitter, Layers, OctaveScale, Smooth, shared
 
 
@@ -20,13 +21,14 @@ from .options import Channels, Jitter, Layers, OctaveScale, Smooth, shared
     "dreamstyle dream photo.jpg --layers block10 --channels 12,40",
     "dreamstyle dream photo.jpg --guide flowers.jpg",
     "dreamstyle dream --from photo-dream.png --seed 7 -o again.png",
-    "dreamstyle dream clip.mp4 --model efficientnet-lite0 --size 320 --blend 0.5 -o clip-dream.mp4",
+    "dreamstyle dream clip.mp4 --model efficientnet-lite0 --size 320 -o clip-dream.mp4",
+    "dreamstyle dream frames/ --temporal flow --blend 0.7 -o dreamed.gif",
     "dreamstyle dream photos/ -o dreams/            # every picture; rerun to resume",
     "dreamstyle dream 'photos/*.jpg' -o dreams/",
 ))
 @guarded
 @shared("output", "model", "weights", "size", "steps", "lr", "seed", "save_every", "preset", "device", "precision", "deterministic",
-        "max_pixels", "blend", "fps", "from_", "force", "quiet", "verbose")  # fmt: skip
+        "max_pixels", "temporal", "blend", "fps", "from_", "force", "quiet", "verbose")  # fmt: skip
 def dream(
     image: Annotated[Optional[Path], typer.Argument(help="The photo to dream on (with --from: the one recorded there).", show_default=False)] = None,
     layers: Layers = None,
@@ -42,7 +44,8 @@ def dream(
 ) -> None:
     """DeepDream IMAGE: amplify what a layer of the network sees in it, octave by octave.
 
-    IMAGE may also be a video (.mp4 …) or a folder of frames (output .mp4/.gif or --blend), or a
+    IMAGE may also be a video (.mp4 …), an animated GIF or a folder of frames (output .mp4/.gif or
+    --temporal), held together over time by optical flow (docs/video.md), or a
     folder or quoted glob of pictures dreamed one by one into the -o folder (resumable).
 
     Defaults: model vgg16, size 512, 4 octaves x 10 steps, lr 0.01, seed 0.
@@ -59,6 +62,6 @@ def dream(
         jitter=jitter, norm=norm, smooth=smooth, tile=tile,
     )  # fmt: skip
     settings = settings_for(DreamSettings, "dream", opts["preset"], flags, earlier)
-    todo = plan("dream", image, settings, output=opts["output"], blend=opts["blend"], fps=opts["fps"])
+    todo = plan("dream", image, settings, output=opts["output"], motion=motion_flags(opts), earlier_motion=recorded_motion(source))
     show_settings(settings, source, verbose)
     execute(todo, force=opts["force"], quiet=settings.quiet, verbose=verbose, stage="dream")

@@ -8,7 +8,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .app import app
-from .common import check_chatter, examples, execute, fail, guarded, need, recorded, setting_flags, settings_for, show_settings
+from .common import (check_chatter, examples, execute, fail, guarded, motion_flags, need, recorded, recorded_motion,
+                     setting_flags, settings_for, show_settings)
 from .options import shared
 
 
@@ -19,12 +20,13 @@ from .options import shared
     "dreamstyle style photo.jpg painting.jpg --preserve-color luminance",
     "dreamstyle style photo.jpg painting.jpg --scales 256,512,1024 --preset hires",
     "dreamstyle style --from photo-style.png --style-weight 1000 -o stronger.png",
-    "dreamstyle style clip.mp4 painting.jpg --model efficientnet-lite0 --size 320 --blend 0.5 -o clip-style.mp4",
+    "dreamstyle style clip.mp4 painting.jpg --model efficientnet-lite0 --size 320 --steps 60 -o clip-style.mp4",
+    "dreamstyle style clip.gif painting.jpg --long-term --passes 3 -o final.mp4",
     "dreamstyle style 'photos/*.jpg' painting.jpg -o painted/",
 ))
 @guarded
 @shared("output", "model", "weights", "size", "steps", "seed", "save_every", "preset", "device", "precision", "deterministic",
-        "max_pixels", "blend", "fps", "from_", "force", "quiet", "verbose")  # fmt: skip
+        "max_pixels", "temporal", "blend", "temporal_weight", "long_term", "passes", "fps", "from_", "force", "quiet", "verbose")  # fmt: skip
 def style(
     content: Annotated[Optional[Path], typer.Argument(help="The photo to paint (with --from: the one recorded there).", show_default=False)] = None,
     styles: Annotated[Optional[list[Path]], typer.Argument(help="One or more style images (blended).", show_default=False)] = None,
@@ -67,6 +69,7 @@ def style(
     )  # fmt: skip
     settings = settings_for(StyleSettings, "style", opts["preset"], flags, earlier)
     styles = [str(p) for p in styles]
-    todo = plan("style", content, settings, output=opts["output"], inputs={"styles": styles}, blend=opts["blend"], fps=opts["fps"])
+    todo = plan("style", content, settings, output=opts["output"], inputs={"styles": styles}, motion=motion_flags(opts),
+                earlier_motion=recorded_motion(source))  # fmt: skip
     show_settings(settings, source, verbose)
     execute(todo, force=opts["force"], quiet=settings.quiet, verbose=verbose, stage="style")
