@@ -111,11 +111,20 @@ def zoom_video(image: Any, output, frames: int = 24, *, zoom: float = 1.05, rota
     return run(job, on_event=_listener(job.settings, None), backbone=backbone, force=force).output
 
 
-def _clip_job(engine: str, source: Any, style: Any, settings, blend: float, fps: float | None, backbone, overrides) -> Job:
+def _clip_job(engine: str, source: Any, style: Any, settings, motion: dict[str, Any], backbone, overrides) -> Job:
+    """`motion`: the clip keywords given (None where not), as the CLI's flags: `blend` alone means
+    `temporal="blend"`; `long_term=True` means frames 1, 2 and 4 back."""
+    from .inputs import clip_motion
+    from .settings import LONG_TERM
+
     cls = StyleSettings if engine == "style" else DreamSettings
     s = resolve(cls, engine, settings, dict(overrides), _model(backbone))
     inputs = {"content": source, "styles": _styles(style)} if engine == "style" else {"image": source}
-    return Job(engine, inputs, s, motion=MotionSettings(blend=blend, fps=fps))
+    if motion.get("long_term") is True:
+        motion = {**motion, "long_term": list(LONG_TERM)}
+    elif motion.get("long_term") is False:
+        motion = {**motion, "long_term": None}
+    return Job(engine, inputs, s, motion=clip_motion(engine, motion))
 
 
 def _frames(job: Job, backbone: Backbone | None) -> Iterator[Image.Image]:
@@ -126,28 +135,39 @@ def _frames(job: Job, backbone: Backbone | None) -> Iterator[Image.Image]:
     yield from clip_frames(job, open_source(job), Reporter(_listener(job.settings, None)), frame_runner(backbone))
 
 
-def dream_frames(source: Any, settings: DreamSettings | None = None, *, blend: float = 0.5,
+def dream_frames(source: Any, settings: DreamSettings | None = None, *, temporal: str | None = None, blend: float | None = None,
                  backbone: Backbone | None = None, **overrides: Any) -> Iterator[Image.Image]:
-    """Dream every frame of `source` (a video path, frame folder or list of PIL images), one at a
-    time: frame t starts from `frame[t] + blend * (output[t-1] - frame[t-1])` (clip.py)."""
-    return _frames(_clip_job("dream", source, None, settings, blend, None, backbone, overrides), backbone)
+    """Dream every frame of `source` (a video path, GIF, frame folder or list of PIL images), one at
+    a time, each held to the one before (`temporal`: "flow", the default, "blend" or "none";
+    `blend`: the share of the previous frame's dream carried on, 0.5; see temporal.py)."""
+    motion = dict(temporal=temporal, blend=blend)
+    return _frames(_clip_job("dream", source, None, settings, motion, backbone, overrides), backbone)
 
 
-def stylize_frames(source: Any, style: Any, settings: StyleSettings | None = None, *, blend: float = 0.5,
-                   backbone: Backbone | None = None, **overrides: Any) -> Iterator[Image.Image]:
-    """Paint every frame of `source` in the manner of `style`, blended as `dream_frames` is."""
-    return _frames(_clip_job("style", source, style, settings, blend, None, backbone, overrides), backbone)
+def stylize_frames(source: Any, style: Any, settings: StyleSettings | None = None, *, temporal: str | None = None,
+                   blend: float | None = None, temporal_weight: float | None = None, long_term: bool | list[int] | None = None,
+                   passes: int | None = None, backbone: Backbone | None = None, **overrides: Any) -> Iterator[Image.Image]:
+    """Paint every frame of `source` in the manner of `style`, each held to the frames before it
+    (`temporal` as for `dream_frames`; with "flow", `temporal_weight`, `long_term` and `passes`
+    as the CLI's --temporal-weight, --long-term and --passes)."""
+    motion = dict(temporal=temporal, blend=blend, temporal_weight=temporal_weight, long_term=long_term, passes=passes)
+    return _frames(_clip_job("style", source, style, settings, motion, backbone, overrides), backbone)
 
 
-def dream_video(source: Any, output, settings: DreamSettings | None = None, *, blend: float = 0.5, fps: float | None = None,
-                backbone: Backbone | None = None, force: bool = False, **overrides: Any) -> Path:
-    """Dream a video or frame folder into `output` (.mp4, .gif or a folder of PNGs)."""
-    job = _clip_job("dream", source, None, settings, blend, fps, backbone, overrides).replace(output=str(output))
+def dream_video(source: Any, output, settings: DreamSettings | None = None, *, temporal: str | None = None,
+                blend: float | None = None, fps: float | None = None, backbone: Backbone | None = None, force: bool = False,
+                **overrides: Any) -> Path:
+    """Dream a video, GIF or frame folder into `output` (.mp4, .gif or a folder of PNGs)."""
+    motion = dict(temporal=temporal, blend=blend, fps=fps)
+    job = _clip_job("dream", source, None, settings, motion, backbone, overrides).replace(output=str(output))
     return run(job, on_event=_listener(job.settings, None), backbone=backbone, force=force).output
 
 
-def stylize_video(source: Any, style: Any, output, settings: StyleSettings | None = None, *, blend: float = 0.5,
-                  fps: float | None = None, backbone: Backbone | None = None, force: bool = False, **overrides: Any) -> Path:
-    """Stylise a video or frame folder into `output`; see `stylize_frames` for the blending."""
-    job = _clip_job("style", source, style, settings, blend, fps, backbone, overrides).replace(output=str(output))
+def stylize_video(source: Any, style: Any, output, settings: StyleSettings | None = None, *, temporal: str | None = None,
+                  blend: float | None = None, temporal_weight: float | None = None, long_term: bool | list[int] | None = None,
+                  passes: int | None = None, fps: float | None = None, backbone: Backbone | None = None, force: bool = False,
+                  **overrides: Any) -> Path:
+    """Stylise a video, GIF or frame folder into `output`; see `stylize_frames`."""
+    motion = dict(temporal=temporal, blend=blend, temporal_weight=temporal_weight, long_term=long_term, passes=passes, fps=fps)
+    job = _clip_job("style", source, style, settings, motion, backbone, overrides).replace(output=str(output))
     return run(job, on_event=_listener(job.settings, None), backbone=backbone, force=force).output

@@ -1,8 +1,14 @@
-"""Dream or style over the frames of a clip, each frame one run, with temporal blending.
+"""Dream or style over the frames of a clip, each frame one run, held together over time.
 
-Frame t starts from `frame[t] + blend * (output[t-1] - frame[t-1])`: what the engine grew or
-painted on the previous frame is carried on and grown again instead of appearing anew, which is
-what a viewer sees as flicker. `blend=0` runs every frame on its own.
+How a frame takes from the ones before it (`--temporal flow|blend|none`) is temporal.py's; this
+is the loop: frames in order (or, with `passes` > 1, alternating backward and forward passes, the
+last one forward so the finished frames still come out in order), each run through `run_one`,
+each finished frame yielded with the clip's Job and its frame number.
+
+A caller may run part of a clip: `clip_frames(..., start=a, stop=b, warmup=k)` runs frames
+a-k … b-1 and yields a … b-1. The warm-up frames are computed (their outputs discarded) only so
+that frame a starts from the temporal state a run from the start would have had near it: a
+cluster splitting a clip across workers gives each worker a range and a few frames of overlap.
 """
 
 from __future__ import annotations
@@ -11,10 +17,11 @@ from collections.abc import Callable, Iterator
 
 from PIL import Image
 
+from .errors import UserError
 from .events import ItemDone, Reporter
-from .images import resize_longest, to_pil, to_tensor
 from .inputs import SOURCE
 from .job import Job, Result, record
+from .temporal import Carry
 from .video import FOLDER_FPS, Clip, open_clip
 
 RunOne = Callable[[Job, Reporter], Result]
@@ -24,9 +31,17 @@ def source_of(job: Job) -> str:
     return SOURCE[job.engine]
 
 
+def check_motion(job: Job) -> None:
+    """What a clip's motion settings cannot mean for its engine, refused before a model loads."""
+    m = job.motion
+    if job.engine == "dream" and (m.long_term is not None or m.passes > 1):
+        raise UserError("--long-term and --passes apply to style clips", "drop them for a dream")
+
+
 def open_source(job: Job) -> Clip:
-    """The clip a job names: a video or frame folder, an opened `Clip`, or (from the Python API)
-    a list of PIL images."""
+    """The clip a job names: a video, GIF or frame folder, an opened `Clip`, or (from the Python
+    API) a list of PIL images."""
+    check_motion(job)
     source = job.inputs[source_of(job)]
     if isinstance(source, Clip):
         return source
@@ -35,39 +50,63 @@ def open_source(job: Job) -> Clip:
     return open_clip(source, fps=job.motion.fps, max_pixels=job.settings.max_pixels)
 
 
-def start_of(frame: Image.Image, previous: tuple[Image.Image, Image.Image] | None, blend: float, size: int | None) -> tuple[Image.Image, Image.Image]:
-    """(where frame t's optimisation starts, frame t at the output's size).
-
-    The start is frame t plus `blend` times what the engine added to frame t-1 (its output minus
-    its input). Mixing in the previous *output* itself would also mix in the previous frame's
-    content, which ghosts and smears anything that moves; the difference carries only the strokes
-    or dream patterns, over the new frame's own content. Where nothing moved the two are the same.
-    """
-    rgb = resize_longest(frame, size) if size else frame
-    if previous is None or blend == 0:
-        return rgb, rgb
-    out, before = (to_tensor(im.convert("RGB").resize(rgb.size, Image.LANCZOS) if im.size != rgb.size else im) for im in previous)
-    return to_pil(to_tensor(rgb) + blend * (out - before)), rgb
+def units(job: Job, count: int) -> int:
+    """What a clip's progress bar counts: every frame of every pass."""
+    return count * passes_of(job)
 
 
-def clip_frames(job: Job, clip: Clip, report: Reporter, run_one: RunOne) -> Iterator[Image.Image]:
-    """The finished frames of a clip job, each carrying the clip's Job with its frame number."""
-    blend = job.motion.blend
-    inner = report.inner()
-    previous = None
-    for t, frame in enumerate(clip.frames()):
-        start, rgb = start_of(frame, previous, blend, job.settings.size)
-        if job.engine == "dream":
-            frame_job = Job("dream", {"image": start}, job.settings)
-        else:
-            # The frame is the content; the blended start replaces `init` from frame 1 on.
-            started = {"start": start} if previous is not None and blend > 0 else {}
-            frame_job = Job("style", {"content": frame, "styles": job.inputs["styles"], **started}, job.settings)
-        out = run_one(frame_job, inner).image
-        previous = (out, rgb)
+def passes_of(job: Job) -> int:
+    return job.motion.passes if job.motion.temporal == "flow" else 1
+
+
+def clip_frames(job: Job, clip: Clip, report: Reporter, run_one: RunOne, *,
+                start: int = 0, stop: int | None = None, warmup: int = 0) -> Iterator[Image.Image]:  # fmt: skip
+    """The finished frames start … stop-1 of a clip job, each carrying the clip's Job with its
+    frame number; `warmup` frames before `start` are run first and not yielded (see above)."""
+    stop = clip.count if stop is None else min(stop, clip.count)
+    first = max(0, start - warmup)
+    carry = Carry(job)
+    run = _one_pass if passes_of(job) == 1 else _passes
+    for t, out in run(job, clip, report, run_one, carry, first, start, stop):
         out.info["dreamstyle"] = record(job, out.info["dreamstyle"], frame=t)
         yield out
         # Reported once the frame has been taken (written), so a count shown is a count kept.
         report(ItemDone("frame", t, clip.count, image=out))
         report.check()
 
+
+def _one_pass(job, clip, report, run_one, carry: Carry, first: int, start: int, stop: int) -> Iterator[tuple[int, Image.Image]]:
+    inner = report.inner()
+    for t, frame in enumerate(clip.frames()):
+        if t >= stop:
+            break
+        if t < first:
+            continue
+        out = run_one(carry.frame_job(t, frame), inner).image
+        carry.done(t, out)
+        if t >= start:
+            yield t, out
+
+
+def _passes(job, clip, report, run_one, carry: Carry, first: int, start: int, stop: int) -> Iterator[tuple[int, Image.Image]]:
+    """Ruder et al.'s multi-pass: alternating directions, each pass starting every frame from its
+    previous result blended with the warped neighbour of this pass, so a frame is held to the
+    frames after it as well as before it. Every input frame is kept in memory."""
+    frames = {t: f for t, f in enumerate(clip.frames()) if first <= t < stop}
+    inner = report.inner()
+    n = passes_of(job)
+    earlier: dict[int, Image.Image] = {}
+    for k in range(n):
+        direction = 1 if (n - 1 - k) % 2 == 0 else -1  # the last pass runs forward
+        carry.new_pass()
+        done: dict[int, Image.Image] = {}
+        for t in sorted(frames, reverse=direction < 0):
+            out = run_one(carry.frame_job(t, frames[t], direction, earlier.get(t)), inner).image
+            carry.done(t, out, keep_all=True)
+            done[t] = out
+            if k < n - 1:
+                report(ItemDone("pass", t, clip.count, message=f"pass {k + 1} of {n}"))
+                report.check()
+            elif t >= start:
+                yield t, out
+        earlier = done

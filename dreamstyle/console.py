@@ -7,10 +7,12 @@ attaches it when no listener of the caller's is given and the settings are not q
 from __future__ import annotations
 
 import sys
+import time
 
 from .events import Event, Failed, Finished, ItemDone, Started, Step
 
 POSTFIX_EVERY = 10  # reading a loss syncs the device: show it every few steps, and at the end
+STEP_EVERY_S = 0.2  # a frame's step count is redrawn at most this often: each redraw writes a line
 LOG_LINES = 20  # --verbose logs the loss parts about this often a run: enough to see it converge or stall
 
 
@@ -30,6 +32,7 @@ class Console:
         self.pending: str | None = None
         self.frames_bar: tuple[int, str] | None = None  # a clip's, zoom's or batch's bar, not yet shown
         self.item = ""
+        self.shown = 0.0  # when a frame's step count was last drawn
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Started):
@@ -81,6 +84,9 @@ class Console:
         self.announced = True
 
     def _step(self, e: Step) -> None:
+        # _going() has announced the run and opened the frames' bar before this step.
+        if e.level == 1 and self.unit == "frame" and self.bar is not None:
+            self._frame_step(e)
         if e.level != 0 or self.unit != "step":
             return
         if self.bar is None:
@@ -102,10 +108,18 @@ class Console:
         if log:
             say(f"{e.stage} step {e.step}/{e.total}: " + ", ".join(f"{k} {v}" for k, v in shown.items()))
 
+    def _frame_step(self, e: Step) -> None:
+        """A clip's or zoom's bar counts frames; the current frame's steps ride along after it."""
+        now = time.monotonic()
+        if e.step != e.total and now - self.shown < STEP_EVERY_S:
+            return
+        self.shown = now
+        self.bar.set_postfix_str(f"step {e.step}/{e.total}")
+
     def _item(self, e: ItemDone) -> None:
         if e.level == 0 and e.kind == "scale" and e.message and self.bar is not None and not self.quiet:
             say(f"{self.bar.desc}: {'scale ' + str(e.index + 1) + ' ' if e.count and e.count > 1 else ''}{e.message}")
-        if e.level != 0 or e.kind not in ("frame", "item"):
+        if e.level != 0 or e.kind not in ("frame", "item", "pass"):
             return
         if e.status == "failed":
             say(f"error: {e.message}")

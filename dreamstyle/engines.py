@@ -44,7 +44,8 @@ def _style(job: Job, backbone: Backbone, report: Reporter) -> list[Image.Image]:
     from .style import style_images
 
     i = job.inputs
-    return style_images(i["content"], i["styles"], job.settings, backbone, report, sweep=i.get("sweep"), start=i.get("start"))
+    return style_images(i["content"], i["styles"], job.settings, backbone, report, sweep=i.get("sweep"), start=i.get("start"),
+                        temporal=i.get("temporal"))  # fmt: skip
 
 
 def _check_maps(job: Job) -> None:

@@ -1,8 +1,9 @@
 """What a path on the command line is (a picture, a clip or a batch), decided once, and the Job
 or Jobs it becomes.
 
-A video file is a clip. A folder is a clip when the output is a video or --blend is given,
-otherwise a batch of independent pictures, as is a quoted glob. Anything else is one picture.
+A video file or an animated GIF is a clip. A folder is a clip when the output is a video or a
+clip flag (--temporal, --blend …) is given, otherwise a batch of independent pictures, as is a
+quoted glob. Anything else is one picture.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from typing import Any
 from .errors import UserError
 from .images import default_output_path
 from .job import Job
-from .settings import CommonSettings, MotionSettings, StyleSettings, parse_float_list
+from .settings import CommonSettings, MotionSettings, StyleSettings, flag, parse_float_list
+
+# The motion settings a clip takes (the rest are the zoom's).
+CLIP_MOTION = ("fps", "blend", "temporal", "temporal_weight", "long_term", "passes")
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi")  # read through ffmpeg
@@ -41,12 +45,26 @@ def is_batch(spec) -> bool:
     return spec is not None and (Path(str(spec)).expanduser().is_dir() or is_pattern(spec))
 
 
-def kind_of(source, output=None, blend: float | None = None) -> str:
-    """"clip", "batch" or "image": the one place that decides."""
+def is_animation(path) -> bool:
+    """A GIF of more than one frame (a still GIF is a picture like any other)."""
+    path = Path(str(path)).expanduser()
+    if path.suffix.lower() != ".gif" or not path.is_file():
+        return False
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            return getattr(img, "n_frames", 1) > 1
+    except OSError:
+        return False  # loading it as a picture will say what is wrong
+
+
+def kind_of(source, output=None, clip: bool = False) -> str:
+    """"clip", "batch" or "image": the one place that decides. `clip`: a clip flag was given."""
     path = Path(str(source)).expanduser()
-    if is_video(path):
+    if is_video(path) or is_animation(path):
         return "clip"
-    if path.is_dir() and (blend is not None or (output is not None and Path(str(output)).suffix.lower() in VIDEO_OUTPUTS)):
+    if path.is_dir() and (clip or (output is not None and Path(str(output)).suffix.lower() in VIDEO_OUTPUTS)):
         return "clip"
     return "batch" if is_batch(source) else "image"
 
@@ -110,30 +128,56 @@ class Plan:
     outdir: Path | None = None
 
 
+def clip_motion(engine: str, typed: dict[str, Any], earlier: dict[str, Any] | None = None) -> MotionSettings:
+    """A clip's motion settings: an earlier output's (--from) < the flags typed now. `--blend`
+    typed without `--temporal` means `--temporal blend`, as it did before flow existed."""
+    typed = {k: v for k, v in typed.items() if v is not None}
+    values = {k: v for k, v in (earlier or {}).items() if k in CLIP_MOTION}
+    if "blend" in typed and "temporal" not in typed:
+        values["temporal"] = "blend"
+    values.update(typed)
+    if values.get("temporal", "flow") != "flow":
+        # Flow's own options recorded --from a flow clip mean nothing once another mode is asked for.
+        for k in ("long_term", "passes"):
+            if k not in typed:
+                values.pop(k, None)
+    m = MotionSettings(**values)
+    if engine == "style" and m.temporal == "flow" and "blend" in typed:
+        raise UserError("--blend does not apply to style with --temporal flow: each frame starts from the warped previous one",
+                        "drop --blend (--temporal-weight sets how firmly frames hold together), or use --temporal blend")  # fmt: skip
+    return m
+
+
 def plan(engine: str, source, settings: CommonSettings, *, output=None, inputs: dict[str, Any] | None = None,
-         blend: float | None = None, fps: float | None = None, name: str | None = None) -> Plan:
+         motion: dict[str, Any] | None = None, earlier_motion: dict[str, Any] | None = None, name: str | None = None) -> Plan:
     """The Job(s) for `engine` run on `source` (a picture, clip, folder or glob) with `settings`.
 
-    `inputs` are the engine's other inputs (a style's paintings, a map's layer); `name` is what
-    default output names carry ("dream", "maps-block3"; the engine's name by default).
+    `inputs` are the engine's other inputs (a style's paintings, a map's layer); `motion` the clip
+    flags typed (MotionSettings' names: temporal, blend, fps …; None where not given) and
+    `earlier_motion` those of the output `--from` names; `name` is what default output names carry
+    ("dream", "maps-block3"; the engine's name by default).
     """
     name = name or engine
     key = SOURCE.get(engine, "image")
-    kind = kind_of(source, output, blend) if engine in SOURCE else "image"
+    typed = {k: v for k, v in (motion or {}).items() if v is not None}
+    # A frame folder re-run --from one of its frames is a clip again; --fps alone marks nothing.
+    marked = any(k != "fps" for k in typed) or earlier_motion is not None
+    kind = kind_of(source, output, marked) if engine in SOURCE else "image"
     if kind == "clip" and engine == "visualize.maps":
         kind = "batch" if Path(str(source)).is_dir() else "image"
     if kind != "image" and settings.save_every:
         raise UserError("--save-every does not apply to videos and batches", "drop it, or run one picture at a time")
-    if kind != "clip" and (blend is not None or fps is not None):
-        raise UserError("--blend and --fps apply to a video input", "give an .mp4 file, or a folder of frames with -o out.mp4")
+    if kind != "clip" and typed:
+        flags = ", ".join(flag(k) for k in typed)
+        raise UserError(f"{flags} {'applies' if len(typed) == 1 else 'apply'} to a video input", "give an .mp4 or animated .gif file, or a folder of frames with -o out.mp4")
     inputs = dict(inputs or {})
     if kind == "image":
         out = output or default_output_path(source, name)
         return Plan(kind, [Job(engine, {key: str(source), **inputs}, settings, output=str(out))])
     if kind == "clip":
         out = output or default_output_path(source, name, ".mp4")
-        motion = MotionSettings(blend=0.5 if blend is None else blend, fps=fps)
-        return Plan(kind, [Job(engine, {key: str(source), **inputs}, settings, output=str(out), motion=motion)])
+        m = clip_motion(engine, typed, earlier_motion)
+        return Plan(kind, [Job(engine, {key: str(source), **inputs}, settings, output=str(out), motion=m)])
     files = expand(source)
     spec = Path(str(source)).expanduser()
     if output is None and not spec.is_dir():

@@ -112,6 +112,9 @@ class Job:
         if not isinstance(data.get("settings"), Mapping):
             raise UserError("the job carries no settings", "only outputs of dreamstyle carry a job")
         motion = data.get("motion")
+        if isinstance(motion, Mapping) and "temporal" not in motion:
+            # Written before optical flow: its clips ran on blending alone.
+            motion = {**motion, "temporal": "blend"}
         return cls(
             engine=engine,
             inputs=dict(data.get("inputs") or {}),

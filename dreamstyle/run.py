@@ -121,7 +121,11 @@ def run(job: Job, *, on_event: Listener | None = None, cancel: threading.Event |
         dtype = resolve_precision(s.precision, device, backbone)
         frames = job.engine == "zoom" or job.is_clip
         stage = f"{engine.stage or job.engine} {backbone.name}"
-        total = (clip.count if clip else job.motion.frames) if frames else 0
+        total = 0
+        if frames:
+            from .clip import units
+
+            total = units(job, clip.count) if clip else job.motion.frames
         report(Started(job, total, "frame" if frames else "step", stage, backbone.name, backbone.weights, str(device), precision_name(dtype)))
         with device_settings(device, s.deterministic):  # cuDNN benchmark (or determinism) for this run only
             if frames:

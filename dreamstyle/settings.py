@@ -224,6 +224,13 @@ class VisualizeSettings(CommonSettings):
         _positive(self, "batch", self.batch, allow_zero=False, upper=256)
 
 
+TEMPORAL_MODES = ("flow", "blend", "none")
+# The temporal term's default weight, next to content_weight 1 and style_weight 100: how it was
+# converted from Ruder et al.'s 1:20:200 is written out in temporal.py and docs/video.md.
+TEMPORAL_WEIGHT = 50.0
+LONG_TERM = [1, 2, 4]  # --long-term: Ruder et al.'s J, nearest first
+
+
 @dataclass(kw_only=True)
 class ShiftSettings(CommonSettings):
     """The translation probe: the picture seen through a window moved by 0…max_shift px (and
@@ -280,6 +287,12 @@ class MotionSettings:
     rotate: float = 0.0  # zoom: degrees per frame, counter-clockwise
     fps: float | None = None  # output rate; None: the input's (a video), 24 (a frame folder), 12 (zoom)
     blend: float = 0.5  # clip: share of frame t-1's stylisation carried onto frame t; 0: independent
+    # clip: how frame t holds to the frames before it (temporal.py): "flow" warps them by optical
+    # flow (Ruder et al. 2016), "blend" carries `blend` of them unwarped, "none" runs each alone.
+    temporal: str = "flow"
+    temporal_weight: float = TEMPORAL_WEIGHT  # style, flow: weight of the temporal term (see temporal.py)
+    long_term: list[int] | None = None  # style, flow: earlier frames held to, nearest first, e.g. [1, 2, 4]; None: t-1
+    passes: int = 1  # style, flow: alternating forward/backward passes over the clip (final renders)
 
     def __post_init__(self) -> None:
         if not 1 <= self.frames <= 100_000:
@@ -293,6 +306,18 @@ class MotionSettings:
         # 1 would ignore the video after its first frame.
         if not 0 <= self.blend <= 0.95:
             raise UserError(f"--blend {self.blend} is out of range", "use 0 (independent frames) to 0.95, e.g. 0.5")
+        if self.temporal not in TEMPORAL_MODES:
+            raise UserError(f"unknown --temporal {self.temporal!r}", did_you_mean(self.temporal, TEMPORAL_MODES))
+        if not 0 <= self.temporal_weight <= 1e9:
+            raise UserError(f"--temporal-weight {self.temporal_weight} is out of range", f"use 0 up to 1e9, e.g. {TEMPORAL_WEIGHT:g}")
+        if not 1 <= self.passes <= 20:
+            raise UserError(f"--passes {self.passes} is out of range", "use 1 (one forward pass) up to 20, e.g. 3")
+        if self.long_term is not None:
+            self.long_term = [int(k) for k in self.long_term]
+            if not self.long_term or self.long_term != sorted(set(self.long_term)) or not 1 <= self.long_term[0] <= self.long_term[-1] <= 64:
+                raise UserError(f"long-term frames {self.long_term} are not increasing distances from 1 to 64", "e.g. [1, 2, 4]")
+        if self.temporal != "flow" and (self.long_term is not None or self.passes > 1):
+            raise UserError(f"--long-term and --passes need --temporal flow, not {self.temporal}", "drop them, or use --temporal flow")
 
 
 BACKENDS = ("local", "ray")

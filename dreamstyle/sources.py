@@ -28,12 +28,12 @@ def _is_path(key: str, value: Any) -> bool:
 
 
 def absolute(inputs: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The absolute path of every input and setting that names an existing file (a list for a
-    list of them), as seen from where this process runs."""
+    """The absolute path of every input and setting that names an existing file or folder (a
+    clip's frames), a list for a list of them, as seen from where this process runs."""
     out: dict[str, Any] = {}
     for key, value in [*((k, inputs.get(k)) for k in PATH_INPUTS), *((k, settings.get(k)) for k in PATH_SETTINGS)]:
         values = value if isinstance(value, list) else [value]
-        if not values or not all(_is_path(key, v) and os.path.isfile(v) for v in values):
+        if not values or not all(_is_path(key, v) and os.path.exists(v) for v in values):
             continue
         found = [os.path.abspath(v) for v in values]
         out[key] = found if isinstance(value, list) else found[0]
@@ -95,10 +95,10 @@ def _find(source: Path, typed: Any, absolute_path: str | None, what: str) -> str
     tried = [absolute_path, typed, str(folder / typed), str(folder / Path(typed).name)]
     tried = list(dict.fromkeys(t for t in tried if t))
     for candidate in tried:
-        if os.path.isfile(candidate):
+        if os.path.exists(candidate):  # a file, or a clip's folder of frames
             # As typed when that is the same file, so a re-run from the same folder records the
             # same inputs (and writes the same bytes).
-            same = candidate == typed or (os.path.isfile(typed) and os.path.samefile(candidate, typed))
+            same = candidate == typed or (os.path.exists(typed) and os.path.samefile(candidate, typed))
             return typed if same else candidate
     others = [t for t in tried if t != typed]
     return UserError(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -38,12 +38,15 @@ def scale_ladder(size: int) -> list[int]:
 
 
 def style_images(content: Any, style: Any, s: StyleSettings, backbone: Backbone, report: Reporter,
-                 sweep: list[float] | None = None, start: Image.Image | None = None) -> list[Image.Image]:
+                 sweep: list[float] | None = None, start: Image.Image | None = None,
+                 temporal: Callable[[torch.Tensor], torch.Tensor] | None = None) -> list[Image.Image]:
     """Paint `content` in the manner of `style` (one image or a list to blend) with the loaded
     `backbone` (loaded with `s.pooling`). One picture, or one per style weight of `sweep`,
     optimised together as one batch: each keeps its own losses and L-BFGS history, so picture i
     is the one a separate run with that weight paints (up to float rounding of batched kernels).
-    `start` is a picture to start the first scale from instead of `s.init` (a clip's frame).
+    `start` is a picture to start the first scale from instead of `s.init` (a clip's frame);
+    `temporal(x)` is a loss added at every untiled scale (a clip frame's hold on the frames
+    before it, temporal.TemporalLoss), shown among the loss terms as "temporal".
     Each step is reported; on Ctrl-C or a cancel raises `Interrupted` with the picture so far."""
     if sweep is not None:
         sweep = [float(w) for w in sweep]
@@ -146,6 +149,8 @@ def style_images(content: Any, style: Any, s: StyleSettings, backbone: Backbone,
                     terms["style"] = style_obj(feats)
                 if s.tv_weight:
                     terms["tv"] = s.tv_weight * tv_loss(x.float())
+                if temporal is not None:
+                    terms["temporal"] = temporal(x.float())
                 progress.terms = {k: v.detach() for k, v in terms.items()}
                 return sum(terms.values())
 

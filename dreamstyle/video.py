@@ -1,7 +1,8 @@
 """Frames in and out: videos, GIFs and folders of pictures.
 
 Frames are read from MP4 (and the other containers ffmpeg reads) through imageio-ffmpeg, whose
-wheel ships an ffmpeg binary, or from a folder of pictures in name order. They are written as
+wheel ships an ffmpeg binary, from an animated GIF (Pillow), or from a folder of pictures in name
+order. They are written as
 H.264 MP4 (imageio-ffmpeg), looping GIF (Pillow) or a folder of PNGs, atomically, with the
 frames so far kept on Ctrl-C.
 """
@@ -46,7 +47,7 @@ class Clip:
 
 
 def open_clip(source, *, fps: float | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Clip:
-    """An MP4 (or .mov/.mkv/.webm/.avi) file, or a folder of pictures taken in name order."""
+    """An MP4 (or .mov/.mkv/.webm/.avi) file, a GIF, or a folder of pictures taken in name order."""
     path = Path(str(source)).expanduser()
     if not path.exists():
         raise UserError(f"no such file or folder: {path}", "check the path and spelling")
@@ -60,8 +61,10 @@ def open_clip(source, *, fps: float | None = None, max_pixels: int | None = DEFA
                 yield load_image(f, max_pixels=max_pixels).rgb
 
         return Clip(path, fps or FOLDER_FPS, len(files), None, read_folder)
+    if path.suffix.lower() == ".gif":
+        return _open_gif(path, fps, max_pixels)
     if not is_video(path):
-        raise UserError(f"{path} is not a video", f"use a {', '.join(VIDEO_SUFFIXES)} file or a folder of frames")
+        raise UserError(f"{path} is not a video", f"use a {', '.join(VIDEO_SUFFIXES)} or .gif file or a folder of frames")
     import imageio_ffmpeg
 
     try:
@@ -91,18 +94,31 @@ def open_clip(source, *, fps: float | None = None, max_pixels: int | None = DEFA
     return Clip(path, rate, count, (w, h), read_video)
 
 
-def read_frames(source) -> tuple[list[Image.Image], float]:
-    """All frames of a video, GIF or frame folder as RGB images, and the rate: for tests and
-    small clips (a long video is better streamed with `open_clip(...).frames()`)."""
-    path = Path(str(source))
-    if path.suffix.lower() == ".gif":
+def _open_gif(path: Path, fps: float | None, max_pixels: int | None) -> Clip:
+    """An (animated) GIF through Pillow: its rate from the first frame's delay."""
+    try:
+        with Image.open(path) as gif:
+            count, size = getattr(gif, "n_frames", 1), gif.size
+            ms = gif.info.get("duration") or 1000 / FOLDER_FPS
+    except (OSError, Image.DecompressionBombError) as exc:
+        raise UserError(f"{path} could not be read as a GIF ({exc})", "is it damaged or truncated?") from None
+    if max_pixels is not None and size[0] * size[1] > max_pixels:
+        raise UserError(f"{path} frames are too large ({size[0]}x{size[1]}, limit {max_pixels:,} pixels)", f"pass --max-pixels {size[0] * size[1]} if you trust it")
+
+    def read_gif() -> Iterator[Image.Image]:
         from PIL import ImageSequence
 
         with Image.open(path) as gif:
-            frames = [f.convert("RGB") for f in ImageSequence.Iterator(gif)]
-            ms = gif.info.get("duration") or 1000 / FOLDER_FPS
-        return frames, 1000.0 / ms
-    clip = open_clip(path)
+            for f in ImageSequence.Iterator(gif):
+                yield f.convert("RGB")
+
+    return Clip(path, fps or 1000.0 / ms, count, size, read_gif)
+
+
+def read_frames(source) -> tuple[list[Image.Image], float]:
+    """All frames of a video, GIF or frame folder as RGB images, and the rate: for tests and
+    small clips (a long video is better streamed with `open_clip(...).frames()`)."""
+    clip = open_clip(source)
     return list(clip.frames()), clip.fps
 
 

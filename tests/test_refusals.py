@@ -71,7 +71,7 @@ CASES = {
                               f"(from https://download.pytorch.org/models/vgg16-397923af.pth) at {_hub_file('vgg16-397923af.pth')}, "
                               "pass --weights FILE with a local copy, or use the bundled offline backbone: --model efficientnet-lite0"),
     "blend-on-a-picture": lambda T: (["dream", CAT, "-o", T / "o.png", *DREAM, "--blend", "0.5"],
-                                     "--blend and --fps apply to a video input — give an .mp4 file, or a folder of frames with -o out.mp4"),
+                                     "--blend applies to a video input — give an .mp4 or animated .gif file, or a folder of frames with -o out.mp4"),
     "style-blend": lambda T: (["style", CAT, SWIRLS, "-o", T / "o.png", *STYLE, "--style-blend", "1,2,3"],
                               "--style-blend has 3 weights for 1 style images — give one weight per style image"),
     "style-optimizer": lambda T: (["style", CAT, SWIRLS, "-o", T / "o.png", *STYLE, "--optimizer", "sgd"],

@@ -1,4 +1,5 @@
-"""Motion: the feedback zoom, frame IO (MP4, GIF, folders) and video dream/style with blending."""
+"""Motion: the feedback zoom, frame IO (MP4, GIF, folders) and video dream/style with blending
+(optical flow, the default, is tested in test_temporal.py)."""
 
 from __future__ import annotations
 
@@ -167,8 +168,8 @@ def test_frame_folder_in_gif_out(tmp_path, clip_frames, lite):
 
 def test_blending_reduces_flicker_in_dream(lite, clip_frames):
     kw = dict(size=64, steps=3, octaves=1, lr=0.05, quiet=True)
-    alone = list(api.dream_frames(clip_frames, blend=0.0, backbone=lite, **kw))
-    blended = list(api.dream_frames(clip_frames, blend=0.8, backbone=lite, **kw))
+    alone = list(api.dream_frames(clip_frames, temporal="blend", blend=0.0, backbone=lite, **kw))
+    blended = list(api.dream_frames(clip_frames, temporal="blend", blend=0.8, backbone=lite, **kw))
     assert len(alone) == len(blended) == 3
     assert flicker(blended, clip_frames) < 0.85 * flicker(alone, clip_frames), (flicker(blended, clip_frames), flicker(alone, clip_frames))
     assert blended[1].info["dreamstyle"]["motion"]["blend"] == 0.8
@@ -177,8 +178,8 @@ def test_blending_reduces_flicker_in_dream(lite, clip_frames):
 def test_blending_reduces_flicker_in_style(lite, clip_frames):
     kw = dict(size=64, steps=10, style_weight=1e4, quiet=True)
     style = SAMPLES / "swirls.jpg"
-    alone = list(api.stylize_frames(clip_frames, style, blend=0.0, backbone=lite, **kw))
-    blended = list(api.stylize_frames(clip_frames, style, blend=0.6, backbone=lite, **kw))
+    alone = list(api.stylize_frames(clip_frames, style, temporal="blend", blend=0.0, backbone=lite, **kw))
+    blended = list(api.stylize_frames(clip_frames, style, temporal="blend", blend=0.6, backbone=lite, **kw))
     assert flicker(blended, clip_frames) < 0.85 * flicker(alone, clip_frames), (flicker(blended, clip_frames), flicker(alone, clip_frames))
     # The start picture is not recorded as a setting: the settings stay JSON and re-runnable.
     assert blended[2].info["dreamstyle"]["settings"]["init"] == "content"

@@ -75,7 +75,18 @@ def path_or_none(p: Path | None) -> str | None:
 
 
 # Shared options that are not settings: where the result goes and how the command talks.
-NOT_SETTINGS = ("output", "from_", "force", "verbose", "preset", "blend", "fps", "backend", "ray_address", "workers", "gpus_per_worker")
+NOT_SETTINGS = ("output", "from_", "force", "verbose", "preset", *("temporal", "blend", "temporal_weight", "long_term", "passes", "fps"),
+                *("backend", "ray_address", "workers", "gpus_per_worker"))
+
+
+def motion_flags(opts: dict[str, Any]) -> dict[str, Any]:
+    """The clip flags typed (None where not), in MotionSettings' names."""
+    from ..settings import LONG_TERM
+
+    names = ("temporal", "blend", "temporal_weight", "passes", "fps")
+    flags = {k: opts.get(k) for k in names}
+    flags["long_term"] = list(LONG_TERM) if opts.get("long_term") else None
+    return flags
 
 
 def setting_flags(opts: dict[str, Any], **own: Any) -> dict[str, Any]:
@@ -105,6 +116,18 @@ def recorded(source: Path | None, command: str) -> tuple[dict[str, Any], dict[st
         raise UserError(f"{source} was made by `dreamstyle {made}`, not `dreamstyle {command}`", hint)
     inputs, settings = refind(source, job.inputs, job.settings.to_dict(), job.ran)
     return settings, inputs
+
+
+def recorded_motion(source: Path | None) -> dict[str, Any] | None:
+    """The motion settings of the clip an earlier output (--from) was a frame of, or None."""
+    if source is None:
+        return None
+    import dataclasses
+
+    from ..job import Job
+
+    job = Job.from_png(source)
+    return dataclasses.asdict(job.motion) if job.is_clip else None
 
 
 def settings_for(cls: type, engine: str, preset: str | None, flags: dict[str, Any], earlier: dict[str, Any]):

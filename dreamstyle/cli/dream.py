@@ -8,7 +8,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .app import app
-from .common import check_chatter, cluster_of, examples, execute, guarded, need, path_or_none, recorded, setting_flags, settings_for, show_settings
+from .common import (check_chatter, cluster_of, examples, execute, guarded, motion_flags, need, path_or_none, recorded, recorded_motion,
+                     setting_flags, settings_for, show_settings)
 from ..settings import DreamSettings
 from .options import CLUSTER, Channels, Jitter, Layers, OctaveScale, Smooth, documented, shared
 
@@ -21,14 +22,15 @@ from .options import CLUSTER, Channels, Jitter, Layers, OctaveScale, Smooth, doc
     "dreamstyle dream photo.jpg --model efficientnet-lite0 --layers block10 --channels 12,40",
     "dreamstyle dream photo.jpg --guide flowers.jpg",
     "dreamstyle dream --from photo-dream.png --seed 7 -o again.png",
-    "dreamstyle dream clip.mp4 --model efficientnet-lite0 --size 320 --blend 0.5 -o clip-dream.mp4",
+    "dreamstyle dream clip.mp4 --model efficientnet-lite0 --size 320 -o clip-dream.mp4",
+    "dreamstyle dream frames/ --temporal flow --blend 0.7 -o dreamed.gif",
     "dreamstyle dream photos/ -o dreams/            # every picture; rerun to resume",
     "dreamstyle dream 'photos/*.jpg' -o dreams/",
     "dreamstyle dream photos/ -o dreams/ --backend ray --ray-address head-node:6379   # on a Ray cluster's workers",
 ))
 @guarded
 @shared("output", "model", "weights", "size", "steps", "lr", "seed", "save_every", "preset", "device", "precision", "deterministic",
-        "max_pixels", "blend", "fps", "from_", "force", "quiet", "verbose", *CLUSTER,
+        "max_pixels", "temporal", "blend", "fps", "from_", "force", "quiet", "verbose", *CLUSTER,
         defaults=documented(DreamSettings, output="IMAGE-dream.png beside IMAGE (-2, -3 … if taken); a folder: FOLDER-dream/"))  # fmt: skip
 def dream(
     image: Annotated[Optional[Path], typer.Argument(help="The photo to dream on (with --from: the one recorded there).", show_default=False)] = None,
@@ -45,7 +47,8 @@ def dream(
 ) -> None:
     """DeepDream IMAGE: amplify what a layer of the network sees in it, octave by octave.
 
-    IMAGE may also be a video (.mp4 …) or a folder of frames (output .mp4/.gif or --blend), or a
+    IMAGE may also be a video (.mp4 …), an animated GIF or a folder of frames (output .mp4/.gif or
+    --temporal), held together over time by optical flow (docs/video.md), or a
     folder or quoted glob of pictures dreamed one by one into the -o folder (resumable).
     """
     from ..inputs import plan
@@ -60,6 +63,6 @@ def dream(
         jitter=jitter, norm=norm, smooth=smooth, tile=tile,
     )  # fmt: skip
     settings = settings_for(DreamSettings, "dream", opts["preset"], flags, earlier)
-    todo = plan("dream", image, settings, output=opts["output"], blend=opts["blend"], fps=opts["fps"])
+    todo = plan("dream", image, settings, output=opts["output"], motion=motion_flags(opts), earlier_motion=recorded_motion(source))
     show_settings(settings, source, verbose)
     execute(todo, force=opts["force"], quiet=settings.quiet, verbose=verbose, stage="dream", cluster=cluster)

@@ -40,7 +40,11 @@ OctaveScale = Annotated[Optional[float], typer.Option(help="Size ratio between o
 Jitter = Annotated[Optional[int], typer.Option(help="Random shift in pixels each step; stops grid artefacts. [default: 32]")]
 Smooth = Annotated[Optional[float], typer.Option(help="Gaussian sigma for smoothing the gradient; 0 for none. [default: 1]")]
 # Clip options of dream and style.
-Blend = Annotated[Optional[float], typer.Option(help="Video: frame t starts from frame t + BLEND x (output t-1 - frame t-1), against flicker; 0: independent frames. [default: 0.5]")]
+Temporal = Annotated[Optional[str], typer.Option(help="Video: how frames hold together: flow (the earlier frames warped by optical flow), blend (carried unwarped), none (independent). Marks a frame folder as a clip. [default: flow]")]
+Blend = Annotated[Optional[float], typer.Option(help="Video: share of frame t-1's added detail carried onto frame t (--temporal blend, and dream's flow); alone it means --temporal blend. [default: 0.5]")]
+TemporalWeight = Annotated[Optional[float], typer.Option(help="Video, style, flow: how firmly each frame holds to the warped earlier ones (content weight is 1). [default: 50]")]
+LongTerm = Annotated[bool, typer.Option("--long-term", help="Video, style, flow: hold each frame to frames t-1, t-2 and t-4 (Ruder et al.'s long-term consistency): what an object hid comes back as it was.")]
+Passes = Annotated[Optional[int], typer.Option(help="Video, style, flow: alternating backward/forward passes over the clip, each of --steps per frame (final renders). [default: 1]")]
 Fps = Annotated[Optional[float], typer.Option(help="Video: frames per second of the output. [default: the input's; 24 for a frame folder]")]
 # Where a batch, sweep or clip runs (cluster/).
 Backend = Annotated[Optional[str], typer.Option(help="local, or ray: a batch, sweep or clip spread over the workers of a Ray cluster (pip install 'dreamstyle[ray]'). [default: local]")]
@@ -59,7 +63,8 @@ OPTIONS = {
     "steps": (Steps, None), "lr": (Lr, None), "seed": (Seed, None), "param": (Param, None),
     "transforms": (Transforms, None), "diversity": (Diversity, None), "batch": (Batch, None),
     "save_every": (SaveEvery, None), "preset": (Preset, None), "device": (Device, None),
-    "precision": (Precision, None), "deterministic": (Deterministic, False), "max_pixels": (MaxPixels, None), "blend": (Blend, None), "fps": (Fps, None),
+    "precision": (Precision, None), "deterministic": (Deterministic, False), "max_pixels": (MaxPixels, None), "temporal": (Temporal, None), "blend": (Blend, None), "temporal_weight": (TemporalWeight, None),
+    "long_term": (LongTerm, False), "passes": (Passes, None), "fps": (Fps, None),
     "from_": (From, None), "force": (Force, False), "quiet": (Quiet, False), "verbose": (Verbose, False),
     "backend": (Backend, None), "ray_address": (RayAddress, None), "workers": (Workers, None), "gpus_per_worker": (GpusPerWorker, None),
 }  # fmt: skip

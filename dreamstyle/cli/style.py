@@ -8,7 +8,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .app import app
-from .common import check_chatter, cluster_of, examples, execute, fail, guarded, need, recorded, setting_flags, settings_for, show_settings
+from .common import (check_chatter, cluster_of, examples, execute, fail, guarded, motion_flags, need, recorded, recorded_motion,
+                     setting_flags, settings_for, show_settings)
 from ..settings import StyleSettings
 from .options import CLUSTER, documented, shared
 
@@ -20,14 +21,15 @@ from .options import CLUSTER, documented, shared
     "dreamstyle style photo.jpg painting.jpg --preserve-color luminance",
     "dreamstyle style photo.jpg painting.jpg --scales 256,512,1024 --preset hires",
     "dreamstyle style --from photo-style.png --style-weight 1000 -o stronger.png",
-    "dreamstyle style clip.mp4 painting.jpg --model efficientnet-lite0 --size 320 --blend 0.5 -o clip-style.mp4",
+    "dreamstyle style clip.mp4 painting.jpg --model efficientnet-lite0 --size 320 --steps 60 -o clip-style.mp4",
+    "dreamstyle style clip.gif painting.jpg --long-term --passes 3 -o final.mp4",
     "dreamstyle style 'photos/*.jpg' painting.jpg -o painted/",
     "dreamstyle style photo.jpg painting.jpg --sweep 10,100,1000 -o sweep/",
     "dreamstyle style photos/ painting.jpg --sweep 10,100,1000 -o grid/ --backend ray",
 ))
 @guarded
 @shared("output", "model", "weights", "size", "steps", "seed", "save_every", "preset", "device", "precision", "deterministic",
-        "max_pixels", "blend", "fps", "from_", "force", "quiet", "verbose", *CLUSTER,
+        "max_pixels", "temporal", "blend", "temporal_weight", "long_term", "passes", "fps", "from_", "force", "quiet", "verbose", *CLUSTER,
         defaults=documented(StyleSettings, output="CONTENT-style.png beside CONTENT (-2, -3 … if taken); a folder: FOLDER-style/"))  # fmt: skip
 def style(
     content: Annotated[Optional[Path], typer.Argument(help="The photo to paint (with --from: the one recorded there).", show_default=False)] = None,
@@ -75,6 +77,7 @@ def style(
     if sweep is not None:
         todo = sweep_plan(content, settings, sweep, output=opts["output"], inputs={"styles": styles})
     else:
-        todo = plan("style", content, settings, output=opts["output"], inputs={"styles": styles}, blend=opts["blend"], fps=opts["fps"])
+        todo = plan("style", content, settings, output=opts["output"], inputs={"styles": styles}, motion=motion_flags(opts),
+                    earlier_motion=recorded_motion(source))  # fmt: skip
     show_settings(settings, source, verbose)
     execute(todo, force=opts["force"], quiet=settings.quiet, verbose=verbose, stage="style", cluster=cluster)
