@@ -99,7 +99,7 @@ def curve_ours(bb, judge: Evaluator, content: Path, style: Path, size: int, step
 def curve_naive(bb, judge: Evaluator, content_t, style_t, steps: int, every: int, lr: float = LR) -> list[dict]:
     points = []
     clock = Clock()
-    gen = style_steps(lambda x: _features(bb, x, [CONTENT_LAYER, *STYLE_LAYERS]), content_t, style_t,
+    gen = style_steps(lambda x: _features(bb, x, [*CONTENT_LAYER, *STYLE_LAYERS]), content_t, style_t,
                       content_layer=CONTENT_LAYER, style_layers=STYLE_LAYERS, content_weight=CONTENT_WEIGHT,
                       style_weight=STYLE_WEIGHT, tv_weight=TV_WEIGHT, lr=lr)  # fmt: skip
     for step, image in gen:

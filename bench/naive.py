@@ -64,9 +64,11 @@ def style_steps(net, content, style_img, *, content_layer, style_layers, content
     """The tutorial's style loop, one step at a time: yields (step, image) after each step, so a
     caller decides when to stop (bench.timeto stops it once it is as good as dreamstyle's)."""
     with torch.no_grad():
-        target_c = net(content)[content_layer]
+        # One layer (the tutorials' relu4_2), or several averaged as dreamstyle weighs them.
+        content_layers = (content_layer,) if isinstance(content_layer, str) else tuple(content_layer)
+        target_c = {name: net(content)[name] for name in content_layers}
         target_g = {name: gram(f) for name, f in net(style_img).items() if name in style_layers}
-    c_norm = target_c.pow(2).mean()
+    c_norm = {name: t.pow(2).mean() for name, t in target_c.items()}
     g_norm = {name: g.pow(2).sum() for name, g in target_g.items()}
     image = content.clone().requires_grad_(True)
     opt = torch.optim.Adam([image], lr=lr)
@@ -75,7 +77,7 @@ def style_steps(net, content, style_img, *, content_layer, style_layers, content
     while True:
         opt.zero_grad()
         feats = net(image)
-        loss = content_weight * (feats[content_layer] - target_c).pow(2).mean() / c_norm
+        loss = sum(content_weight / len(content_layers) * (feats[n] - target_c[n]).pow(2).mean() / c_norm[n] for n in content_layers)
         for name in style_layers:
             loss = loss + style_weight / len(style_layers) * (gram(feats[name]) - target_g[name]).pow(2).sum() / g_norm[name]
         tv = (image[..., 1:, :] - image[..., :-1, :]).pow(2).mean() + (image[..., :, 1:] - image[..., :, :-1]).pow(2).mean()

@@ -41,7 +41,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 MODEL = "efficientnet-lite0"
 # dreamstyle's defaults for lite0 (dreamstyle/backbones.py MODELS, dreamstyle/settings.py StyleSettings).
-CONTENT_LAYER = "block8"
+CONTENT_LAYER = ("block1", "block8")
 STYLE_LAYERS = ("stem", "block1", "block3", "block5", "block8")
 CONTENT_WEIGHT, STYLE_WEIGHT, TV_WEIGHT, LR = 1.0, 100.0, 5.0, 0.02
 # The evaluator's layers: none of them is optimised by either side.
@@ -135,7 +135,7 @@ def worker_naive(case: dict) -> dict:
     judge = Evaluator(bb, content, style_img)
     goal_style, goal_content = case["target_style"], case["target_content"]
     eval_seconds, reached, style_reached_at, score, step, image = 0.0, False, None, None, 0, content
-    steps = style_steps(lambda x: _features(bb, x, [CONTENT_LAYER, *STYLE_LAYERS]), content, style_img,
+    steps = style_steps(lambda x: _features(bb, x, [*CONTENT_LAYER, *STYLE_LAYERS]), content, style_img,
                         content_layer=CONTENT_LAYER, style_layers=STYLE_LAYERS, content_weight=CONTENT_WEIGHT,
                         style_weight=STYLE_WEIGHT, tv_weight=TV_WEIGHT, lr=LR)  # fmt: skip
     for step, image in steps:

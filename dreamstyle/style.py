@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -10,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from . import color, tiling
+from . import canvas, color, tiling
 from .backbones import MODELS, Backbone
 from .errors import Interrupted, UserError
 from .events import Reporter
@@ -107,13 +108,15 @@ def style_images(content: Any, style: Any, s: StyleSettings, backbone: Backbone,
     taken: list[int] = []
     image: torch.Tensor | None = None
     param: PixelImage | None = None
+    margin = 0  # each scale is optimised inside a free margin (canvas.py)
     content_full = to_tensor(resize_longest(picture.rgb, final)).to(device)
     first = to_tensor(start.convert("RGB")).to(device) if start is not None else None
 
     def so_far() -> Image.Image | None:
         if param is None:
             return None
-        return _finish(_output(param.image()[:1], content_full, s), picture, s, backbone, styles, device, dtype, taken)
+        picture_so_far = canvas.inner(param.image()[:1], margin)
+        return _finish(_output(picture_so_far, content_full, s), picture, s, backbone, styles, device, dtype, taken)
 
     progress.picture = so_far
     try:
@@ -133,15 +136,18 @@ def style_images(content: Any, style: Any, s: StyleSettings, backbone: Backbone,
                                                progress, steps=steps, until=until)  # fmt: skip
                 _scale_done(progress, taken, n, steps, k, len(ladder))
                 continue
-            content_obj, style_obj = _objectives(backbone, content_t, targets, blend, content_w, style_w, s, sweep)
+            margin = canvas.margin_for(content_t)
+            inside = functools.partial(canvas.in_picture, margin=margin, strides=strides)
+            content_obj, style_obj = _objectives(backbone, canvas.widen(content_t, margin), targets, blend, content_w, style_w, s,
+                                                 sweep, inside)  # fmt: skip
             layers = (content_obj.layers if content_obj else frozenset()) | (style_obj.layers if style_obj else frozenset())
             init = _init(s, image, content_t, targets[0], gen, picture, first)
             if sweep and init.shape[0] == 1:
                 init = init.expand(len(sweep), -1, -1, -1)
-            param = PixelImage(init)
+            param = PixelImage(canvas.widen(init, margin))
 
             def loss_fn(x: torch.Tensor) -> torch.Tensor:
-                feats = backbone(x, layers)
+                feats = inside(backbone(x, layers))
                 terms = {}
                 if content_obj is not None:
                     terms["content"] = content_obj(feats)
@@ -149,8 +155,8 @@ def style_images(content: Any, style: Any, s: StyleSettings, backbone: Backbone,
                     terms["style"] = style_obj(feats)
                 if s.tv_weight:
                     terms["tv"] = s.tv_weight * tv_loss(x.float())
-                if temporal is not None:
-                    terms["temporal"] = temporal(x.float())
+                if temporal is not None:  # the frame's own pixels, not the canvas's margin
+                    terms["temporal"] = temporal(canvas.inner(x, margin).float())
                 progress.terms = {k: v.detach() for k, v in terms.items()}
                 return sum(terms.values())
 
@@ -158,8 +164,9 @@ def style_images(content: Any, style: Any, s: StyleSettings, backbone: Backbone,
             clamp = param.constrain if s.optimizer == "adam" else None
 
             steps, until = s.step_plan()
+            until = canvas.watching_the_picture(until, margin)
             n = run(param, loss_fn, opt, steps, generator=gen, device=device, dtype=dtype, after_step=clamp, progress=progress, until=until)
-            image = param.image().clamp(0, 1)
+            image = canvas.inner(param.image(), margin).clamp(0, 1)
             _scale_done(progress, taken, n, steps, k, len(ladder))
     except KeyboardInterrupt:
         raise Interrupted(so_far()) from None
@@ -190,10 +197,11 @@ def _fit(x: torch.Tensor, size: int | None) -> torch.Tensor:
 
 
 def _objectives(backbone, content_t, targets, blend, content_w, style_w, s: StyleSettings,
-                sweep: list[float] | None = None) -> tuple[Objective | None, Objective | None]:  # fmt: skip
-    """The weighted content and style losses (either None when its weight is 0)."""
+                sweep: list[float] | None = None, inside=lambda feats: feats) -> tuple[Objective | None, Objective | None]:  # fmt: skip
+    """The weighted content and style losses (either None when its weight is 0). `inside` picks
+    the feature positions the losses are taken over (those of the picture on a canvas)."""
     with torch.no_grad():
-        c_feats = backbone(content_t, list(content_w))
+        c_feats = inside(backbone(content_t, list(content_w)))
         # Blending several styles mixes their Gram targets, so one run paints in a true mixture
         # instead of alternating between the styles.
         grams = {l: 0.0 for l in style_w}

@@ -22,6 +22,7 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageFont
 
 import dreamstyle
+from dreamstyle import canvas
 from dreamstyle.images import load_image, resize_longest
 from dreamstyle import stylize
 from dreamstyle.presets import load_preset, resolve
@@ -145,6 +146,8 @@ def preset_label(preset: str) -> str:
 
 SWIRLS, MOSAIC, STRIPES = "swirls.jpg", "mosaic.png", "stripes.png"
 TV_BOX = (40, 40, 125, 97)  # the cat's left eye in a 256x170 result; 85x57 shown 3x
+EDGE_BOX = (0, 0, 85, 57)  # the top-left corner of a 256x170 result, shown 3x
+MARGIN_KEY = "canvas margin"  # not a setting: a style cell with it runs with canvas.MARGIN at that value
 
 STYLE_FIGURES = [
     # The README's command: dreamstyle style photo.jpg painting.jpg --model efficientnet-lite0 --size 256 --steps 200
@@ -153,20 +156,28 @@ STYLE_FIGURES = [
         Cell("samples/swirls.jpg", show=SWIRLS),
         Cell("dreamstyle style --size 256 --steps 200", {}),
     ], style=[SWIRLS]),
-    Figure("style-weight.png", "coffee.jpg", [
-        Cell("--style-weight 0.3", {"style_weight": 0.3}),
-        Cell("--style-weight 3", {"style_weight": 3.0}),
+    # The decade strip: each tenfold weight takes visibly more of the photo away (bench/balance.py).
+    Figure("style-weight.png", "cat.jpg", [
+        Cell("--style-weight 1", {"style_weight": 1.0}),
+        Cell("--style-weight 10", {"style_weight": 10.0}),
         Cell("--style-weight 100 (default)", {"style_weight": 100.0}),
         Cell("--style-weight 1000", {"style_weight": 1000.0}),
-    ], columns=2, style=[MOSAIC]),
-    # At the default --style-weight 100 the content layer hardly matters, so the bottom row uses 3.
+    ], style=[SWIRLS]),
+    # The canvas's margin (dreamstyle/canvas.py) against the strip that grew along the top edge without it.
+    Figure("style-border.png", "cat.jpg", [
+        Cell("without the margin", {MARGIN_KEY: 0}),
+        Cell("with it (now)", {}),
+        Cell(f"without, top-left corner {ZOOM}x", {MARGIN_KEY: 0}, zoom=EDGE_BOX),
+        Cell(f"with it, top-left corner {ZOOM}x", {}, zoom=EDGE_BOX),
+    ], columns=2, style=[SWIRLS]),
     Figure("style-layers.png", "astronaut.jpg", [
         Cell("--style-layers stem,block1", {"style_layers": "stem,block1"}),
         Cell("default layers", {}),
         Cell("--style-layers block5,block8", {"style_layers": "block5,block8"}),
-        Cell("--content-layers stem\n--style-weight 3", {"content_layers": "stem", "style_weight": 3.0}),
-        Cell("--content-layers block8 (default)\n--style-weight 3", {"style_weight": 3.0}),
-        Cell("--content-layers block14\n--style-weight 3", {"content_layers": "block14", "style_weight": 3.0}),
+        # At --style-weight 10, where the content layers still hold much of the photo.
+        Cell("--content-layers stem\n--style-weight 10", {"content_layers": "stem", "style_weight": 10.0}),
+        Cell("default content layers\n--style-weight 10", {"style_weight": 10.0}),
+        Cell("--content-layers block14\n--style-weight 10", {"content_layers": "block14", "style_weight": 10.0}),
     ], columns=3, style=[SWIRLS]),
     Figure("style-tv.png", "cat.jpg", [
         Cell("--tv-weight 0", {"tv_weight": 0.0}),
@@ -259,13 +270,18 @@ def stylized(photo: Path, styles: list[str], size: int, options: dict[str, Any],
     """dreamstyle.style.stylize on the CPU in fp32 with seed 0, each distinct call made once."""
     options = {"model": MODEL, "size": size, "steps": STYLE_STEPS, "seed": 0, "device": "cpu", "precision": "fp32",
                "quiet": True, **options}  # fmt: skip
+    margin = options.pop(MARGIN_KEY, canvas.MARGIN)
     # Keyed by the settings as resolved, so cells that only spell out a default are rendered once.
     settings = resolve(StyleSettings, "style", None, dict(options), MODEL)
     if settings.scales == scale_ladder(settings.size):
         settings.scales = None
-    key = repr(("style", str(photo), styles, settings))
+    key = repr(("style", str(photo), styles, settings, margin))
     if key not in _dreams:
-        _dreams[key] = stylize(photo, [S(n) for n in styles], backbone=backbone, **options).convert("RGB")
+        kept, canvas.MARGIN = canvas.MARGIN, margin
+        try:
+            _dreams[key] = stylize(photo, [S(n) for n in styles], backbone=backbone, **options).convert("RGB")
+        finally:
+            canvas.MARGIN = kept
     return _dreams[key]
 
 

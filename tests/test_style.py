@@ -18,7 +18,7 @@ from tests.conftest import SAMPLES
 
 FAST = dict(model="efficientnet-lite0", size=128, steps=60, quiet=True)
 STYLE_LAYERS = list(parse_layers(MODELS["efficientnet-lite0"].style_layers))
-CONTENT_LAYER = MODELS["efficientnet-lite0"].content_layers
+CONTENT_LAYERS = list(parse_layers(MODELS["efficientnet-lite0"].content_layers))
 
 
 def pic(name: str, size: int = 128) -> torch.Tensor:
@@ -34,9 +34,10 @@ def style_distance(lite, img, style) -> float:
 
 
 def content_distance(lite, img, content) -> float:
+    """Mean relative feature error over the content layers: what the content loss measures."""
     with torch.no_grad():
-        a, b = lite(img, [CONTENT_LAYER])[CONTENT_LAYER], lite(content, [CONTENT_LAYER])[CONTENT_LAYER]
-    return ((a - b).pow(2).mean() / b.pow(2).mean()).item()
+        a, b = lite(img, CONTENT_LAYERS), lite(content, CONTENT_LAYERS)
+    return sum(((a[l] - b[l]).pow(2).mean() / b[l].pow(2).mean()).item() for l in CONTENT_LAYERS) / len(CONTENT_LAYERS)
 
 
 def as_t(img: Image.Image) -> torch.Tensor:
@@ -46,12 +47,15 @@ def as_t(img: Image.Image) -> torch.Tensor:
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
 def test_style_loss_falls_a_lot_and_content_stays_bounded(lite, optimizer):
     content, style = pic("cat.jpg"), pic("swirls.jpg")
-    # A balanced weight: at 128 px the default (100) lets style win outright.
-    out = as_t(stylize(SAMPLES / "cat.jpg", SAMPLES / "swirls.jpg", backbone=lite, optimizer=optimizer, style_weight=10, **FAST))
+    # The default weight, in the middle of its range. Measured here on the bare picture, whose
+    # edges the network sees against zero padding: 1.12 -> 0.39 (L-BFGS), 0.43 (Adam). (1.12 ->
+    # 0.24 before the canvas's margin, when the strip along the top edge held the colours the
+    # painting has and the cat lacks; see dreamstyle/canvas.py.)
+    out = as_t(stylize(SAMPLES / "cat.jpg", SAMPLES / "swirls.jpg", backbone=lite, optimizer=optimizer, **FAST))
     before, after = style_distance(lite, content, style), style_distance(lite, out, style)
-    assert after < before / 4, (before, after)  # measured: 1.12 -> 0.24 (L-BFGS)
+    assert after < before / 2, (before, after)
     unrelated = content_distance(lite, torch.nn.functional.interpolate(style, size=content.shape[-2:]), content)
-    assert content_distance(lite, out, content) < 0.7 * unrelated  # measured 0.69 vs 1.26
+    assert content_distance(lite, out, content) < 0.85 * unrelated  # measured 1.06 (Adam 1.02) vs 1.49
 
 
 def test_zero_style_weight_keeps_the_content(lite):

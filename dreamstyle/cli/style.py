@@ -37,7 +37,7 @@ def style(
     content_layers: Annotated[Optional[str], typer.Option(help="Content layers, optionally weighted (relu4_2). Default: the model's.")] = None,
     style_layers: Annotated[Optional[str], typer.Option(help="Style layers, optionally weighted (relu1_1,relu2_1:0.5,…). Default: the model's.")] = None,
     content_weight: Annotated[Optional[float], typer.Option(help="Weight of the content loss. [default: 1]")] = None,
-    style_weight: Annotated[Optional[float], typer.Option(help="Weight of the style loss; 0.3 is a hint of the painting, 1000 the full texture. [default: 100]")] = None,
+    style_weight: Annotated[Optional[float], typer.Option(help="Weight of the style loss; 1 is a hint of the painting, 1000 the full texture, and each tenfold step takes visibly more of the photo away. [default: 100]")] = None,
     tv_weight: Annotated[Optional[float], typer.Option(help="Weight of total-variation smoothing. [default: 5]")] = None,
     style_blend: Annotated[Optional[str], typer.Option(help="Weights of several style images, e.g. 0.7,0.3.")] = None,
     style_scale: Annotated[Optional[float], typer.Option(help="Style image size relative to the output; smaller = finer strokes. [default: 1]")] = None,
