@@ -66,14 +66,22 @@ def _gflop_per_step(weights: dict, layer_names, h: int, w: int, batch: int = 1) 
 
 
 def _style_quality(weights, content, style_img, image, device) -> float:
-    """The engine's own loss (content + style + TV, default weights) on the final 8-bit image."""
+    """The engine's own loss (content + style + TV, default weights) on the final 8-bit image, taken
+    as the engine takes it: over the picture's feature positions on a mirrored canvas (canvas.py)."""
+    from dreamstyle import canvas
     from dreamstyle.objectives import content_loss, gram, style_loss, tv_loss
 
     net = naive.Extractor(weights, ["relu4_2", *STYLE_LAYERS], device)
+    m = canvas.margin_for(content)
+    strides = {l: max(1, round(content.shape[-1] / f.shape[-1])) for l, f in net(content.to(device)).items()}
+
+    def inside(x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return canvas.in_picture(net(canvas.widen(x, m)), m, strides)
+
     with torch.no_grad():
-        c = content_loss("relu4_2", net(content.to(device))["relu4_2"])
+        c = content_loss("relu4_2", inside(content.to(device))["relu4_2"])
         s = sum(style_loss(l, gram(f)) for l, f in net(style_img.to(device)).items() if l in STYLE_LAYERS)
-        feats = net(_quantised(image).to(device))
+        feats = inside(_quantised(image).to(device))
         return float(c(feats) + 100.0 / len(STYLE_LAYERS) * s(feats) + 5.0 * tv_loss(_quantised(image).to(device)))
 
 
