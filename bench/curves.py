@@ -85,10 +85,11 @@ def curve_ours(bb, judge: Evaluator, content: Path, style: Path, size: int, step
         if isinstance(event, ItemDone) and event.kind == "scale":
             last["scale"] += 1
         if isinstance(event, Step) and event.level == 0 and event.step % every == 0:
+            seconds = clock.now()  # read before the pause: scoring must not count
             with clock.pause():
                 x = to_tensor(event.picture().convert("RGB"))
                 score = judge(x)
-                points.append({"step": event.step, "scale": last["scale"], "seconds": clock.now(), **score})
+                points.append({"step": event.step, "scale": last["scale"], "seconds": seconds, **score})
 
     s = StyleSettings(model=MODEL, size=size, seed=0, quiet=True, **o)
     clock.start = time.perf_counter()
@@ -104,8 +105,9 @@ def curve_naive(bb, judge: Evaluator, content_t, style_t, steps: int, every: int
                       style_weight=STYLE_WEIGHT, tv_weight=TV_WEIGHT, lr=lr)  # fmt: skip
     for step, image in gen:
         if step % every == 0:
+            seconds = clock.now()
             with clock.pause():
-                points.append({"step": step, "seconds": clock.now(), **judge(image.detach())})
+                points.append({"step": step, "seconds": seconds, **judge(image.detach())})
         if step >= steps:
             break
     return points
