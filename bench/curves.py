@@ -15,9 +15,7 @@ Writes bench/results/curves-<cpu>-<date>.json and, with `--plot FILE`, the two p
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import re
 import time
 from pathlib import Path
 
@@ -26,7 +24,7 @@ import torch
 from .naive import style_steps
 from .timeto import (CONTENT_LAYER, CONTENT_WEIGHT, LR, MODEL, STYLE_LAYERS, STYLE_WEIGHT, TV_WEIGHT, Evaluator,
                      _features, _net, load_images)  # fmt: skip
-from .worker import _cpu_name
+from .worker import _cpu_name, result_path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -175,8 +173,7 @@ def main(argv: list[str] | None = None) -> Path:
            "torch": torch.__version__, "size": args.size, "model": MODEL, "content": args.content.name,
            "style": args.style.name, "curves": curves}  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
-    slug = re.sub(r"[^a-z0-9]+", "-", cpu.lower()).strip("-")
-    path = args.out / f"curves-{slug}-{args.size}px-{datetime.date.today().isoformat()}.json"
+    path = result_path(args.out, "curves", cpu, f"{args.size}px")
     path.write_text(json.dumps(doc, indent=1))
     print(f"wrote {path}")
     if args.plot:

@@ -66,7 +66,8 @@ def style_steps(net, content, style_img, *, content_layer, style_layers, content
     with torch.no_grad():
         # One layer (the tutorials' relu4_2), or several averaged as dreamstyle weighs them.
         content_layers = (content_layer,) if isinstance(content_layer, str) else tuple(content_layer)
-        target_c = {name: net(content)[name] for name in content_layers}
+        feats_c = net(content)
+        target_c = {name: feats_c[name] for name in content_layers}
         target_g = {name: gram(f) for name, f in net(style_img).items() if name in style_layers}
     c_norm = {name: t.pow(2).mean() for name, t in target_c.items()}
     g_norm = {name: g.pow(2).sum() for name, g in target_g.items()}

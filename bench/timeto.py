@@ -22,10 +22,8 @@ The worker side: `python -m bench.timeto --worker ours|naive '<json>'` (one JSON
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -35,7 +33,7 @@ from pathlib import Path
 import torch
 
 from .naive import gram, style_steps
-from .worker import _cpu_name
+from .worker import _cpu_name, result_path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -220,8 +218,7 @@ def main(argv: list[str] | None = None) -> Path:
           f"{naive['style_reached_at']}.")  # fmt: skip
 
     args.out.mkdir(parents=True, exist_ok=True)
-    slug = re.sub(r"[^a-z0-9]+", "-", cpu.lower()).strip("-")
-    path = args.out / f"timeto-{slug}-{datetime.date.today().isoformat()}.json"
+    path = result_path(args.out, "timeto", cpu)
     doc = {"cpu": cpu, "cpu_capability": capability, "torch": torch.__version__, "threads": torch.get_num_threads(),
            "size": args.size, "content": args.content.name, "style": args.style.name, "model": MODEL,
            "evaluator": {"style_layers": list(EVAL_STYLE_LAYERS), "content_layer": EVAL_CONTENT_LAYER, "colour": "RGB Gram"},

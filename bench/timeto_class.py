@@ -21,9 +21,7 @@ Prints a markdown table; writes bench/results/timeto-class-<cpu>-<date>.json.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import re
 import sys
 import tempfile
 import time
@@ -32,7 +30,7 @@ from pathlib import Path
 import torch
 
 from .timeto import MODEL, _net, _run_worker, quantised
-from .worker import _cpu_name
+from .worker import _cpu_name, result_path
 
 HERE = Path(__file__).resolve().parent
 CHECK_EVERY = 10
@@ -134,8 +132,7 @@ def main(argv: list[str] | None = None) -> Path:
             steps = str(row["steps"]) + ("" if row.get("reached", True) else " (did not reach)")
             print(f"| {r['class']} | {row['side']} | {steps} | {row.get('steps_taken') or ''} | {row['seconds']:.1f} | {row['confidence']:.4f} |")
     args.out.mkdir(parents=True, exist_ok=True)
-    slug = re.sub(r"[^a-z0-9]+", "-", cpu.lower()).strip("-")
-    path = args.out / f"timeto-class-{slug}-{datetime.date.today().isoformat()}.json"
+    path = result_path(args.out, "timeto-class", cpu)
     path.write_text(json.dumps({"cpu": cpu, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
                                 "threads": torch.get_num_threads(), "torch": torch.__version__, "model": MODEL,
                                 "runs": runs}, indent=1))  # fmt: skip

@@ -24,9 +24,7 @@ by side per mode, for looking at them (docs/video.md shows one).
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import re
 import time
 from pathlib import Path
 
@@ -35,7 +33,7 @@ import torch
 from PIL import Image
 
 from .timeto import Evaluator
-from .worker import _cpu_name
+from .worker import _cpu_name, result_path
 
 HERE = Path(__file__).resolve().parent
 SAMPLES = HERE.parent / "samples"
@@ -273,8 +271,7 @@ def main(argv: list[str] | None = None) -> Path:
         picks = sorted({0, args.frames // 3, 2 * args.frames // 3, args.frames - 1})
         print(f"\nwrote {strip(saved, args.strip, first, picks, min(w, 160))}")
     args.out.mkdir(parents=True, exist_ok=True)
-    slug = re.sub(r"[^a-z0-9]+", "-", cpu.lower()).strip("-")
-    path = args.out / f"video-{args.engine}-{slug}-{datetime.date.today().isoformat()}.json"
+    path = result_path(args.out, "video", args.engine, cpu)
     doc = {"cpu": cpu, "torch": torch.__version__, "threads": torch.get_num_threads(), "model": MODEL, "engine": args.engine, "style": STYLE.name,
            "size": [w, h], "frames": args.frames, "steps": args.steps, "temporal_weight": tw, "targets": TARGETS,
            "clips": results}  # fmt: skip

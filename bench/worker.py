@@ -187,6 +187,15 @@ def run_case(case: dict) -> dict:
     }
 
 
+def result_path(out: Path, *parts: str) -> Path:
+    """OUT/<parts, slugged>-<date>.json: one results file per kind, machine and day."""
+    import datetime
+    import re
+
+    slug = "-".join(re.sub(r"[^a-z0-9]+", "-", str(p).lower()).strip("-") for p in parts)
+    return out / f"{slug}-{datetime.date.today().isoformat()}.json"
+
+
 def _cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
