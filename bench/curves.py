@@ -30,13 +30,15 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 # name -> StyleSettings overrides (steps are per scale). Each is one way to spend the budget.
-# "full": one scale at the final size; "half": half the size first (the default ladder at 384 px).
+# "full": one scale at the final size; "half": half the size first. init "content" starts from
+# the photo as it is, "palette" from the photo recoloured in the painting's colours.
 CHOICES = {
-    "L-BFGS, 1 scale": {"optimizer": "lbfgs", "scales": "full"},
-    "L-BFGS, 2 scales (half, full)": {"optimizer": "lbfgs", "scales": "half"},
-    "Adam lr 0.02, 1 scale": {"optimizer": "adam", "lr": 0.02, "scales": "full"},
-    "Adam lr 0.05, 1 scale": {"optimizer": "adam", "lr": 0.05, "scales": "full"},
-    "Adam lr 0.05, 2 scales (half, full)": {"optimizer": "adam", "lr": 0.05, "scales": "half"},
+    "L-BFGS, 1 scale, content init": {"optimizer": "lbfgs", "scales": "full", "init": "content"},
+    "L-BFGS, 2 scales (half, full), content init": {"optimizer": "lbfgs", "scales": "half", "init": "content"},
+    "L-BFGS, 1 scale, palette init": {"optimizer": "lbfgs", "scales": "full", "init": "palette"},
+    "L-BFGS, 2 scales (half, full), palette init": {"optimizer": "lbfgs", "scales": "half", "init": "palette"},
+    "Adam lr 0.02, 1 scale, palette init": {"optimizer": "adam", "lr": 0.02, "scales": "full", "init": "palette"},
+    "Adam lr 0.05, 1 scale, palette init": {"optimizer": "adam", "lr": 0.05, "scales": "full", "init": "palette"},
     # What a user gets: the defaults, stopped by --steps auto (its curve ends where it stopped).
     "defaults (--steps auto)": {"steps": "auto"},
 }
@@ -143,8 +145,8 @@ def main(argv: list[str] | None = None) -> Path:
     ap.add_argument("--size", type=int, default=384)
     ap.add_argument("--content", type=Path, default=ROOT / "samples" / "cat.jpg")
     ap.add_argument("--style", type=Path, default=ROOT / "samples" / "swirls.jpg")
-    ap.add_argument("--steps", type=int, default=400, help="steps per scale for each choice (default 400)")
-    ap.add_argument("--naive-steps", type=int, default=800)
+    ap.add_argument("--steps", type=int, default=300, help="steps per scale for each choice (default 300)")
+    ap.add_argument("--naive-steps", type=int, default=600)
     ap.add_argument("--every", type=int, default=10)
     ap.add_argument("--only", default="", help="';'-separated parts of choice names to run, 'naive' for the loop (default: all)")
     ap.add_argument("--out", type=Path, default=HERE / "results")

@@ -109,8 +109,9 @@ def run_case(case: dict) -> dict:
             from dreamstyle import stylize
             from dreamstyle.images import to_tensor
 
+            # From the photo as it is, like the naive loop: the same problem, so the same losses.
             out = stylize(CONTENT, STYLE, backbone=backbone, size=size, steps=n_steps, scales=case.get("scales"),
-                          optimizer=case.get("optimizer", "lbfgs"), **common)  # fmt: skip
+                          optimizer=case.get("optimizer", "lbfgs"), init="content", **common)  # fmt: skip
             return to_tensor(out.convert("RGB"))
         if engine == "dream":
             if impl == "naive":

@@ -47,22 +47,31 @@ def _sqrtm(c: torch.Tensor, inverse: bool = False) -> torch.Tensor:
     return vecs @ torch.diag(vals) @ vecs.t()
 
 
-def match_color(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Affine recolouring of source so its RGB mean and covariance equal target's.
+def _stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """An image's pixels (3 x N), their mean and covariance. On the CPU, in float64: MPS has no
+    float64 (and eigh of a 3x3 is no work for a GPU), and the covariance of millions of pixels
+    wants the precision. To the CPU first, then to float64 there: converting on the GPU is what
+    MPS cannot do. (A no-op on the CPU.)"""
+    p = x.cpu().double().flatten(2)[0]
+    mu = p.mean(1, keepdim=True)
+    return p, mu, torch.cov(p) + 1e-5 * torch.eye(3, dtype=p.dtype, device=p.device)
+
+
+def match_color(source: torch.Tensor, target: torch.Tensor | list[torch.Tensor], weights: list[float] | None = None) -> torch.Tensor:
+    """Affine recolouring of source so its RGB mean and covariance equal target's (several
+    targets: those of their mixture, each weighted by `weights`, as a blend of styles paints).
 
     The symmetric matrix-square-root solution is the one that rotates colours least, so the
     style's palette is remapped rather than scrambled.
     """
-    def stats(x):
-        # On the CPU, in float64: MPS has no float64 (and eigh of a 3x3 is no work for a GPU), and
-        # the covariance of millions of pixels wants the precision. To the CPU first, then to
-        # float64 there: converting on the GPU is what MPS cannot do. (A no-op on the CPU.)
-        p = x.cpu().double().flatten(2)[0]  # 3 x N
-        mu = p.mean(1, keepdim=True)
-        return p, mu, torch.cov(p) + 1e-5 * torch.eye(3, dtype=p.dtype, device=p.device)
-
-    p, mu_s, cov_s = stats(source)
-    _, mu_t, cov_t = stats(target)
+    targets = target if isinstance(target, (list, tuple)) else [target]
+    weights = weights or [1.0] * len(targets)
+    weights = [w / sum(weights) for w in weights]
+    p, mu_s, cov_s = _stats(source)
+    parts = [_stats(t)[1:] for t in targets]
+    mu_t = sum(w * mu for w, (mu, _) in zip(weights, parts))
+    # The mixture's covariance: each part's second moment about the mixture's mean.
+    cov_t = sum(w * (cov + (mu - mu_t) @ (mu - mu_t).t()) for w, (mu, cov) in zip(weights, parts))
     a = _sqrtm(cov_t) @ _sqrtm(cov_s, inverse=True)
     out = a @ (p - mu_s) + mu_t
     # Back to the source's dtype on the CPU, then to its device: MPS cannot receive float64.

@@ -137,6 +137,10 @@ class DreamSettings(CommonSettings):
             raise UserError("--channels and --guide cannot be combined", "a guided dream matches all channels to the guide; drop one of them")
 
 
+# The --init values that name a way to start rather than an image file.
+INIT_WORDS = ("palette", "content", "noise", "style")
+
+
 @dataclass(kw_only=True)
 class StyleSettings(CommonSettings):
     """Gatys style transfer: content loss + Gram-matrix style losses + total variation."""
@@ -151,7 +155,7 @@ class StyleSettings(CommonSettings):
     style_weight: float = 100.0
     tv_weight: float = 5.0
     optimizer: str = "lbfgs"
-    init: str = "content"  # content | noise | style | a file
+    init: str = "palette"  # palette (the photo in the painting's colours) | content | noise | style | a file
     scales: list[int] | None = None  # None: an automatic coarse-to-fine ladder
     style_scale: float = 1.0
     style_blend: list[float] | None = None
@@ -204,7 +208,7 @@ class VisualizeSettings(CommonSettings):
     batch: int = 1  # images per objective (with diversity, several different answers)
 
     # Pixels never settle here (random transforms), so auto stops on diminishing returns of the
-    # objective instead (converge.Plateau): class images on lite0 stopped at 120-130 steps where
+    # objective instead (converge.Plateau): class images on lite0 stop at 128 steps where
     # the fixed default was 256, at the same classifier confidence (docs/performance.md).
     auto_steps = True
     AUTO_CEILING = 512

@@ -16,15 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
+from .settings import INIT_WORDS
 
 # Inputs and settings that name files, with how a user would call them.
 PATH_INPUTS = {"image": "IMAGE", "content": "CONTENT", "styles": "STYLE image"}
 PATH_SETTINGS = {"guide": "--guide image", "init": "--init image", "weights": "--weights file"}
-_INIT_WORDS = ("content", "noise", "style")  # --init values that are not files
 
 
 def _is_path(key: str, value: Any) -> bool:
-    return isinstance(value, str) and value != "" and not (key == "init" and value in _INIT_WORDS)
+    return isinstance(value, str) and value != "" and not (key == "init" and value in INIT_WORDS)
 
 
 def absolute(inputs: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:

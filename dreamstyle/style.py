@@ -17,7 +17,7 @@ from .errors import Interrupted, UserError
 from .events import Reporter
 from .images import Picture, as_picture, resize_longest, to_pil, to_tensor
 from .objectives import Objective, content_loss, gram, style_loss, tv_loss, weighted
-from .optimize import LBFGS, run
+from .optimize import LBFGS, Adam, Optimizer, run
 from .param import PixelImage
 from .runtime import generator, precision_name, resolve_device, resolve_precision
 from .provenance import metadata
@@ -28,12 +28,14 @@ ADAM_LR = 0.02
 
 
 def scale_ladder(size: int) -> list[int]:
-    """Halve down to no less than 192 px: the coarse solve fixes large-scale composition cheaply,
-    each finer scale only adds detail (as in jcjohnson's multires recipe). Measured at 384 px on
-    lite0 (bench/curves.py, docs/performance.md): solving at 192 first reached a style distance
-    the single scale never reached in 400 steps, in a third of its time."""
+    """Halve down to no less than 512 px: below that one scale is fastest to a finished picture,
+    above it a coarse solve first fixes large-scale composition cheaply and each finer scale only
+    adds detail (as in jcjohnson's multires recipe). Measured on lite0, starting from the photo
+    in the painting's colours (bench/curves.py, docs/performance.md): at 384 and 512 px one scale
+    reached the judge's style distance of 0.15 in 0.6-0.7 of the two scales' time, closer to the
+    photo; at 1024 px, 512 then 1024 reached it in 0.7 of one scale's time."""
     ladder = [size]
-    while ladder[0] // 2 >= 192:
+    while ladder[0] // 2 >= 512:
         ladder.insert(0, ladder[0] // 2)
     return ladder
 
@@ -130,7 +132,7 @@ def style_images(content: Any, style: Any, s: StyleSettings, backbone: Backbone,
                 content_t = color.luminance(content_t)
             if s.tile and max(content_t.shape[-2:]) > s.tile:
                 # Too big for one pass: refine the upsampled coarser result in tiles (tiling.py).
-                init = _init(s, image, content_t, targets[0], gen, picture, first)
+                init = _init(s, image, content_t, targets, blend, gen, picture, first, sweep)
                 steps, until = s.step_plan()
                 image, n = tiling.refine_style(backbone, init, content_t, targets, blend, content_w, style_w, s, gen, device, dtype,
                                                progress, steps=steps, until=until)  # fmt: skip
@@ -141,7 +143,7 @@ def style_images(content: Any, style: Any, s: StyleSettings, backbone: Backbone,
             content_obj, style_obj = _objectives(backbone, canvas.widen(content_t, margin), targets, blend, content_w, style_w, s,
                                                  sweep, inside)  # fmt: skip
             layers = (content_obj.layers if content_obj else frozenset()) | (style_obj.layers if style_obj else frozenset())
-            init = _init(s, image, content_t, targets[0], gen, picture, first)
+            init = _init(s, image, content_t, targets, blend, gen, picture, first, sweep)
             if sweep and init.shape[0] == 1:
                 init = init.expand(len(sweep), -1, -1, -1)
             param = PixelImage(canvas.widen(init, margin))
@@ -220,28 +222,48 @@ def _objectives(backbone, content_t, targets, blend, content_w, style_w, s: Styl
     return content, style
 
 
-def _init(s: StyleSettings, previous, content_t, style_t, gen, picture: Picture, start: torch.Tensor | None = None) -> torch.Tensor:
+# How far `--init palette` recolours the photo: weight / (weight + PALETTE_HALF) of the way to the
+# painting's colours, so the start follows the balance the run will find. At the default weight 100
+# it is 0.91 recoloured; at --style-weight 1 only 0.09, which keeps that setting what it is meant
+# to be, a hint of the painting (a full recolour there left 0.91 of the photo's edges instead of
+# 0.99, bench/balance.py); halfway at 10, where about a quarter of the photo's structure goes.
+PALETTE_HALF = 10.0
+
+
+def _init(s: StyleSettings, previous, content_t, targets: list[torch.Tensor], blend: list[float], gen, picture: Picture,
+          start: torch.Tensor | None = None, sweep: list[float] | None = None) -> torch.Tensor:  # fmt: skip
     h, w = content_t.shape[-2:]
     if previous is not None:
         up = F.interpolate(previous, size=(h, w), mode="bicubic", align_corners=False).clamp(0, 1)
         return color.luminance(up) if s.preserve_color == "luminance" else up
     if start is not None:
         src = start
+    elif s.init == "palette":
+        # The photo in the painting's colours: the shallow style layers' Grams are then met from
+        # step 0 instead of after ~100 steps of recolouring pixel by pixel. Measured on lite0 at
+        # 384 px (bench/curves.py, docs/performance.md): the judge's style distance reached 0.2 in
+        # 2.5 s instead of 11.5 s, at a content distance closer to the photo's. With colours
+        # preserved the targets already wear the photo's colours: it starts from the photo.
+        if s.preserve_color != "none":
+            return content_t
+        weights = torch.tensor(sweep or [s.style_weight], dtype=content_t.dtype, device=content_t.device)
+        share = (weights / (weights + PALETTE_HALF)).view(-1, 1, 1, 1)
+        return torch.lerp(content_t, color.match_color(content_t, targets, blend), share)
     elif s.init == "content":
         return content_t
     elif s.init == "noise":
         return torch.rand(1, 3, h, w, generator=gen).to(content_t)
     elif s.init == "style":
-        src = style_t
+        src = targets[0]
     else:
         src = to_tensor(as_picture(s.init, s.max_pixels).rgb).to(content_t)
     init = F.interpolate(src, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
     return color.luminance(init) if s.preserve_color == "luminance" else init
 
 
-def _optimizer(s: StyleSettings, params: Sequence[torch.Tensor]) -> torch.optim.Optimizer:
+def _optimizer(s: StyleSettings, params: Sequence[torch.Tensor]) -> Optimizer:
     if s.optimizer == "adam":
-        return torch.optim.Adam(params, lr=s.lr or ADAM_LR)
+        return Adam(params, lr=s.lr or ADAM_LR)
     # One L-BFGS iteration per step, fixed unit step and no line search, as neural-style does:
     # a line search would spend several forward/backward passes per step for little gain here.
     # The history holds two image-sized tensors per step: keep it under ~1.5 GB at huge sizes.

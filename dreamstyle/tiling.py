@@ -259,7 +259,7 @@ def refine_style(backbone, init: torch.Tensor, content: torch.Tensor, styles: li
     where L-BFGS would keep dozens.
     """
     from .taps import probe
-    from .optimize import run
+    from .optimize import Adam, run
     from .param import PixelImage
 
     layers = list(style_w)
@@ -273,7 +273,7 @@ def refine_style(backbone, init: torch.Tensor, content: torch.Tensor, styles: li
     param = PixelImage(init)
     # It refines an already painted, upsampled picture: Adam's full 0.02 steps left a pixel-level
     # grain there (Tübingen x Starry Night, 640 px in 320 px tiles); 0.005 matches the untiled look.
-    opt = torch.optim.Adam(param.parameters(), lr=s.lr or REFINE_LR)
+    opt = Adam(param.parameters(), lr=s.lr or REFINE_LR)
     n = run(param, loss_fn, opt, steps or s.steps, generator=gen, device=device, dtype=dtype, after_step=param.constrain,
             progress=progress, until=until)  # fmt: skip
     return param.image(), n

@@ -17,7 +17,7 @@ from .errors import Interrupted, UserError, did_you_mean
 from .events import Reporter
 from .images import as_picture, resize_longest, to_pil, to_tensor
 from .objectives import Objective, channel, class_logit, diversity
-from .optimize import run
+from .optimize import Adam, run
 from .param import FFTImage, SigmoidPixels
 from .runtime import generator, precision_name, resolve_device, resolve_precision
 from .presets import resolve
@@ -164,7 +164,7 @@ def render(
     param = (FFTImage if s.param == "fft" else SigmoidPixels)(s.batch, size, size, gen, device)
     steps, until = s.step_plan()
     progress = report.tracker(steps, f"visualize {backbone.name}")
-    opt = torch.optim.Adam(param.parameters(), lr=s.lr or 0.05)
+    opt = Adam(param.parameters(), lr=s.lr or 0.05)
     meta = metadata("visualize", dataclasses.replace(s, model=backbone.name), backbone.weights,
                     {"objective": objective.name}, str(device), precision_name(dtype))  # fmt: skip
 

@@ -202,10 +202,11 @@ STYLE_FIGURES = [
         Cell("--optimizer adam (--lr 0.02)", {"optimizer": "adam"}),
     ], style=[SWIRLS]),
     Figure("style-init.png", "rocket.jpg", [
-        Cell("--init content (default)", {"init": "content"}),
+        Cell("--init palette (default)", {"init": "palette"}),
+        Cell("--init content", {"init": "content"}),
         Cell("--init noise", {"init": "noise"}),
         Cell("--init style", {"init": "style"}),
-    ], style=[SWIRLS]),
+    ], columns=2, style=[SWIRLS]),
     Figure("style-scales.png", "astronaut.jpg", [
         Cell("--scales 256 (one scale)", {"scales": [256]}),
         Cell("--scales 128,256", {"scales": [128, 256]}),

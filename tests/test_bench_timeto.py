@@ -53,13 +53,28 @@ def test_curves_tiny_run(tmp_path):
 
     plot = tmp_path / "curves.png"
     path = curves.main(["--size", "96", "--steps", "6", "--naive-steps", "6", "--every", "3",
-                        "--only", "L-BFGS, 2 scales;defaults;naive", "--out", str(tmp_path), "--plot", str(plot)])  # fmt: skip
+                        "--only", "L-BFGS, 2 scales (half, full), content;defaults;naive", "--out", str(tmp_path), "--plot", str(plot)])  # fmt: skip
     doc = json.loads(path.read_text())
-    assert set(doc["curves"]) == {"L-BFGS, 2 scales (half, full)", "defaults (--steps auto)", "naive fp32 Adam lr 0.02"}
-    two = doc["curves"]["L-BFGS, 2 scales (half, full)"]["points"]
+    assert set(doc["curves"]) == {"L-BFGS, 2 scales (half, full), content init", "defaults (--steps auto)", "naive fp32 Adam lr 0.02"}
+    two = doc["curves"]["L-BFGS, 2 scales (half, full), content init"]["points"]
     assert [p["step"] for p in two] == [3, 6, 9, 12] and [p["scale"] for p in two] == [0, 0, 1, 1]
     for run in doc["curves"].values():
         secs = [p["seconds"] for p in run["points"]]
         assert secs == sorted(secs) and secs[0] > 0
         assert all(math.isfinite(p["style"]) and math.isfinite(p["content"]) for p in run["points"])
     assert plot.stat().st_size > 10_000
+
+
+def test_the_judge_leaves_out_the_border_band():
+    """The evaluator scores positions more than BORDER px from the picture's edge, at every
+    layer's own stride, and a tiny picture keeps its centre."""
+    import torch
+
+    from bench.timeto import interior
+
+    side = 384
+    for stride, cut in ((1, 16), (4, 4), (16, 1), (32, 1)):
+        f = torch.zeros(1, 8, side // stride, side // stride)
+        assert interior(f, side, 16).shape[-1] == side // stride - 2 * cut, stride
+    assert interior(torch.zeros(1, 8, 2, 2), 64, 16).shape[-2:] == (2, 2)
+    assert interior(torch.zeros(1, 8, 3, 3), 64, 16).shape[-2:] == (1, 1)

@@ -70,3 +70,37 @@ def test_explicit_precision_is_honoured_and_fp16_refused_on_cpu():
 def test_gram_is_the_same_in_either_memory_layout():
     f = torch.randn(2, 16, 7, 5)
     assert torch.allclose(gram(f), gram(f.contiguous(memory_format=torch.channels_last)), rtol=1e-5, atol=1e-6)
+
+
+def test_adam_takes_torch_adams_steps_to_the_bit():
+    """dreamstyle's Adam (which spares each process torch._dynamo's import) must paint the same
+    bytes as torch.optim.Adam did: same operations, same order, on a batch of pictures."""
+    from dreamstyle.optimize import Adam
+
+    x0 = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    ours = _iterates(Adam, x0, 30, lr=0.05)
+    ref = _iterates(torch.optim.Adam, x0, 30, lr=0.05)
+    assert torch.equal(ours, ref)
+    assert _rosenbrock(ours) < 0.5 * _rosenbrock(x0)
+
+
+def test_no_engine_import_pulls_in_dynamo():
+    """A picture's process must not pay torch._dynamo's import (1.6 s here): run a tiny visualize
+    and style in a fresh interpreter and look at what got imported."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from PIL import Image\n"
+        "a, b = (Image.effect_noise((64, 64), s).convert('RGB') for s in (30, 90))\n"
+        "from dreamstyle import load_backbone, stylize\n"
+        "from dreamstyle.visualize import class_images\n"
+        "bb = load_backbone('efficientnet-lite0', progress=False)\n"
+        "class_images(['goldfish'], backbone=bb, size=64, steps=2, quiet=True)\n"
+        "stylize(a, b, backbone=bb, size=64, steps=2, quiet=True)\n"
+        "stylize(a, b, backbone=bb, size=64, steps=2, optimizer='adam', quiet=True)\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[-1] == "False"

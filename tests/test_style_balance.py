@@ -17,11 +17,14 @@ RUN = dict(model="efficientnet-lite0", size=128, steps=100, seed=0, precision="f
 
 
 def test_every_decade_of_style_weight_takes_more_of_the_photo_away(lite):
-    # Measured here: structure kept 0.99, 0.78, 0.53, 0.39 (steps of 0.22, 0.25, 0.14). With the
-    # content at block8 only it was 0.89, 0.54, 0.38, 0.32: the last decade 0.06, which at the
-    # issue's 256 px was 0.66 against 0.62, two pictures alike.
+    # Measured here, from the default palette start: structure kept 0.99, 0.76, 0.47, 0.36 (steps
+    # of 0.22, 0.29, 0.12). 200 steps, not 100: from that start the top weight is not finished at
+    # 100 (0.99, 0.79, 0.53, 0.43: its step 0.098), and it is the finished picture that the knob
+    # must change. From the photo as it is, at 100 steps: 0.99, 0.78, 0.53, 0.39. With the content
+    # at block8 only it was 0.89, 0.54, 0.38, 0.32: the last decade 0.06, which at the issue's
+    # 256 px was 0.66 against 0.62, two pictures alike.
     photo = load_image(SAMPLES / "rocket.jpg").rgb
-    outs = stylize_sweep(photo, SAMPLES / "swirls.jpg", DECADES, backbone=lite, **RUN)
+    outs = stylize_sweep(photo, SAMPLES / "swirls.jpg", DECADES, backbone=lite, **{**RUN, "steps": 200})
     kept = [structure_kept(out, photo) for out in outs]
     steps = [a - b for a, b in zip(kept, kept[1:])]
     assert kept[0] > 0.95, f"at --style-weight 1 the photo's edges should all be there: {kept}"

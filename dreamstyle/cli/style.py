@@ -42,7 +42,7 @@ def style(
     style_blend: Annotated[Optional[str], typer.Option(help="Weights of several style images, e.g. 0.7,0.3.")] = None,
     style_scale: Annotated[Optional[float], typer.Option(help="Style image size relative to the output; smaller = finer strokes. [default: 1]")] = None,
     optimizer: Annotated[Optional[str], typer.Option(help="lbfgs or adam. [default: lbfgs]")] = None,
-    init: Annotated[Optional[str], typer.Option(help="Start from: content, noise, style or an image FILE. [default: content]")] = None,
+    init: Annotated[Optional[str], typer.Option(help="Start from: palette (the photo in the painting's colours), content (the photo as it is), noise, style or an image FILE. [default: palette]")] = None,
     scales: Annotated[Optional[str], typer.Option(help="Coarse-to-fine sizes, e.g. 256,512; with --size the ladder is rescaled to end at --size. Default: halve down to no less than 192 px.")] = None,
     preserve_color: Annotated[Optional[str], typer.Option(help="none, luminance (keep the photo's colours) or histogram (recolour the style first). [default: none]")] = None,
     pooling: Annotated[Optional[str], typer.Option(help="max or avg pooling in VGG. [default: max]")] = None,

@@ -25,6 +25,7 @@ from starlette.staticfiles import StaticFiles
 from ..errors import Interrupted, UserError
 from ..images import DEFAULT_MAX_PIXELS
 from ..job import SETTINGS, Job
+from ..settings import INIT_WORDS
 from .files import Gallery, Uploads, gallery_id
 from .queue import Worker
 from .schema import STUDIO_ENGINES, schema
@@ -290,7 +291,7 @@ def _job_from(data: Any, uploads: Uploads, out: Path) -> Job:
     settings = {k: v for k, v in settings.items() if k != "quiet"}
     for key in FILE_SETTINGS:
         value = settings.get(key)
-        if isinstance(value, str) and (key == "guide" or value not in ("content", "noise", "style")):
+        if isinstance(value, str) and (key == "guide" or value not in INIT_WORDS):
             settings[key] = uploads.resolve(value, f"--{key}")
     for key in ("image", "content"):
         if key in inputs:
