@@ -128,6 +128,10 @@ def plot(doc: dict, path: Path) -> None:
             (line,) = ax.plot(xs, [p[key] for p in run["points"]], style, label=name, linewidth=width)
             if name.startswith("defaults"):  # where --steps auto stopped
                 ax.plot(xs[-1:], [run["points"][-1][key]], "o", color=line.get_color(), markersize=8)
+    # A coarse scale is scored at its own size, which the painting's Grams at the final size do not
+    # fit (0.7-0.9): the panel shows the range where the finished pictures differ.
+    finals = [run["points"][-1]["style"] for run in doc["curves"].values()]
+    axes[0].set_ylim(0.9 * min(finals), 2.5 * min(finals))
     axes[0].set_ylabel("style distance (lower: closer to the painting)")
     axes[1].set_ylabel("content distance (lower: closer to the photo)")
     for ax in axes:

@@ -37,9 +37,12 @@ CPU_WHOLE_BUDGET = 3.0e9
 CPU_ACTIVATION_BUDGET = 0.6e9
 
 
-def spans(length: int, tile: int, margin: int, offset: int, align: int = 1) -> list[tuple[torch.Tensor, slice]]:
+def spans(length: int, tile: int, margin: int, offset: int, align: int = 1,
+          device: torch.device | str = "cpu") -> list[tuple[torch.Tensor, slice]]:  # fmt: skip
     """One axis of the grid: (padded indices, core within them) per tile; cuts at `offset` plus
-    multiples of the tile, the first and last tile clipped by the image's edges.
+    multiples of the tile, the first and last tile clipped by the image's edges. The indices are
+    made on `device`, where they are used: made on the host, each tile of each step would cost a
+    host-to-device copy, which waits for the GPU's queue.
 
     A tile's feature cells must sit where the whole image's do, or it samples the picture at
     another phase and gets a different gradient (tests/test_tiling.py). So the tile, its margin
@@ -49,22 +52,23 @@ def spans(length: int, tile: int, margin: int, offset: int, align: int = 1) -> l
     so the network sees the edges padded exactly as in a whole-image pass.
     """
     if length <= tile:
-        return [(torch.arange(length), slice(0, length))]
+        return [(torch.arange(length, device=device), slice(0, length))]
     step = max(align, tile // align * align)
     cuts = [0, *range(offset % step or step, length, step), length]
     out = []
     for a, b in zip(cuts, cuts[1:]):
         lo = max(0, a - margin)
         hi = min(length, b + margin + (length - (b - lo)) % align)
-        out.append((torch.arange(lo, hi), slice(a - lo, b - lo)))
+        out.append((torch.arange(lo, hi, device=device), slice(a - lo, b - lo)))
     return out
 
 
-def grid(height: int, width: int, tile: int, margin: int, align: int, gen: torch.Generator) -> Iterator[tuple[Where, slice, slice]]:
+def grid(height: int, width: int, tile: int, margin: int, align: int, gen: torch.Generator,
+         device: torch.device | str = "cpu") -> Iterator[tuple[Where, slice, slice]]:  # fmt: skip
     """The tiles of one step, the grid shifted by a random offset drawn from `gen`."""
     dy, dx = (align * int(torch.randint(0, max(1, tile // align), (1,), generator=gen)) for _ in range(2))
-    for rows, core_r in spans(height, tile, margin, dy, align):
-        for cols, core_c in spans(width, tile, margin, dx, align):
+    for rows, core_r in spans(height, tile, margin, dy, align, device):
+        for cols, core_c in spans(width, tile, margin, dx, align, device):
             yield (rows, cols), core_r, core_c
 
 
@@ -97,13 +101,12 @@ def tiled(tile_loss: TileLoss, tile: int, stride: int, gen: torch.Generator) -> 
     def loss_fn(x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
         if h <= tile and w <= tile:
-            return tile_loss(x, (torch.arange(h), torch.arange(w)))
+            return tile_loss(x, (torch.arange(h, device=x.device), torch.arange(w, device=x.device)))
         src = x.detach()
         grad = torch.zeros_like(src, dtype=torch.float32)
         total = torch.zeros((), device=x.device)
         with _no_benchmark(x.device):
-            for (rows, cols), core_r, core_c in grid(h, w, tile, margin, stride, gen):
-                rows, cols = rows.to(x.device), cols.to(x.device)
+            for (rows, cols), core_r, core_c in grid(h, w, tile, margin, stride, gen, x.device):
                 piece = src.index_select(-2, rows).index_select(-1, cols).requires_grad_(True)
                 with torch.enable_grad():
                     loss = tile_loss(piece, (rows, cols)) * (piece.shape[-2] * piece.shape[-1] / (h * w))
@@ -207,9 +210,9 @@ def tiled_grams(backbone, image: torch.Tensor, layers: list[str], tile: int, str
     counts: dict[str, int] = {}
     h, w = image.shape[-2:]
     margin = margin_for(stride, tile)
-    for rows, core_r in spans(h, tile, margin, 0, stride):
-        for cols, core_c in spans(w, tile, margin, 0, stride):
-            piece = image.index_select(-2, rows.to(image.device)).index_select(-1, cols.to(image.device))
+    for rows, core_r in spans(h, tile, margin, 0, stride, image.device):
+        for cols, core_c in spans(w, tile, margin, 0, stride, image.device):
+            piece = image.index_select(-2, rows).index_select(-1, cols)
             # One pass over a few tile shapes: a benchmark search per shape would cost more than it saves.
             with autocast(device, dtype), _no_benchmark(piece.device):
                 feats = backbone(piece, layers)

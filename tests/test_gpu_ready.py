@@ -374,3 +374,16 @@ def test_deterministic_on_the_cpu_changes_no_pixel_and_is_recorded(tmp_path):
     assert (plain == det).all()
     assert Job.from_png(tmp_path / "det.png").settings.deterministic is True
     assert Job.from_png(tmp_path / "plain.png").settings.deterministic is False
+
+
+def test_tile_indices_are_made_where_they_are_used():
+    """A tiled step's index tensors are made on the image's device, not copied there tile by tile
+    (a host-to-device copy waits for the GPU's queue). The meta device stands in for a GPU."""
+    from dreamstyle.tiling import grid, spans
+
+    assert all(r.device.type == "meta" for r, _ in spans(300, 64, 16, 8, 8, "meta"))
+    tiles = list(grid(300, 200, 64, 16, 8, torch.Generator().manual_seed(0), "meta"))
+    assert len(tiles) > 4 and all(r.device.type == c.device.type == "meta" for (r, c), _, _ in tiles)
+    # Same tiles as on the CPU.
+    cpu = [(len(r), len(c)) for (r, c), _, _ in grid(300, 200, 64, 16, 8, torch.Generator().manual_seed(0))]
+    assert cpu == [(len(r), len(c)) for (r, c), _, _ in tiles]

@@ -107,7 +107,8 @@ def test_no_seams_where_tiles_meet(lite, cat, monkeypatch):
 
     # The check must be able to see a seam: hold the grid still and drop the margins.
     monkeypatch.setattr(tiling, "margin_for", lambda stride, tile: 0)
-    monkeypatch.setattr(tiling, "grid", lambda h, w, tile, margin, align, gen, grid=tiling.grid: grid(h, w, tile, 0, align, torch.Generator().manual_seed(0)))
+    monkeypatch.setattr(tiling, "grid", lambda h, w, tile, margin, align, gen, device="cpu", grid=tiling.grid:
+                        grid(h, w, tile, 0, align, torch.Generator().manual_seed(0), device))  # fmt: skip
     g = torch.Generator().manual_seed(0)
     dy, dx = (16 * int(torch.randint(0, 4, (1,), generator=g)) for _ in range(2))  # the offsets that grid draws
     rows, cols = list(range(dy or 64, h - 3, 64)), list(range(dx or 64, w - 3, 64))
