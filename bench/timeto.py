@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> Path:
     ap.add_argument("--size", type=int, default=384)
     ap.add_argument("--content", type=Path, default=ROOT / "samples" / "cat.jpg")
     ap.add_argument("--style", type=Path, default=ROOT / "samples" / "swirls.jpg")
-    ap.add_argument("--steps", default="300", help="dreamstyle's --steps: a number or auto (default 300, its default)")
+    ap.add_argument("--steps", default="auto", help="dreamstyle's --steps: a number or auto (default auto, its default)")
     ap.add_argument("--ceiling", type=int, default=1500, help="most steps the naive loop may take (default 1500)")
     ap.add_argument("--out", type=Path, default=HERE / "results", help="folder for the JSON result")
     args = ap.parse_args(argv)

@@ -28,14 +28,15 @@ ADAM_LR = 0.02
 
 
 def scale_ladder(size: int) -> list[int]:
-    """Halve down to no less than 512 px: below that one scale is fastest to a finished picture,
-    above it a coarse solve first fixes large-scale composition cheaply and each finer scale only
-    adds detail (as in jcjohnson's multires recipe). Measured on lite0, starting from the photo
-    in the painting's colours (bench/curves.py, docs/performance.md): at 384 and 512 px one scale
-    reached the judge's style distance of 0.15 in 0.6-0.7 of the two scales' time, closer to the
-    photo; at 1024 px, 512 then 1024 reached it in 0.7 of one scale's time."""
+    """Halve down to no less than 192 px: the coarse solve fixes large-scale composition cheaply,
+    each finer scale only adds detail (as in jcjohnson's multires recipe). Chosen by eye as much as
+    by the judge (docs/performance.md): from the palette start a single scale at 384 px reaches the
+    judge's numbers sooner, but it settles near the photo with the painting's large shapes missing
+    (astronaut x mosaic kept the photo's flat areas with faint tiles, and --style-weight 300 or 1000
+    barely changed it); solving at 192 first paints the big tiles and swirls, in 11-19 s at 384 px
+    where the same ladder from the photo took 25 s."""
     ladder = [size]
-    while ladder[0] // 2 >= 512:
+    while ladder[0] // 2 >= 192:
         ladder.insert(0, ladder[0] // 2)
     return ladder
 
@@ -241,9 +242,10 @@ def _init(s: StyleSettings, previous, content_t, targets: list[torch.Tensor], bl
     elif s.init == "palette":
         # The photo in the painting's colours: the shallow style layers' Grams are then met from
         # step 0 instead of after ~100 steps of recolouring pixel by pixel. Measured on lite0 at
-        # 384 px (bench/curves.py, docs/performance.md): the judge's style distance reached 0.2 in
-        # 2.5 s instead of 11.5 s, at a content distance closer to the photo's. With colours
-        # preserved the targets already wear the photo's colours: it starts from the photo.
+        # 384 px (bench/curves.py, docs/performance.md): in one scale the judge's style distance
+        # reached 0.2 in 2.3 s instead of 12.1 s; with the ladder a run takes half the time.
+        # With colours preserved the targets already wear the photo's colours: it starts from
+        # the photo.
         if s.preserve_color != "none":
             return content_t
         weights = torch.tensor(sweep or [s.style_weight], dtype=content_t.dtype, device=content_t.device)
