@@ -106,8 +106,7 @@ def style_images(content: Any, style: Any, s: StyleSettings, backbone: Backbone,
         # Checked here too, not only in _objectives: a run whose every scale is tiled never calls it.
         raise UserError("--content-weight and --style-weight are both 0: nothing to optimise", "give at least one a positive weight")
     gen = generator(s.seed)
-    most, _ = s.step_plan()
-    progress = report.tracker(len(ladder) * most, f"style {backbone.name}")
+    progress = report.tracker(sum(_budget(s, k, len(ladder))[0] for k in range(len(ladder))), f"style {backbone.name}")
     taken: list[int] = []
     image: torch.Tensor | None = None
     param: PixelImage | None = None
@@ -134,7 +133,7 @@ def style_images(content: Any, style: Any, s: StyleSettings, backbone: Backbone,
             if s.tile and max(content_t.shape[-2:]) > s.tile:
                 # Too big for one pass: refine the upsampled coarser result in tiles (tiling.py).
                 init = _init(s, image, content_t, targets, blend, gen, picture, first, sweep)
-                steps, until = s.step_plan()
+                steps, until = _budget(s, k, len(ladder))
                 image, n = tiling.refine_style(backbone, init, content_t, targets, blend, content_w, style_w, s, gen, device, dtype,
                                                progress, steps=steps, until=until)  # fmt: skip
                 _scale_done(progress, taken, n, steps, k, len(ladder))
@@ -166,7 +165,7 @@ def style_images(content: Any, style: Any, s: StyleSettings, backbone: Backbone,
             opt = _optimizer(s, param.parameters())
             clamp = param.constrain if s.optimizer == "adam" else None
 
-            steps, until = s.step_plan()
+            steps, until = _budget(s, k, len(ladder))
             until = canvas.watching_the_picture(until, margin)
             n = run(param, loss_fn, opt, steps, generator=gen, device=device, dtype=dtype, after_step=clamp, progress=progress, until=until)
             image = canvas.inner(param.image(), margin).clamp(0, 1)
@@ -178,6 +177,15 @@ def style_images(content: Any, style: Any, s: StyleSettings, backbone: Backbone,
                 backbone, styles, device, dtype, taken)  # fmt: skip
         for i, w in enumerate(sweep or [s.style_weight])
     ]
+
+
+def _budget(s: StyleSettings, k: int, count: int):
+    """(the most steps scale k of `count` takes, its stopping rule): `--steps N` runs N at every
+    scale; `auto` stops by its rule, and a coarse scale also after AUTO_COARSE_CEILING steps."""
+    most, until = s.step_plan()
+    if until is not None and k < count - 1:
+        most = min(most, s.AUTO_COARSE_CEILING)
+    return most, until
 
 
 def _scale_done(progress, taken: list[int], n: int, steps: int, k: int, count: int) -> None:

@@ -38,6 +38,22 @@ def test_the_rule_never_stops_a_picture_that_keeps_changing():
     assert not any(rule(step, lambda: torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(step))) for step in range(1, 201))
 
 
+def test_a_coarse_scale_stops_at_its_own_ceiling_under_auto(monkeypatch, lite):
+    """Under auto a coarse scale ends at AUTO_COARSE_CEILING at the latest (it only lays out what
+    the finer scale repaints), the last scale by its rule; --steps N still runs N at every scale."""
+    from dreamstyle import stylize
+
+    monkeypatch.setattr(StyleSettings, "AUTO_COARSE_CEILING", 12)  # under min_steps: the rule cannot stop it first
+    kw = dict(backbone=lite, model="efficientnet-lite0", scales=[48, 96], size=96, seed=0, quiet=True)
+    auto = stylize(SAMPLES / "cat.jpg", SAMPLES / "swirls.jpg", steps="auto", **kw).info["dreamstyle"]["ran"]["steps_taken"]
+    assert auto[0] == 12 and 20 <= auto[1] <= StyleSettings.AUTO_CEILING, auto
+    from dreamstyle.events import Step
+
+    steps = []
+    stylize(SAMPLES / "cat.jpg", SAMPLES / "swirls.jpg", steps=15, on_event=lambda e: isinstance(e, Step) and steps.append(e), **kw)
+    assert len(steps) == 30
+
+
 def test_an_easy_problem_stops_early_and_records_its_steps(tmp_path, monkeypatch):
     """Content alone, started from the content: nothing to paint (only TV smooths a little), so
     it stops within the first looks."""
