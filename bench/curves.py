@@ -21,9 +21,7 @@ from pathlib import Path
 
 import torch
 
-from .naive import style_steps
-from .timeto import (CONTENT_LAYER, CONTENT_WEIGHT, LR, MODEL, STYLE_LAYERS, STYLE_WEIGHT, TV_WEIGHT, Evaluator,
-                     _features, _net, load_images)  # fmt: skip
+from .timeto import LR, MODEL, Evaluator, _net, load_images, naive_steps
 from .worker import _cpu_name, result_path
 
 HERE = Path(__file__).resolve().parent
@@ -100,10 +98,7 @@ def curve_ours(bb, judge: Evaluator, content: Path, style: Path, size: int, step
 def curve_naive(bb, judge: Evaluator, content_t, style_t, steps: int, every: int, lr: float = LR) -> list[dict]:
     points = []
     clock = Clock()
-    gen = style_steps(lambda x: _features(bb, x, [*CONTENT_LAYER, *STYLE_LAYERS]), content_t, style_t,
-                      content_layer=CONTENT_LAYER, style_layers=STYLE_LAYERS, content_weight=CONTENT_WEIGHT,
-                      style_weight=STYLE_WEIGHT, tv_weight=TV_WEIGHT, lr=lr)  # fmt: skip
-    for step, image in gen:
+    for step, image in naive_steps(bb, content_t, style_t, lr):
         if step % every == 0:
             seconds = clock.now()
             with clock.pause():

@@ -119,13 +119,27 @@ def visualize(state_dict, *, layer, channels, size, steps, lr=0.05, jitter=8, de
     net = Extractor(state_dict, [layer], device)
     out = []
     for c in channels:
-        raw = (torch.randn(1, 3, size, size, generator=generator) * 0.01).to(device).requires_grad_(True)
-        opt = torch.optim.Adam([raw], lr=lr)
-        for _ in range(steps):
-            opt.zero_grad()
-            dy, dx = (int(v) for v in torch.randint(-jitter, jitter + 1, (2,), generator=generator))
-            x = torch.roll(torch.sigmoid(raw), (dy, dx), (2, 3))
-            (-net(x)[layer][:, c].mean()).backward()
-            opt.step()
+        raw = None
+        for step, raw in ascent_steps(lambda x: net(x)[layer][:, c].mean(), size, lr=lr, jitter=jitter, device=device, generator=generator):
+            if step >= steps:
+                break
         out.append(torch.sigmoid(raw).detach())
     return torch.cat(out)
+
+
+def ascent_steps(objective, size, *, lr=0.05, jitter=8, device="cpu", generator):
+    """The tutorials' visualisation loop as a generator of (step, raw pixels): sigmoid pixels
+    from small noise, a random roll each step, Adam maximising `objective(x)`. Step 0 is the
+    start; the caller decides when to stop."""
+    raw = (torch.randn(1, 3, size, size, generator=generator) * 0.01).to(device).requires_grad_(True)
+    opt = torch.optim.Adam([raw], lr=lr)
+    step = 0
+    yield step, raw
+    while True:
+        opt.zero_grad()
+        dy, dx = (int(v) for v in torch.randint(-jitter, jitter + 1, (2,), generator=generator))
+        x = torch.roll(torch.sigmoid(raw), (dy, dx), (2, 3))
+        (-objective(x)).backward()
+        opt.step()
+        step += 1
+        yield step, raw

@@ -159,9 +159,7 @@ def worker_naive(case: dict) -> dict:
     judge = Evaluator(bb, content, style_img)
     goal_style, goal_content = case["target_style"], case["target_content"]
     eval_seconds, reached, style_reached_at, style_seconds, score, step, image = 0.0, False, None, None, None, 0, content
-    steps = style_steps(lambda x: _features(bb, x, [*CONTENT_LAYER, *STYLE_LAYERS]), content, style_img,
-                        content_layer=CONTENT_LAYER, style_layers=STYLE_LAYERS, content_weight=CONTENT_WEIGHT,
-                        style_weight=STYLE_WEIGHT, tv_weight=TV_WEIGHT, lr=LR)  # fmt: skip
+    steps = naive_steps(bb, content, style_img)
     for step, image in steps:
         if step % CHECK_EVERY == 0 or step == case["ceiling"]:
             t0 = time.perf_counter()
@@ -179,6 +177,13 @@ def worker_naive(case: dict) -> dict:
     Image.fromarray(arr).save(case["output"])
     return {"steps": step, "reached": reached, "style_reached_at": style_reached_at,
             "style_seconds": style_seconds, "eval_seconds": eval_seconds}
+
+
+def naive_steps(bb, content: torch.Tensor, style_img: torch.Tensor, lr: float = LR):
+    """bench/naive.py's style loop on lite0 with dreamstyle's lite0 layers and weights: (step, image) pairs."""
+    return style_steps(lambda x: _features(bb, x, [*CONTENT_LAYER, *STYLE_LAYERS]), content, style_img,
+                       content_layer=CONTENT_LAYER, style_layers=STYLE_LAYERS, content_weight=CONTENT_WEIGHT,
+                       style_weight=STYLE_WEIGHT, tv_weight=TV_WEIGHT, lr=lr)  # fmt: skip
 
 
 def _run_worker(side: str, case: dict, module: str = "bench.timeto") -> tuple[dict, float]:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import torch
 
+from .naive import ascent_steps
 from .timeto import MODEL, _net, _run_worker, quantised
 from .worker import _cpu_name, result_path
 
@@ -67,22 +68,16 @@ def worker_naive(case: dict) -> dict:
     bb = _net()
     index = class_index(case["class"])
     gen = torch.Generator().manual_seed(0)
-    raw = (torch.randn(1, 3, case["size"], case["size"], generator=gen) * 0.01).requires_grad_(True)
-    opt = torch.optim.Adam([raw], lr=0.05)
-    check_seconds, step, conf = 0.0, 0, 0.0
-    while step < case["ceiling"]:
-        opt.zero_grad()
-        dy, dx = (int(v) for v in torch.randint(-8, 9, (2,), generator=gen))
-        x = torch.roll(torch.sigmoid(raw), (dy, dx), (2, 3))
-        (-bb(x, [LOGITS])[LOGITS][0, index]).backward()
-        opt.step()
-        step += 1
-        if step % CHECK_EVERY == 0:
+    check_seconds, conf = 0.0, 0.0
+    for step, raw in ascent_steps(lambda x: bb(x, [LOGITS])[LOGITS][0, index], case["size"], lr=0.05, jitter=8, generator=gen):
+        if step and step % CHECK_EVERY == 0:
             t0 = time.perf_counter()
             conf = confidence(bb, torch.sigmoid(raw.detach()), index)
             check_seconds += time.perf_counter() - t0
             if conf >= case["target"]:
                 break
+        if step >= case["ceiling"]:
+            break
     arr = (quantised(torch.sigmoid(raw.detach()))[0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
     Image.fromarray(arr).save(case["output"])
     return {"steps": step, "reached": conf >= case["target"], "eval_seconds": check_seconds}
