@@ -212,7 +212,9 @@ def main(argv=None) -> Path:
     for s in doc["seams"]:
         print(s, flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"cluster-{doc['date']}.json"
+    from .worker import result_path  # here: importing this module (tests do) needs no torch
+
+    path = result_path(args.out, "cluster")
     path.write_text(json.dumps(doc, indent=1) + "\n")
     print(f"wrote {path}")
     return path

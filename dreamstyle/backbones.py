@@ -111,11 +111,10 @@ class Backbone(nn.Module):
         """The modules a pass runs: these, or a copy made once per device and dtype.
 
         The copy has every BatchNorm folded into its convolution (fusion.py: a third faster per
-        EfficientNet-Lite0 step); the originals stay as published, so `dreamstyle layers` and
-        state_dict() still show the real network. Under bf16/fp16 autocast the copy is also cast
-        once: autocast would otherwise cast every frozen weight on every call (it caches casts
-        only of weights that require grad): ~8 % of a VGG19 step on the CPU. The fp32 originals
-        stay, so the same backbone still serves fp32 runs exactly.
+        EfficientNet-Lite0 step); the originals stay as published for `dreamstyle layers` and
+        state_dict(). Under bf16/fp16 autocast the copy is also cast once: autocast would otherwise
+        cast every frozen weight on every call (it caches casts only of weights that require
+        grad): ~8 % of a VGG19 step on the CPU. One copy per dtype (bf16 runs also probe in fp32).
         """
         kind = x.device.type
         half = torch.is_autocast_enabled(kind)
@@ -123,15 +122,16 @@ class Backbone(nn.Module):
             return self.stages, self.classifier
         dtype = torch.get_autocast_dtype(kind) if half else torch.float32
         key = (dtype, x.device, len(self.stages))
-        cached = self.__dict__.get("_compute")  # not a submodule: stays out of state_dict and .to()
-        if cached is None or cached[0] != key:
+        cache = self.__dict__.setdefault("_compute", {})  # not a submodule: out of state_dict and .to()
+        if key not in cache:  # copies for another device or truncation go
+            cache = self.__dict__["_compute"] = {k: v for k, v in cache.items() if k[1:] == key[1:]}
             stages = copy.deepcopy(self.stages)
             fold_batchnorm(stages)
             memory = torch.channels_last if self._channels_last else torch.contiguous_format
             stages = stages.to(x.device, dtype).to(memory_format=memory)
             head = copy.deepcopy(self.classifier).to(x.device, dtype) if self.classifier is not None else None
-            cached = self.__dict__["_compute"] = (key, stages, head)
-        return cached[1], cached[2]
+            cache[key] = (stages, head)
+        return cache[key]
 
     def truncate(self, layers: Iterable[str]) -> "Backbone":
         """Drop stages after the deepest of `layers` so they never hold memory or weights."""

@@ -5,14 +5,13 @@ from __future__ import annotations
 import dataclasses
 
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from . import tiling
 from .backbones import MODELS, Backbone
 from .errors import Interrupted, UserError
 from .events import Reporter
-from .images import Picture, as_picture, resize_longest, to_pil, to_tensor
+from .images import Picture, as_picture, resize_longest, resize_to, to_pil, to_tensor
 from .objectives import Objective, guide_match, layer_energy
 from .optimize import NormalizedAscent, run
 from .param import PixelImage
@@ -80,8 +79,8 @@ def dream_image(picture: Picture, s: DreamSettings, backbone: Backbone, report: 
     progress.picture = so_far
     try:
         for k, (h, w) in enumerate(sizes):
-            base = _resize(original, h, w)
-            detail = _resize(detail, h, w)
+            base = resize_to(original, h, w)
+            detail = resize_to(detail, h, w)
             # The classic octave trick: carry only the *added detail* up the pyramid, on top of a
             # fresh resize of the original, so the photo stays sharp at every scale.
             param = PixelImage(base + detail)
@@ -110,19 +109,13 @@ def _objective(s: DreamSettings, backbone: Backbone, layers, weights, device) ->
     return sum(w * guide_match(l, feats[l]) for l, w in weights.items())
 
 
-def _resize(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    if x.shape[-2:] == (h, w):
-        return x
-    return F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False, antialias=h < x.shape[-2])
-
-
 def _compose_up(current: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
     """An in-progress image shown at the final size (snapshots and interrupts mid-pyramid)."""
     h, w = original.shape[-2:]
     if current.shape[-2:] == (h, w):
         return current
-    small = _resize(original, *current.shape[-2:])
-    return (original + _resize(current - small, h, w)).clamp(0, 1)
+    small = resize_to(original, *current.shape[-2:])
+    return (original + resize_to(current - small, h, w)).clamp(0, 1)
 
 
 def _finish(img: Image.Image, picture: Picture, s: DreamSettings, backbone: Backbone, device, dtype) -> Image.Image:

@@ -19,7 +19,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from torchvision.transforms.functional import gaussian_blur
 
 # Ruder et al.'s thresholds (section 3.1), in pixels at the size the flow is computed.
 DISAGREE_REL, DISAGREE_ABS = 0.01, 0.5
@@ -45,7 +44,8 @@ def _grid(flow: torch.Tensor) -> torch.Tensor:
     """Where each pixel's flow lands, in grid_sample's [-1, 1] coordinates (align_corners=True:
     -1 and 1 are the centres of the first and last pixel)."""
     h, w = flow.shape[:2]
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=flow.dtype), torch.arange(w, dtype=flow.dtype), indexing="ij")
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=flow.dtype, device=flow.device),
+                            torch.arange(w, dtype=flow.dtype, device=flow.device), indexing="ij")  # fmt: skip
     x = (xs + flow[..., 0]) * (2 / max(w - 1, 1)) - 1
     y = (ys + flow[..., 1]) * (2 / max(h - 1, 1)) - 1
     return torch.stack([x, y], dim=-1)[None]
@@ -78,7 +78,8 @@ def unreliable(forward: torch.Tensor, backward: torch.Tensor) -> torch.Tensor:
     du_y, du_x = torch.gradient(back[..., 0])
     dv_y, dv_x = torch.gradient(back[..., 1])
     boundary = du_x**2 + du_y**2 + dv_x**2 + dv_y**2 > BOUNDARY_REL * sq(back) + BOUNDARY_ABS
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=back.dtype), torch.arange(w, dtype=back.dtype), indexing="ij")
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=back.dtype, device=back.device),
+                            torch.arange(w, dtype=back.dtype, device=back.device), indexing="ij")  # fmt: skip
     x, y = xs + back[..., 0], ys + back[..., 1]
     outside = (x < 0) | (x > w - 1) | (y < 0) | (y > h - 1)
     return disagree | boundary | outside
@@ -86,6 +87,9 @@ def unreliable(forward: torch.Tensor, backward: torch.Tensor) -> torch.Tensor:
 
 def soften(bad: torch.Tensor) -> torch.Tensor:
     """The weight c in [0, 1] (1, 1, H, W) from an unreliable-pixel map, lightly blurred."""
+    # Imported here: torchvision costs over a second, which clips without flow need not pay.
+    from torchvision.transforms.functional import gaussian_blur
+
     c = (~bad).float()[None, None]
     k = 2 * int(3 * MASK_SIGMA) + 1
     return gaussian_blur(c, [k, k], [MASK_SIGMA, MASK_SIGMA])

@@ -170,6 +170,15 @@ def to_tensor(img: Image.Image) -> torch.Tensor:
     return torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0).float().div_(255.0).contiguous()
 
 
+def resize_to(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """A (N, C, H, W) tensor resized to h x w, bilinear, antialiased when it shrinks."""
+    import torch.nn.functional as F
+
+    if tuple(x.shape[-2:]) == (h, w):
+        return x
+    return F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False, antialias=h < x.shape[-2])
+
+
 def to_pil(t: torch.Tensor) -> Image.Image:
     """Inverse of to_tensor: accepts (1, 3, H, W) or (3, H, W) on any device, clamps to [0, 1]."""
     import torch

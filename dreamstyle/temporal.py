@@ -40,24 +40,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 from PIL import Image
-from torchvision.transforms.functional import gaussian_blur
 
 from . import color
 from .flow import Flows, warp
-from .images import resize_longest, to_pil, to_tensor
+from .images import resize_longest, resize_to, to_pil, to_tensor
 from .job import Job
 
 # Ruder et al.'s multi-pass blend: a later pass starts from its last result moved half-way
 # towards the warped neighbour where the flow is reliable.
 PASS_BLEND = 0.5
-
-
-def _fit(x: torch.Tensor, hw) -> torch.Tensor:
-    if tuple(x.shape[-2:]) == tuple(hw):
-        return x
-    return F.interpolate(x, size=tuple(hw), mode="bilinear", align_corners=False, antialias=hw[0] < x.shape[-2])
 
 
 def energy(frame: torch.Tensor) -> float:
@@ -78,7 +70,7 @@ class TemporalLoss:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         key = (tuple(x.shape[-2:]), x.device)
         if key not in self._at:
-            self._at[key] = [(_fit(w, x.shape[-2:]).to(x.device), _fit(c, x.shape[-2:]).to(x.device)) for w, c in self.targets]
+            self._at[key] = [(resize_to(w, *x.shape[-2:]).to(x.device), resize_to(c, *x.shape[-2:]).to(x.device)) for w, c in self.targets]
         return self.scale * sum(((x - w).pow(2) * c).mean() for w, c in self._at[key])
 
 
@@ -115,7 +107,10 @@ class Carry:
         return (m.long_term or [1]) if self.mode == "flow" and self.job.engine == "style" else [1]
 
     def add(self, t: int, frame: Image.Image) -> Image.Image:
-        """Frame t at the output size, remembered (and its flows made available)."""
+        """Frame t at the output size, remembered (and its flows made available). A later pass
+        of a multi-pass run finds it already there."""
+        if t in self.inputs:
+            return self.inputs[t]
         size = self.job.settings.size
         rgb = resize_longest(frame, size) if size else frame.convert("RGB")
         self.inputs[t] = rgb
@@ -195,8 +190,10 @@ class Carry:
         were painted at once but repeated into streaks and stripes and ghosted the moving thing;
         its strokes from elsewhere, with their colour shift, made pale blocks. Colour from nearby
         and strokes from elsewhere blended in, and the content loss fits them to what is there."""
+        from torchvision.transforms.functional import gaussian_blur  # here: see flow.soften
+
         s = near[0]
-        detail = self._at(self.outputs[s], rgb) - self._at(self.inputs[s], rgb)
+        detail = self._detail(s, rgb)
         flow, _ = self.flows.toward(t, s)
         h, w = detail.shape[-2:]
         sigma = max(2.0, min(h, w) / 32)
@@ -205,9 +202,12 @@ class Carry:
         strokes = torch.roll(detail - gaussian_blur(detail, [k, k], [sigma, sigma]), (h // 2, w // 2), (-2, -1))
         return (to_tensor(rgb) + tint + strokes).clamp(0, 1)
 
+    def _detail(self, s: int, rgb: Image.Image) -> torch.Tensor:
+        """What the engine added to frame s (its output minus its input), at frame t's size."""
+        return self._at(self.outputs[s], rgb) - self._at(self.inputs[s], rgb)
+
     def _blended(self, s: int, rgb: Image.Image) -> Image.Image:
-        out, before = self._at(self.outputs[s], rgb), self._at(self.inputs[s], rgb)
-        return to_pil(to_tensor(rgb) + self.job.motion.blend * (out - before))
+        return to_pil(to_tensor(rgb) + self.job.motion.blend * self._detail(s, rgb))
 
     def _dream_start(self, t: int, rgb: Image.Image, near: list[int]) -> Image.Image:
         m = self.job.motion
@@ -216,6 +216,6 @@ class Carry:
         if m.temporal == "blend":
             return self._blended(near[0], rgb)
         s = near[0]
-        detail = self._at(self.outputs[s], rgb) - self._at(self.inputs[s], rgb)
+        detail = self._detail(s, rgb)
         flow, c = self.flows.toward(t, s)
         return to_pil(to_tensor(rgb) + m.blend * c * warp(detail, flow, mode="bicubic"))

@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw
 from .backbones import LOGITS, Backbone
 from .errors import Interrupted, UserError
 from .events import Reporter, Step
-from .images import load_image, to_tensor
+from .images import load_image, to_tensor, write_atomically
 from .provenance import metadata, weights_identity
 from .settings import TopSettings, VisualizeSettings
 
@@ -80,9 +80,8 @@ def load_cache(path: Path) -> dict[str, Any]:
 
 def save_cache(path: Path, entries: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save({"version": CACHE_VERSION, "entries": entries}, tmp)
-    os.replace(tmp, path)  # a stopped scan leaves the last whole file, never half of one
+    # Atomically: a stopped scan leaves the last whole file, never half of one.
+    write_atomically(path, lambda f: torch.save({"version": CACHE_VERSION, "entries": entries}, f), force=True)
 
 
 # --------------------------------------------------------------------------- scanning
@@ -181,16 +180,14 @@ def top_sheet(folder, layer: str, channel: int, backbone: Backbone, s: TopSettin
     """The activation-maximisation image of the channel and the folder's top pictures, cropped."""
     from .layers import fields
     from .objectives import channel as channel_objective
-    from .taps import probe
+    from .taps import check_channels
     from .visualize import contact_sheet, render
 
     report = report or Reporter()
     if layer == LOGITS:
         raise UserError("logits have no map to crop", "pick a convolutional layer")
     device = backbone.mean.device
-    n = probe(backbone, backbone.check_layers([layer]), device)[layer][0]
-    if not 0 <= channel < n:
-        raise UserError(f"layer {layer} has {n} channels; channel {channel} does not exist", f"use a channel from 0 to {n - 1}")
+    check_channels(backbone, layer, [channel], device, flag="a channel")
     folder = Path(str(folder)).expanduser()
     size = s.size or 224
     entries, scanned = scan(folder, backbone, layer, s, report, extra_steps=s.steps)

@@ -387,3 +387,15 @@ def test_tile_indices_are_made_where_they_are_used():
     # Same tiles as on the CPU.
     cpu = [(len(r), len(c)) for (r, c), _, _ in grid(300, 200, 64, 16, 8, torch.Generator().manual_seed(0))]
     assert cpu == [(len(r), len(c)) for (r, c), _, _ in tiles]
+
+
+def test_the_folded_copy_is_kept_per_dtype(lite):
+    """bf16 runs alternate fp32 passes (probes, targets) with bf16 steps: each dtype's folded copy
+    is made once, not remade at every switch."""
+    x = torch.rand(1, 3, 32, 32)
+    fp32 = lite._computing(x)[0]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        bf16 = lite._computing(x)[0]
+    assert bf16 is not fp32 and lite._computing(x)[0] is fp32
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert lite._computing(x)[0] is bf16
