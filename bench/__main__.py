@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=HERE / "results", help="folder for the JSON results")
     args = ap.parse_args(argv)
 
-    from dreamstyle.runtime import resolve_device
+    from dreamstyle.models.runtime import resolve_device
 
     device = resolve_device(args.device)
     profile = args.profile if args.profile != "auto" else ("gpu" if device.type == "cuda" else "cpu")

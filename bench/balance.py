@@ -68,7 +68,7 @@ def _gram(f: torch.Tensor) -> torch.Tensor:
 
 
 def gram_closeness(backbone, out: Image.Image, photo: Image.Image, painting: Image.Image) -> float:
-    from dreamstyle.images import resize_longest, to_tensor
+    from dreamstyle.media.images import resize_longest, to_tensor
 
     def grams(img):
         with torch.no_grad():
@@ -94,7 +94,7 @@ def main() -> int:
     args = ap.parse_args()
 
     import dreamstyle
-    from dreamstyle.images import load_image
+    from dreamstyle.media.images import load_image
 
     backbone = dreamstyle.load_backbone(MODEL)
     photo, painting = load_image(args.photo).rgb, load_image(args.painting).rgb

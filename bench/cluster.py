@@ -88,9 +88,9 @@ def chunked(job, chunks, modes=("whole", "cold", "drop", "fade")) -> dict[str, l
 
 
 def seams(engine: str, n: int = 24, length: int = 8, warmup: int = 3, blend: float = 0.5) -> dict:
-    from dreamstyle.cluster.chunks import split
-    from dreamstyle.job import Job
-    from dreamstyle.settings import DreamSettings, MotionSettings, StyleSettings
+    from dreamstyle.cluster.chunks import split_clip
+    from dreamstyle.core.job import Job
+    from dreamstyle.core.settings import DreamSettings, MotionSettings, StyleSettings
 
     frames = pan_frames(n)
     if engine == "dream":
@@ -99,7 +99,7 @@ def seams(engine: str, n: int = 24, length: int = 8, warmup: int = 3, blend: flo
     else:
         s = StyleSettings(model="efficientnet-lite0", size=64, steps=10, style_weight=1e4, quiet=True)
         job = Job("style", {"content": frames, "styles": [str(SAMPLES / "swirls.jpg")]}, s, motion=MotionSettings(blend=blend))
-    chunks = split(n, 1, warmup, length)
+    chunks = split_clip(n, 1, warmup, length)
     firsts = [c.first for c in chunks[1:]]
     out = {"engine": engine, "frames": n, "chunk": length, "warmup": warmup, "blend": blend}
     for mode, made in chunked(job, chunks).items():
@@ -112,8 +112,8 @@ def seams(engine: str, n: int = 24, length: int = 8, warmup: int = 3, blend: flo
 
 
 def _jobs(engine: str, folder: Path, out: Path, size: int):
-    from dreamstyle.inputs import plan
-    from dreamstyle.settings import DreamSettings, StyleSettings, VisualizeSettings
+    from dreamstyle.core.planning import plan
+    from dreamstyle.core.settings import DreamSettings, StyleSettings, VisualizeSettings
 
     common = dict(model="efficientnet-lite0", size=size, quiet=True)
     if engine == "dream":
@@ -124,8 +124,8 @@ def _jobs(engine: str, folder: Path, out: Path, size: int):
 
 
 def local_seconds(engine: str, folder: Path, size: int) -> float:
-    from dreamstyle.batch import run_batch
-    from dreamstyle.run import load
+    from dreamstyle.core.batch import run_batch
+    from dreamstyle.core.runner import load
 
     with tempfile.TemporaryDirectory() as tmp:
         jobs = _jobs(engine, folder, Path(tmp) / "out", size)
@@ -145,7 +145,7 @@ def ray_run(engine: str, folder: Path, size: int, workers: int) -> dict:
     - startup_s: from the call to the first item starting (joining, starting the actors)."""
     from dreamstyle.cluster import run_batch_on_ray
     from dreamstyle.events import ItemDone
-    from dreamstyle.settings import ClusterSettings
+    from dreamstyle.core.settings import ClusterSettings
 
     arrived: dict[int, float] = {}
 

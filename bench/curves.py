@@ -69,7 +69,7 @@ class _Pause:
 def curve_ours(bb, judge: Evaluator, content: Path, style: Path, size: int, steps: int, every: int, overrides: dict) -> list[dict]:
     from dreamstyle import StyleSettings, stylize
     from dreamstyle.events import ItemDone, Step
-    from dreamstyle.images import to_tensor
+    from dreamstyle.media.images import to_tensor
 
     o = dict(overrides)
     if "scales" in o:

@@ -73,7 +73,7 @@ def _features(bb, x: torch.Tensor, layers) -> dict[str, torch.Tensor]:
 
 
 def load_images(content: Path, style: Path, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    from dreamstyle.images import load_image, resize_longest, to_tensor
+    from dreamstyle.media.images import load_image, resize_longest, to_tensor
 
     return tuple(to_tensor(resize_longest(load_image(p).rgb, size)) for p in (content, style))
 
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> Path:
         common = {"content": str(args.content.resolve()), "style": str(args.style.resolve()), "size": args.size}
         ours, ours_s = _run_worker("ours", {**common, "steps": args.steps, "output": f"{tmp}/ours.png"})
         # Scored here, outside both timed processes, from the saved 8-bit PNGs.
-        from dreamstyle.images import load_image, to_tensor
+        from dreamstyle.media.images import load_image, to_tensor
 
         bb = _net()
         content, style_img = load_images(args.content, args.style, args.size)

@@ -38,7 +38,7 @@ CHECK_EVERY = 10
 
 
 def confidence(bb, image: torch.Tensor, index: int) -> float:
-    from dreamstyle.backbones import LOGITS
+    from dreamstyle.models.backbones import LOGITS
 
     with torch.no_grad():
         return float(bb(quantised(image), [LOGITS])[LOGITS].float().softmax(-1)[0, index])
@@ -46,8 +46,8 @@ def confidence(bb, image: torch.Tensor, index: int) -> float:
 
 def worker_ours(case: dict) -> dict:
     from dreamstyle import run
-    from dreamstyle.job import Job
-    from dreamstyle.settings import VisualizeSettings
+    from dreamstyle.core.job import Job
+    from dreamstyle.core.settings import VisualizeSettings
 
     steps = case["steps"]
     extra = {"size": case["size"]} if case.get("size") else {}
@@ -62,8 +62,8 @@ def worker_ours(case: dict) -> dict:
 def worker_naive(case: dict) -> dict:
     from PIL import Image
 
-    from dreamstyle.backbones import LOGITS
-    from dreamstyle.visualize import class_index
+    from dreamstyle.models.backbones import LOGITS
+    from dreamstyle.engines.visualize import class_index
 
     bb = _net()
     index = class_index(case["class"])
@@ -93,8 +93,8 @@ def main(argv: list[str] | None = None) -> Path:
     ap.add_argument("--out", type=Path, default=HERE / "results")
     args = ap.parse_args(argv)
 
-    from dreamstyle.images import load_image, to_tensor
-    from dreamstyle.visualize import class_index
+    from dreamstyle.media.images import load_image, to_tensor
+    from dreamstyle.engines.visualize import class_index
 
     bb = _net()
     runs = []

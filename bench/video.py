@@ -6,7 +6,7 @@ down a frame), a zoom into rocket.jpg (3 % a frame about the centre), and a squa
 sliding 4 px a frame over a still coffee.jpg. Each is styled after swirls.jpg with the bundled
 efficientnet-lite0 in each mode, in this process, one backbone for all, and scored by:
 
-- warping error (Lai et al. 2018, dreamstyle.flow.warping_error): mean over t of the masked MSE
+- warping error (Lai et al. 2018, dreamstyle.engines.flow.warping_error): mean over t of the masked MSE
   between output t and output t+1 warped back to t by the true flow, pixels in [0, 1], the mask
   the pixels of frame t still seen in frame t+1. Lower is steadier; the input frames' own score
   (0 but for the zoom's resampling) is the floor.
@@ -148,8 +148,8 @@ def style_clip(frames, mode: str, backbone, size: int, steps: int, temporal_weig
 
 
 def score(outs, frames, flows, masks, judge_for) -> dict[str, float]:
-    from dreamstyle.flow import warping_error
-    from dreamstyle.images import to_tensor
+    from dreamstyle.engines.flow import warping_error
+    from dreamstyle.media.images import to_tensor
 
     t = [to_tensor(o.convert("RGB")) for o in outs]
     fl = [torch.from_numpy(f) for f in flows]
@@ -204,8 +204,8 @@ def main(argv: list[str] | None = None) -> Path:
     args = ap.parse_args(argv)
 
     from dreamstyle import load_backbone
-    from dreamstyle.flow import warping_error
-    from dreamstyle.images import load_image, resize_longest, to_tensor
+    from dreamstyle.engines.flow import warping_error
+    from dreamstyle.media.images import load_image, resize_longest, to_tensor
 
     torch.manual_seed(0)
     bb = load_backbone(MODEL, progress=False)
@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> Path:
                     o.convert("RGB").save(d / f"frame_{k:05d}.png")
         results[name] = {"rows": rows, "verdict": verdict(rows)}
 
-    from dreamstyle.settings import TEMPORAL_WEIGHT
+    from dreamstyle.core.settings import TEMPORAL_WEIGHT
 
     cpu = _cpu_name()
     tw = args.temporal_weight if args.temporal_weight is not None else TEMPORAL_WEIGHT

@@ -30,7 +30,7 @@ def _sync(device: torch.device) -> None:
 
 
 def _images(size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    from dreamstyle.images import load_image, resize_longest, to_tensor
+    from dreamstyle.media.images import load_image, resize_longest, to_tensor
 
     def load(p):
         return to_tensor(resize_longest(load_image(p).rgb, size))
@@ -68,11 +68,11 @@ def _gflop_per_step(weights: dict, layer_names, h: int, w: int, batch: int = 1) 
 def _style_quality(weights, content, style_img, image, device) -> float:
     """The engine's own loss (content + style + TV, default weights) on the final 8-bit image, taken
     as the engine takes it: over the picture's feature positions on a mirrored canvas (canvas.py)."""
-    from dreamstyle import canvas
-    from dreamstyle.objectives import content_loss, gram, style_loss, tv_loss
+    from dreamstyle.optim import canvas
+    from dreamstyle.optim.objectives import content_loss, gram, style_loss, tv_loss
 
     net = naive.Extractor(weights, ["relu4_2", *STYLE_LAYERS], device)
-    m = canvas.margin_for(content)
+    m = canvas.canvas_margin(content)
     strides = {l: max(1, round(content.shape[-1] / f.shape[-1])) for l, f in net(content.to(device)).items()}
 
     def inside(x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -86,7 +86,7 @@ def _style_quality(weights, content, style_img, image, device) -> float:
 
 
 def run_case(case: dict) -> dict:
-    from dreamstyle.runtime import precision_name, resolve_device, resolve_precision
+    from dreamstyle.models.runtime import precision_name, resolve_device, resolve_precision
 
     device = resolve_device(case["device"])
     engine, impl, size, steps = case["engine"], case["impl"], case["size"], case["steps"]
@@ -107,7 +107,7 @@ def run_case(case: dict) -> dict:
             if impl == "naive":
                 return naive.style(weights, content, style_img, steps=n_steps, device=device)
             from dreamstyle import stylize
-            from dreamstyle.images import to_tensor
+            from dreamstyle.media.images import to_tensor
 
             # From the photo as it is, like the naive loop: the same problem, so the same losses.
             out = stylize(CONTENT, STYLE, backbone=backbone, size=size, steps=n_steps, scales=case.get("scales"),
@@ -117,7 +117,7 @@ def run_case(case: dict) -> dict:
             if impl == "naive":
                 return naive.dream(weights, content, octaves=case["octaves"], steps=n_steps, device=device, generator=gen)
             from dreamstyle import dream
-            from dreamstyle.images import to_tensor
+            from dreamstyle.media.images import to_tensor
 
             out = dream(CONTENT, backbone=backbone, size=size, steps=n_steps, octaves=case["octaves"], layers="relu4_4", smooth=0, **common)
             return to_tensor(out.convert("RGB"))
@@ -125,9 +125,9 @@ def run_case(case: dict) -> dict:
             channels = list(range(case["channels"]))
             if impl == "naive":
                 return naive.visualize(weights, layer=case["layer"], channels=channels, size=size, steps=n_steps, device=device, generator=gen)
-            from dreamstyle.images import to_tensor
-            from dreamstyle.objectives import channel
-            from dreamstyle.visualize import render
+            from dreamstyle.media.images import to_tensor
+            from dreamstyle.optim.objectives import channel
+            from dreamstyle.engines.visualize import render
 
             objective = sum(channel(case["layer"], c, batch=i) for i, c in enumerate(channels))
             images = render(objective, backbone=backbone, batch=len(channels), size=size, steps=n_steps, **common)
@@ -153,7 +153,7 @@ def run_case(case: dict) -> dict:
 
     h, w = content.shape[-2:]
     if engine == "style":
-        from dreamstyle.style import scale_ladder
+        from dreamstyle.engines.style import scale_ladder
 
         quality = {"final_loss": _style_quality(weights, content, style_img, out, device)}
         ladder = case.get("scales") or (scale_ladder(size) if impl != "naive" else [size])

@@ -7,20 +7,18 @@ The names below load on first use (PEP 562), so `import dreamstyle` and the comm
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 
 from .version import __version__
 
 _WHERE = {
-    "Backbone": "backbones", "load_backbone": "backbones",
-    "Job": "job", "Result": "job",
-    "run": "run",
+    "Backbone": "models.backbones", "load_backbone": "models.backbones",
+    "Job": "core.job", "Result": "core.job",
+    "run": "core.runner",
     "dream": "api", "stylize": "api", "stylize_sweep": "api", "zoom": "api",
     "UserError": "errors", "Interrupted": "errors",
-    "DreamSettings": "settings", "StyleSettings": "settings", "VisualizeSettings": "settings", "MotionSettings": "settings",
-    "ShiftSettings": "settings", "TopSettings": "settings",
-    "ClusterSettings": "settings", "run_batch_on_ray": "cluster", "run_clip_on_ray": "cluster",
+    "DreamSettings": "core.settings", "StyleSettings": "core.settings", "VisualizeSettings": "core.settings",
+    "MotionSettings": "core.settings", "ShiftSettings": "core.settings", "TopSettings": "core.settings",
+    "ClusterSettings": "core.settings", "run_batch_on_ray": "cluster", "run_clip_on_ray": "cluster",
     "Started": "events", "Step": "events", "ItemDone": "events", "Finished": "events", "Failed": "events",
 }  # fmt: skip
 
@@ -38,15 +36,3 @@ def __getattr__(name: str):
 def __dir__() -> list[str]:
     return sorted(__all__)
 
-
-class _Package(types.ModuleType):
-    """Importing a submodule binds it on its package under its own name; `dream`, `run` and
-    `zoom` are both modules and the API's functions, and the functions must win."""
-
-    def __setattr__(self, name: str, value) -> None:
-        if name in _WHERE and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

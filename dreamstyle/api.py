@@ -14,14 +14,14 @@ from typing import Any
 
 from PIL import Image
 
-from .backbones import Backbone
-from .console import Console
+from .models.backbones import Backbone
+from .core.console import Console
 from .errors import Interrupted
 from .events import ItemDone, Listener, Reporter, fan_out, snapshots
-from .job import Job
-from .presets import merge, resolve
-from .run import run
-from .settings import CommonSettings, DreamSettings, MotionSettings, StyleSettings
+from .core.job import Job
+from .core.presets import merge, resolve
+from .core.runner import run
+from .core.settings import CommonSettings, DreamSettings, MotionSettings, StyleSettings
 
 SnapshotFn = Callable[[int, Image.Image], None]
 
@@ -76,7 +76,7 @@ def _styles(style: Any) -> list:
 def _zoom_job(image: Any, frames: int, zoom: float, rotate: float, fps: float | None, settings, backbone, overrides) -> Job:
     """Settings as for `dream()`, but `octaves` defaults to 2 under a preset and keywords: each
     frame starts from an already dreamed one."""
-    from .zoom import ZOOM_OCTAVES
+    from .engines.zoom import ZOOM_OCTAVES
 
     motion = MotionSettings(frames=frames, zoom=zoom, rotate=rotate, fps=fps)
     if settings is None and "octaves" not in overrides:
@@ -114,8 +114,8 @@ def zoom_video(image: Any, output, frames: int = 24, *, zoom: float = 1.05, rota
 def _clip_job(engine: str, source: Any, style: Any, settings, motion: dict[str, Any], backbone, overrides) -> Job:
     """`motion`: the clip keywords given (None where not), as the CLI's flags: `blend` alone means
     `temporal="blend"`; `long_term=True` means frames 1, 2 and 4 back."""
-    from .inputs import clip_motion
-    from .settings import LONG_TERM
+    from .core.planning import clip_motion
+    from .core.settings import LONG_TERM
 
     cls = StyleSettings if engine == "style" else DreamSettings
     s = resolve(cls, engine, settings, dict(overrides), _model(backbone))
@@ -128,8 +128,8 @@ def _clip_job(engine: str, source: Any, style: Any, settings, motion: dict[str, 
 
 
 def _frames(job: Job, backbone: Backbone | None) -> Iterator[Image.Image]:
-    from .clip import clip_frames, open_source
-    from .run import frame_runner, load
+    from .engines.clip import clip_frames, open_source
+    from .core.runner import frame_runner, load
 
     backbone = backbone if backbone is not None else load(job.settings)
     yield from clip_frames(job, open_source(job), Reporter(_listener(job.settings, None)), frame_runner(backbone))

@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # only for annotations: this module must stay importable with
 
     from PIL import Image
 
-    from .job import Job, Result
+    from .core.job import Job, Result
 
 
 @dataclass(frozen=True)

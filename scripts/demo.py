@@ -15,8 +15,8 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 import dreamstyle
-from dreamstyle.images import save_image
-from dreamstyle.presets import list_presets
+from dreamstyle.media.images import save_image
+from dreamstyle.core.presets import list_presets
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTOS = ["cat.jpg", "coffee.jpg", "astronaut.jpg"]

@@ -22,12 +22,12 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageFont
 
 import dreamstyle
-from dreamstyle import canvas
-from dreamstyle.images import load_image, resize_longest
+from dreamstyle.optim import canvas
+from dreamstyle.media.images import load_image, resize_longest
 from dreamstyle import stylize
-from dreamstyle.presets import load_preset, resolve
-from dreamstyle.settings import StyleSettings
-from dreamstyle.style import scale_ladder
+from dreamstyle.core.presets import load_preset, resolve
+from dreamstyle.core.settings import StyleSettings
+from dreamstyle.engines.style import scale_ladder
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -259,7 +259,7 @@ _dreams: dict[str, Image.Image] = {}
 
 
 def dreamed(photo: Path, size: int, options: dict[str, Any], backbone: dreamstyle.Backbone) -> Image.Image:
-    """dreamstyle.dream on the CPU in fp32 with seed 0, each distinct call made once."""
+    """dreamstyle.engines.dream on the CPU in fp32 with seed 0, each distinct call made once."""
     options = {"model": MODEL, "size": size, "seed": 0, "device": "cpu", "precision": "fp32", "quiet": True, **options}
     key = repr((str(photo), sorted(options.items())))
     if key not in _dreams:
@@ -268,7 +268,7 @@ def dreamed(photo: Path, size: int, options: dict[str, Any], backbone: dreamstyl
 
 
 def stylized(photo: Path, styles: list[str], size: int, options: dict[str, Any], backbone: dreamstyle.Backbone) -> Image.Image:
-    """dreamstyle.style.stylize on the CPU in fp32 with seed 0, each distinct call made once."""
+    """dreamstyle.engines.style.stylize on the CPU in fp32 with seed 0, each distinct call made once."""
     options = {"model": MODEL, "size": size, "steps": STYLE_STEPS, "seed": 0, "device": "cpu", "precision": "fp32",
                "quiet": True, **options}  # fmt: skip
     margin = options.pop(MARGIN_KEY, canvas.MARGIN)

@@ -17,9 +17,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from dreamstyle import Job, ShiftSettings, TopSettings, run
+from dreamstyle import Job, ShiftSettings, TopSettings
+from dreamstyle import run
 from dreamstyle.cli import app
-from dreamstyle.inputs import image_files
+from dreamstyle.core.planning import image_files
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"

@@ -4,7 +4,7 @@ way its command promises.
 Exit codes and sizes say nothing about the picture: a CLI that saved its input unchanged would
 pass them. These measurements compare what the CLI wrote with what it was given, with the bundled
 efficientnet-lite0 as the judge where a network's view is needed. They use only PIL, numpy,
-torch and the public names of dreamstyle (the `cli.app`/`cli.run` entry points, `images.to_tensor`,
+torch and the public names of dreamstyle (the `cli.app`/`cli.main` entry points, `images.to_tensor`,
 `backbones.MODELS`), so the tests keep working when the package's internals move.
 """
 
@@ -25,7 +25,7 @@ from PIL import Image, ImageOps
 from typer.testing import CliRunner
 
 from dreamstyle.cli import app
-from dreamstyle.images import to_tensor
+from dreamstyle.media.images import to_tensor
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 LITE = ["--model", "efficientnet-lite0"]
@@ -100,7 +100,7 @@ def _gram(f: torch.Tensor) -> torch.Tensor:
 
 
 def style_layers() -> list[str]:
-    from dreamstyle.backbones import MODELS
+    from dreamstyle.models.backbones import MODELS
 
     return [spec.split(":")[0] for spec in MODELS["efficientnet-lite0"].style_layers.split(",")]
 
@@ -186,7 +186,7 @@ def map_cells_agree(lite, sheet, src, layer: str, size: int) -> list[tuple[int, 
 def cli_process(*args, prelude: str = "") -> subprocess.Popen:
     """`dreamstyle ARGS` in its own process through the console entry point, as a shell runs it.
     `prelude` is Python run first (to slow a step down, say)."""
-    code = f"{prelude}\nfrom dreamstyle.cli import run; run()"
+    code = f"{prelude}\nfrom dreamstyle.cli import main; main()"
     env = {**os.environ, "DREAMSTYLE_OFFLINE": "1"}
     return subprocess.Popen([sys.executable, "-c", code, *map(str, args)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip

@@ -11,8 +11,8 @@ import torchvision
 from torchvision.transforms import Normalize
 
 from dreamstyle import UserError, load_backbone
-from dreamstyle import backbones as bb
-from dreamstyle.images import load_image, resize_longest, to_tensor
+from dreamstyle.models import backbones as bb
+from dreamstyle.media.images import load_image, resize_longest, to_tensor
 
 
 def test_efficientnet_lite0_recognises_the_cat(lite, cat, imagenet_classes):
@@ -191,8 +191,8 @@ def test_unknown_model_and_layer_get_did_you_mean(lite):
 
 def test_the_light_list_of_model_names_matches_the_registry():
     """settings.MODEL_NAMES lets presets and the CLI name models without importing torch."""
-    from dreamstyle.backbones import MODELS
-    from dreamstyle.settings import MODEL_NAMES
+    from dreamstyle.models.backbones import MODELS
+    from dreamstyle.core.settings import MODEL_NAMES
 
     assert list(MODEL_NAMES) == list(MODELS)
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from dreamstyle import batch, inputs
+from dreamstyle.core import batch, planning as inputs
 from dreamstyle.cli import app
-from dreamstyle.images import read_settings
+from dreamstyle.media.images import read_settings
 from helpers import DREAM_MOVES, STYLE_CLOSER, map_cells_agree, moved, style_ratio
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -132,7 +132,7 @@ def test_cancel_in_a_batch_keeps_the_current_picture_and_stops(photos, tmp_path)
     import threading
 
     from dreamstyle import DreamSettings, Interrupted, ItemDone, Step
-    from dreamstyle.inputs import plan
+    from dreamstyle.core.planning import plan
 
     s = DreamSettings(model="efficientnet-lite0", size=64, steps=5, octaves=1, quiet=True)
     todo = plan("dream", photos, s, output=tmp_path / "o")

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from bench import video as bv
-from dreamstyle.flow import warping_error
-from dreamstyle.images import to_tensor
+from dreamstyle.engines.flow import warping_error
+from dreamstyle.media.images import to_tensor
 
 
 @pytest.mark.parametrize("name, floor", [("pan", 1e-9), ("object", 1e-9), ("zoom", 3e-3)])

@@ -14,7 +14,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from dreamstyle.cli import app
-from dreamstyle.images import read_settings
+from dreamstyle.media.images import read_settings
 from helpers import DREAM_MOVES, STYLE_CLOSER, moved, style_ratio
 
 runner = CliRunner()
@@ -108,7 +108,7 @@ def test_save_every_writes_snapshots_that_never_clobber_the_output(cat, tmp_path
 
 
 def _cli(*args, env=None, **kw):
-    cmd = [sys.executable, "-c", "from dreamstyle.cli import run; run()", *map(str, args)]
+    cmd = [sys.executable, "-c", "from dreamstyle.cli import main; main()", *map(str, args)]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}, **kw)
 
 

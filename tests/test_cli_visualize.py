@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from dreamstyle.images import to_tensor
+from dreamstyle.media.images import to_tensor
 from helpers import LITE, SAMPLES, features, invoke, map_cells_agree, noise_images, pixels, sheet_cells
 
 FAST = [*LITE, "--size", "64", "-q"]

@@ -20,19 +20,19 @@ import torch
 from PIL import Image
 
 from bench.cluster import chunked, pan_frames, seam_ratio
-from dreamstyle.batch import run_batch
+from dreamstyle.core.batch import run_batch
 from dreamstyle.cluster import run_batch_on_ray, run_clip_on_ray
-from dreamstyle.cluster.chunks import split
-from dreamstyle.cluster.probe import probes, sees
+from dreamstyle.cluster.chunks import split_clip
+from dreamstyle.cluster.reach import probes, sees
 from dreamstyle.cluster.session import plan_pool
 from dreamstyle.cluster.worker import TEST_KILL
 from dreamstyle.errors import Interrupted, UserError
 from dreamstyle.events import ItemDone
-from dreamstyle.images import read_settings
-from dreamstyle.inputs import plan, sweep_plan
-from dreamstyle.job import Job
-from dreamstyle.run import run
-from dreamstyle.settings import ClusterSettings, DreamSettings, MotionSettings, StyleSettings
+from dreamstyle.media.images import read_settings
+from dreamstyle.core.planning import plan, sweep_plan
+from dreamstyle.core.job import Job
+from dreamstyle.core.runner import run
+from dreamstyle.core.settings import ClusterSettings, DreamSettings, MotionSettings, StyleSettings
 from helpers import DREAM_MOVES, invoke, moved
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,13 +56,13 @@ def photos(folder: Path, names=PHOTOS) -> Path:
 
 def test_chunks_cover_the_clip_once_each_with_a_lead_in():
     for count, workers in ((1, 1), (10, 2), (100, 2), (240, 8), (7, 64)):
-        chunks = split(count, workers)
+        chunks = split_clip(count, workers)
         assert [n for c in chunks for n in c.frames] == list(range(count))
         assert chunks[0].warmup == 0 and all(c.warmup == min(3, c.first) for c in chunks)
         lengths = [len(c.frames) for c in chunks]
         assert max(lengths) - min(lengths) <= 1
-    assert len(split(240, 8)) == 16  # two a worker, so a fast worker takes more
-    assert len(split(100, 64)) == 9  # but at least 4 lead-ins long: the lead-in costs <= 1/4 more
+    assert len(split_clip(240, 8)) == 16  # two a worker, so a fast worker takes more
+    assert len(split_clip(100, 64)) == 9  # but at least 4 lead-ins long: the lead-in costs <= 1/4 more
 
 
 def test_a_chunked_clip_fades_its_seams_in(lite):
@@ -73,7 +73,7 @@ def test_a_chunked_clip_fades_its_seams_in(lite):
     frames = pan_frames(16)
     s = DreamSettings(model="efficientnet-lite0", size=64, steps=3, octaves=1, lr=0.05, jitter=4, quiet=True)
     job = Job("dream", {"image": frames}, s, motion=MotionSettings(blend=0.5))
-    chunks = split(16, 1, warmup=3, length=8)
+    chunks = split_clip(16, 1, warmup=3, length=8)
     assert [(c.first, c.warmup) for c in chunks] == [(0, 0), (8, 3)]
     made = chunked(job, chunks, modes=("drop", "fade"))
     dropped, _ = seam_ratio(made["drop"], frames, [8], 3)

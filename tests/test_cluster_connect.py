@@ -79,12 +79,12 @@ def test_a_sweep_on_a_cluster_joined_by_address(head, tmp_path, lite):
     swirls = SAMPLES / "swirls.jpg"
     args = ["style", SAMPLES / "cat.jpg", swirls, "--sweep", "1,10000", "-o", tmp_path / "sweep", "--model", "efficientnet-lite0",
             "--size", 64, "--steps", 20, "--device", "cpu", "--backend", "ray", "--ray-address", head, "--workers", 2, "-v"]  # fmt: skip
-    code = "import sys; from dreamstyle.cli import run; sys.argv = ['dreamstyle', *sys.argv[1:]]; run()"
+    code = "import sys; from dreamstyle.cli import main; sys.argv = ['dreamstyle', *sys.argv[1:]]; main()"
     res = subprocess.run([sys.executable, "-c", code, *map(str, args)], env=cluster_env(), capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "2 written, 0 already there, 0 failed" in res.stderr and "2 workers" in res.stderr, res.stderr[-2000:]
     light, heavy = tmp_path / "sweep" / "cat-sw1.png", tmp_path / "sweep" / "cat-sw10000.png"
-    from dreamstyle.job import Job
+    from dreamstyle.core.job import Job
 
     assert (Job.from_png(light).settings.style_weight, Job.from_png(heavy).settings.style_weight) == (1, 10000)
     near = [style_ratio(lite, p, SAMPLES / "cat.jpg", [swirls]) for p in (light, heavy)]

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from dreamstyle import Job, StyleSettings, UserError
 from dreamstyle.cli import app
-from dreamstyle.converge import Converged, Plateau
-from dreamstyle.settings import DreamSettings, VisualizeSettings, build
+from dreamstyle.optim.stopping import Converged, Plateau
+from dreamstyle.core.settings import DreamSettings, VisualizeSettings, build
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 STYLE = [str(SAMPLES / "cat.jpg"), str(SAMPLES / "swirls.jpg"), "--model", "efficientnet-lite0", "--size", "64"]

@@ -14,8 +14,8 @@ import imageio_ffmpeg
 import pytest
 from PIL import Image
 
-from dreamstyle import video
-from dreamstyle.images import read_settings
+from dreamstyle.media import video
+from dreamstyle.media.images import read_settings
 from helpers import LITE, SAMPLES, cli_process, ctrl_c, wait_for
 
 CAT = SAMPLES / "cat.jpg"

@@ -265,3 +265,28 @@ def test_docs_commands_parse(cli):
 )
 def test_parse_check_can_fail(cli, command, ok):
     assert (parse_problem(cli, command) is None) is ok, parse_problem(cli, command)
+
+
+DOTTED = re.compile(r"`(dreamstyle(?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
+
+
+def test_every_python_name_the_docs_give_exists():
+    """A name such as `dreamstyle.core.planning.plan` in the docs is one a reader can reach: each
+    part an attribute of the one before, or a submodule of it."""
+    import importlib
+
+    missing = []
+    for page in PAGES:
+        for name in sorted(set(DOTTED.findall(page.read_text()))):
+            parts = name.split(".")
+            obj = importlib.import_module(parts[0])
+            for k, part in enumerate(parts[1:], start=2):
+                if hasattr(obj, part):
+                    obj = getattr(obj, part)
+                    continue
+                try:
+                    obj = importlib.import_module(".".join(parts[:k]))
+                except ImportError:
+                    missing.append(f"{rel(page)}: {name}")
+                    break
+    assert missing == []

@@ -8,9 +8,9 @@ from PIL import Image
 
 import dreamstyle
 from dreamstyle import DreamSettings, Interrupted, UserError
-from dreamstyle.dream import octave_sizes
-from dreamstyle.images import load_image, read_settings, resize_longest, save_image, to_tensor
-from dreamstyle.settings import build
+from dreamstyle.engines.dream import octave_sizes
+from dreamstyle.media.images import load_image, read_settings, resize_longest, save_image, to_tensor
+from dreamstyle.core.settings import build
 
 FAST = dict(model="efficientnet-lite0", size=128, octaves=2, steps=6, quiet=True)
 

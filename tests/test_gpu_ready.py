@@ -14,14 +14,15 @@ from PIL import Image
 
 import dreamstyle
 from dreamstyle import DreamSettings, Failed, Job
-from dreamstyle import color, param, runtime, tiling, transforms
-from dreamstyle.engines import ENGINES
+from dreamstyle.optim import color, param, tiling, transforms
+from dreamstyle.models import runtime
+from dreamstyle.core.registry import ENGINES
 from dreamstyle.errors import UserError, as_user_error
-from dreamstyle.runtime import resolve_precision
+from dreamstyle.models.runtime import resolve_precision
 
 CAT = Path(__file__).resolve().parent.parent / "samples" / "cat.jpg"
 CUDA = torch.device("cuda")
-RUN = importlib.import_module("dreamstyle.run")  # the package exports a function named `run`
+RUN = importlib.import_module("dreamstyle.core.runner")  # the package exports a function named `run`
 
 
 @pytest.fixture
@@ -84,7 +85,7 @@ def test_resolving_a_device_changes_no_global_flag(benchmark_off, monkeypatch):
 def _run_on_fake_cuda(monkeypatch, lite, make):
     """run() a dream job whose engine is `make`, with run()'s device settings those of CUDA."""
     monkeypatch.setattr(RUN, "device_settings", lambda device, deterministic=False: runtime.device_settings(CUDA, deterministic))
-    monkeypatch.setitem(ENGINES, "dream", replace(ENGINES["dream"], make=make))
+    monkeypatch.setitem(ENGINES, "dream", replace(ENGINES["dream"], call=make))
     events = []
     job = Job("dream", {"image": str(CAT)}, DreamSettings(model="efficientnet-lite0", size=64, steps=1, quiet=True))
     return events, lambda: dreamstyle.run(job, on_event=events.append, backbone=lite)
@@ -93,13 +94,12 @@ def _run_on_fake_cuda(monkeypatch, lite, make):
 def test_run_turns_benchmark_on_and_puts_it_back(benchmark_off, monkeypatch, lite):
     seen = []
 
-    def make(job, backbone, report):
+    def make(job, ctx):
         seen.append(torch.backends.cudnn.benchmark)
         return [Image.new("RGB", (8, 8))]
 
     _, go = _run_on_fake_cuda(monkeypatch, lite, make)
-    monkeypatch.setattr(RUN, "_finished", lambda job, img, **ran: img)
-    go()
+    go()  # a bare picture, recorded by run
     assert seen == [True] and torch.backends.cudnn.benchmark is False
 
 
@@ -107,7 +107,7 @@ def test_run_turns_benchmark_on_and_puts_it_back(benchmark_off, monkeypatch, lit
 def test_run_puts_benchmark_back_after_an_error(benchmark_off, monkeypatch, lite, error):
     seen = []
 
-    def make(job, backbone, report):
+    def make(job, ctx):
         seen.append(torch.backends.cudnn.benchmark)
         raise error
 
@@ -290,7 +290,7 @@ def test_run_gives_gpu_memory_back_after_running_out(monkeypatch, lite):
     monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: emptied.append(1))
 
-    def make(job, backbone, report):
+    def make(job, ctx):
         raise RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`")
 
     events, go = _run_on_fake_cuda(monkeypatch, lite, make)
@@ -341,7 +341,7 @@ def test_the_colour_matrix_is_copied_once_and_the_picture_is_as_before():
 def test_deterministic_runs_set_every_switch_and_put_them_back():
     import torch
 
-    from dreamstyle.runtime import device_settings
+    from dreamstyle.models.runtime import device_settings
 
     cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
     before = (torch.are_deterministic_algorithms_enabled(), cudnn.deterministic, cudnn.benchmark, cudnn.allow_tf32, matmul.allow_tf32)
@@ -379,7 +379,7 @@ def test_deterministic_on_the_cpu_changes_no_pixel_and_is_recorded(tmp_path):
 def test_tile_indices_are_made_where_they_are_used():
     """A tiled step's index tensors are made on the image's device, not copied there tile by tile
     (a host-to-device copy waits for the GPU's queue). The meta device stands in for a GPU."""
-    from dreamstyle.tiling import grid, spans
+    from dreamstyle.optim.tiling import grid, spans
 
     assert all(r.device.type == "meta" for r, _ in spans(300, 64, 16, 8, 8, "meta"))
     tiles = list(grid(300, 200, 64, 16, 8, torch.Generator().manual_seed(0), "meta"))

@@ -1,7 +1,10 @@
-"""`--help` and the docs pages tell the truth about the program: every default they state is the
-one the settings dataclasses hold, every option with a default states it, flags carry no type
-tag, and every example in a command's help runs on a layer its model has. Only parses: nothing
-runs, so the file takes a few seconds."""
+"""`--help` and the docs pages tell the truth about the program, in the studio's words.
+
+Each command line here is planned, never run (`execute` is replaced by a recorder): the defaults
+`--help` prints are compared with the Job the command builds when the option is left out, and
+typing a stated default must build the same Job. Every setting is a flag or says why not, flags
+carry no type tag, every example in a command's help runs on a layer its model has, and the
+studio's form gives each setting and input the help `--help` gives it. Nothing loads a model."""
 
 from __future__ import annotations
 
@@ -15,27 +18,57 @@ from test_docs import parse_problem, words
 from typer.testing import CliRunner
 
 import dreamstyle.cli
-from dreamstyle.settings import DreamSettings, MotionSettings, StyleSettings, VisualizeSettings
-from dreamstyle.style import ADAM_LR
-from dreamstyle.zoom import ZOOM_FPS, ZOOM_OCTAVES
+from dreamstyle.cli import dream as cli_dream
+from dreamstyle.cli import style as cli_style
+from dreamstyle.cli import visualize as cli_visualize
+from dreamstyle.cli import zoom as cli_zoom
+from dreamstyle.core import registry
+from dreamstyle.core.settings import parse_int_list
+from dreamstyle.engines.style import ADAM_LR
+from dreamstyle.media.video import FOLDER_FPS
+from dreamstyle.optim.tiling import REFINE_LR
+from dreamstyle.studio.schema import schema
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT = re.compile(r"\[default: ([^\]]+)\]")
+SAMPLES = ROOT / "samples"
+CAT = str(SAMPLES / "cat.jpg")
+DEFAULT = re.compile(r"\s*\[default: ([^\]]+)\]")
+# A row of the rendered --help's panels: an option (flags, a short flag, a <type>, its help) or an argument.
+OPTION_ROW = re.compile(r"^│ (?P<flag>--[\w-]+)(?:\s+-\w)?\s+(?:<[^>]+>\s+)?(?P<help>.*?)\s*│$")
+ARGUMENT_ROW = re.compile(r"^│ (?:\*)?\s+(?P<name>[\w:]+)(?:\.\.\.)?\s+<[^>]+>\s+(?P<help>.*?)\s*│$")
 
-
-def _fields(cls) -> dict:
-    return {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
-
-
-# What each command runs on: its settings' defaults, with the command's own on top (a sheet's
-# smaller size, zoom's fewer octaves and its motion, style's Adam step size).
-TRUTH = {
-    "dream": _fields(DreamSettings),
-    "zoom": {**_fields(DreamSettings), "octaves": ZOOM_OCTAVES, **_fields(MotionSettings), "fps": ZOOM_FPS},
-    "style": {**_fields(StyleSettings), "lr": ADAM_LR},
-    **{f"visualize {k}": _fields(VisualizeSettings) for k in ("maps", "neuron", "class")},
-    **{f"visualize {k}": {**_fields(VisualizeSettings), "size": 128} for k in ("filters", "channels")},
+# Every command that runs an engine, with the inputs it needs to be planned. dream and style take
+# a clip (nothing opens it before the run), so that their clip flags apply too.
+COMMANDS = {
+    "dream": ["clip.mp4", "-o", "OUT.mp4"],
+    "style": ["clip.mp4", CAT, "-o", "OUT.mp4"],
+    "zoom": [CAT, "-o", "OUT.mp4"],
+    "visualize filters": ["-o", "OUT.png"],
+    "visualize maps": [CAT, "--layer", "block3", "-o", "OUT.png"],
+    "visualize channels": ["--layer", "block6", "-o", "OUT.png"],
+    "visualize neuron": ["--layer", "block6", "--channel", "3", "-o", "OUT.png"],
+    "visualize class": ["goldfish", "-o", "OUT.png"],
+    "visualize shift": [CAT, "-o", "OUT.png"],
+    "visualize top": ["block6:12", str(SAMPLES), "-o", "OUT.png"],
 }
+# A stated default that is decided at run time (the setting stays None): the numbers it names are
+# the engine's own.
+AT_RUN_TIME = {("style", "lr"): (ADAM_LR, REFINE_LR), ("style", "fps"): (FOLDER_FPS,), ("dream", "fps"): (FOLDER_FPS,)}
+# Typed alone, --blend also means --temporal blend (its help says so): compared with that typed too.
+MEANS_MORE = {"--blend": ["--temporal", "blend"]}
+# Settings a command offers no flag for, and why: a new setting is a flag, or is added here.
+_PRESET = "not among zoom's flags: a --preset's dream section sets it"
+_ONE_PASS = "the maps are one forward pass: nothing is optimised"
+_SHEET = "a sheet is one picture per channel, made together"
+NOT_FLAGS = {
+    "zoom": {"guide": _PRESET, "norm": _PRESET, "tile": _PRESET, "save_every": "a zoom's pictures are its frames"},
+    **{f"visualize.{k}": {"max_pixels": "it reads no picture", "save_every": "not offered for a visualisation"} for k in ("filters", "channels", "neuron", "class")},
+    "visualize.maps": {k: _ONE_PASS for k in ("batch", "deterministic", "diversity", "lr", "param", "precision", "save_every", "seed", "steps", "transforms")},
+    "visualize.shift": {k: "one forward pass per position: nothing is optimised" for k in ("deterministic", "lr", "precision", "save_every", "seed", "steps")},
+    "visualize.top": {"save_every": "not offered for a visualisation", "batch": "one image of the channel", "diversity": "one image of the channel"},
+}  # fmt: skip
+for _k in ("filters", "channels"):
+    NOT_FLAGS[f"visualize.{_k}"] |= {"batch": _SHEET, "diversity": _SHEET}
 
 
 @pytest.fixture(scope="module")
@@ -43,23 +76,71 @@ def cli():
     return typer.main.get_command(dreamstyle.cli.app)
 
 
-def commands(cli):
-    """(name, click command) of every command that runs something."""
-    for name in TRUTH:
-        cmd = cli
-        for part in name.split():
-            cmd = cmd.commands[part]
-        yield name, cmd
+def command_of(cli, name: str):
+    cmd = cli
+    for part in name.split():
+        cmd = cmd.commands[part]
+    return cmd
 
 
-def stated(param) -> str | None:
-    """The default an option's help states: its own `[default: …]`, or the one typer adds."""
-    m = DEFAULT.search(param.help or "")
-    if m:
-        return m.group(1)
-    if param.default is not None and param.show_default and not param.is_flag:
-        return str(param.default)
-    return None
+@pytest.fixture(scope="module")
+def planned(tmp_path_factory):
+    """`planned(command, *extra)`: the Jobs and cluster settings `dreamstyle COMMAND … EXTRA` asks for."""
+    out = tmp_path_factory.mktemp("out")
+    seen = []
+    with pytest.MonkeyPatch.context() as mp:
+        for module in (cli_dream, cli_style, cli_zoom, cli_visualize):
+            mp.setattr(module, "execute", lambda plan, **kw: seen.append((plan.jobs, kw.get("cluster"))))
+
+        def plan(command: str, *extra: str):
+            seen.clear()
+            args = [a.replace("OUT", str(out / "o")) for a in COMMANDS[command]]
+            res = CliRunner().invoke(dreamstyle.cli.app, [*command.split(), *args, *extra])
+            assert res.exit_code == 0 and len(seen) == 1, (command, extra, res.output, res.exception)
+            return seen[0]
+
+        yield plan
+
+
+def help_rows(command: str, row=OPTION_ROW) -> dict[str, str]:
+    """Each option's (or argument's) help as `dreamstyle COMMAND --help` prints it, wide enough
+    for one line each; a line under it in the help's column (where typer puts the defaults it
+    shows itself) is part of it."""
+    res = CliRunner().invoke(dreamstyle.cli.app, [*command.split(), "--help"], env={"COLUMNS": "1000"})
+    assert res.exit_code == 0, res.output
+    rows, last, column = {}, None, 0
+    for line in res.output.splitlines():
+        if m := row.match(line):
+            last, column = m.group(1), m.start("help")
+            rows[last] = m.group("help")
+        elif last and line.startswith("│") and line[1:column].strip() == "" and line[column:].strip(" │"):
+            rows[last] += " " + line[column:].strip(" │")
+        else:
+            last = None
+    return rows
+
+
+def stated(text: str) -> str | None:
+    m = DEFAULT.search(text)
+    return m.group(1) if m else None
+
+
+MISSING = object()
+
+
+def held(jobs, cluster, name: str):
+    """What the planned run holds for the option `name`: its settings', motion's, inputs' or
+    cluster's value (MISSING: the option sets none of them)."""
+    job, key = jobs[0], {"ray_address": "address"}.get(name, name)
+    for holder in (job.settings, job.motion, cluster):
+        if holder is not None and key in {f.name for f in dataclasses.fields(holder)}:
+            return getattr(holder, key)
+    return job.inputs.get(name, MISSING)
+
+
+def options(cli, command: str) -> dict[str, object]:
+    """flag -> click parameter (--help, which click adds, is none)."""
+    return {opt: p for p in command_of(cli, command).params for opt in p.opts}
 
 
 def agrees(text: str, truth) -> bool:
@@ -68,40 +149,104 @@ def agrees(text: str, truth) -> bool:
         m = re.match(r"-?[\d.]+(e-?\d+)?", text)
         return m is not None and float(m.group(0)) == float(truth)
     if isinstance(truth, list):
-        return text == ",".join(map(str, truth))
+        return text == ",".join(map(str, truth)) or (re.fullmatch(r"[\d,-]+", text) is not None and parse_int_list(text) == truth)
     return text == str(truth)
 
 
-def test_help_states_the_settings_defaults(cli):
+def test_every_command_is_planned_here():
+    assert set(COMMANDS) == {e.command for e in registry.ENGINES.values()}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_states_the_defaults_the_command_runs_with(cli, planned, command):
+    jobs, cluster = planned(command)
+    params = options(cli, command)
     wrong, unstated, checked = [], [], 0
-    for name, cmd in commands(cli):
-        truth = TRUTH[name]
-        for param in cmd.params:
-            field = param.name.rstrip("_")
-            if field not in truth or isinstance(truth[field], bool):
-                continue
-            text = stated(param)
-            if text is None:
-                if truth[field] is not None:
-                    unstated.append(f"{name} --{field.replace('_', '-')} (default {truth[field]})")
-                continue
-            if truth[field] is None:
-                continue  # decided at run time; the help says how
-            checked += 1
-            if not agrees(text, truth[field]):
-                wrong.append(f"{name} --{field.replace('_', '-')}: help says {text!r}, the settings {truth[field]!r}")
-    assert checked > 60, f"only {checked} defaults compared: the help's [default: …] is no longer found"
+    for flag, text in help_rows(command).items():
+        if flag not in params:
+            continue  # --help
+        name, said = params[flag].name, stated(text)
+        value = held(jobs, cluster, name)
+        if value is MISSING or isinstance(value, bool):
+            continue  # not a setting (--output, --preset), or a flag
+        if said is None:
+            if value is not None and name not in jobs[0].inputs:
+                unstated.append(f"{command} {flag} (runs with {value!r})")
+            continue
+        if value is None:  # decided at run time: the help names the engine's numbers
+            assert all(agrees(n, v) for n, v in zip(re.findall(r"[\d.]+", said), AT_RUN_TIME.get((command, name), ()))), (command, flag, said)
+            continue
+        checked += 1
+        if not agrees(said, value):
+            wrong.append(f"{command} {flag}: help says {said!r}, the command runs with {value!r}")
+    assert checked >= 4, f"only {checked} defaults of {command} compared: the help's [default: …] is no longer found"
     assert not wrong, "help states wrong defaults:\n" + "\n".join(wrong)
     assert not unstated, "options whose help does not state their default:\n" + "\n".join(unstated)
 
 
+def test_defaults_decided_at_run_time_are_stated_with_the_engines_numbers():
+    lr = help_rows("style")["--lr"]
+    assert stated(lr).startswith(f"{ADAM_LR:g};") and f"{REFINE_LR:g}" in stated(lr)
+    assert f"{FOLDER_FPS:g} for a frame folder" in help_rows("dream")["--fps"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_typing_a_stated_default_changes_nothing(cli, planned, command):
+    params, (jobs, cluster) = options(cli, command), planned(command)
+    compared = 0
+    for flag, text in help_rows(command).items():
+        said = stated(text)
+        value = held(jobs, cluster, params[flag].name) if flag in params else MISSING
+        if said is None or value in (MISSING, None) or isinstance(value, bool) or not re.fullmatch(r"[\w.,+-]+", said):
+            continue  # not a setting, a flag, or words ("the centre") rather than a value
+        base = MEANS_MORE.get(flag, [])
+        assert planned(command, *base, flag, said) == planned(command, *base), f"{command} {flag} {said} is not what leaving it out runs"
+        compared += 1
+    assert compared >= 4, f"only {compared} options of {command} typed out"
+
+
 def test_a_wrong_default_is_caught():
-    assert agrees("512", 512) and agrees("0.02; 0.005 when tiled", 0.02) and agrees("lbfgs", "lbfgs")
-    assert not agrees("300", 200) and not agrees("vgg16", "vgg19") and not agrees("auto", 10)
+    assert agrees("512", 512) and agrees("0.02; 0.005 when tiled", 0.02) and agrees("lbfgs", "lbfgs") and agrees("0-3", [0, 1, 2, 3])
+    assert not agrees("300", 200) and not agrees("vgg16", "vgg19") and not agrees("auto", 10) and not agrees("0-3", [0, 1])
 
 
-def test_output_defaults_name_the_command(cli):
-    helps = {name: next(p.help for p in cmd.params if p.name == "output") for name, cmd in commands(cli)}
+@pytest.mark.parametrize("spec", registry.ENGINES.values(), ids=lambda e: e.name)
+def test_every_setting_is_a_flag_or_says_why_not(cli, spec):
+    names = {{"ray_address": "address"}.get(p.name, p.name) for p in command_of(cli, spec.command).params}
+    missing = {f.name for f in dataclasses.fields(spec.settings)} - names
+    why = NOT_FLAGS.get(spec.name, {})
+    assert missing == set(why), f"`dreamstyle {spec.command}`: settings without a flag {sorted(missing)}, reasons given for {sorted(why)}"
+    assert all(why.values())
+
+
+@pytest.mark.parametrize("engine", registry.engine_names("studio"))
+def test_the_studio_form_gives_each_setting_the_help_of_its_flag(engine):
+    spec, form = registry.engine(engine), schema()["engines"][engine]
+    rows = help_rows(spec.command)
+    compared = 0
+    for field in form["settings"]:
+        assert field["help"], f"{engine}: the form's {field['name']} has no help"
+        row = rows.get("--" + field["name"].replace("_", "-"))
+        if row is None:
+            continue  # not a flag of this command (test_every_setting_is_a_flag_or_says_why_not)
+        # --help renders markdown: `dreamstyle presets` shows without its backticks.
+        assert DEFAULT.sub("", row) == field["help"].replace("`", ""), f"{engine} {field['name']}"
+        compared += 1
+    assert compared >= 3  # maps offers only model, size, device and max_pixels of its settings
+
+
+@pytest.mark.parametrize("spec", registry.ENGINES.values(), ids=lambda e: e.name)
+def test_the_arguments_say_what_the_studio_says_of_the_inputs(spec):
+    rows = help_rows(spec.command, ARGUMENT_ROW)
+    shared = [i for i in spec.inputs if i.name in rows]
+    for i in shared:
+        assert rows[i.name].startswith(i.help.removesuffix(".")), f"{spec.command} {i.name.upper()}: {rows[i.name]!r} vs the registry's {i.help!r}"
+    if spec.source:  # the picture a command starts from is always an argument
+        assert shared
+
+
+def test_output_defaults_name_the_command():
+    helps = {name: help_rows(name)["--output"] for name in COMMANDS}
     assert "CONTENT-style.png" in helps["style"] and "-dream" not in helps["style"]
     assert "IMAGE-dream.png" in helps["dream"]
     assert "IMAGE-zoom.mp4" in helps["zoom"]
@@ -130,15 +275,15 @@ def examples(cmd) -> list[str]:
 def _layer_names(model: str) -> list[str]:
     import torch
 
-    from dreamstyle.backbones import LOGITS, MODELS
+    from dreamstyle.models.backbones import LOGITS, MODELS
 
     if model == "efficientnet-lite0":
-        from dreamstyle.efficientnet_lite import EfficientNetLite0
+        from dreamstyle.models.efficientnet_lite import EfficientNetLite0
 
         return [n for n, _ in EfficientNetLite0().stages()] + [LOGITS]
     import torchvision.models as tvm
 
-    from dreamstyle.backbones import _GOOGLENET_STAGES, vgg_stage_names
+    from dreamstyle.models.backbones import _GOOGLENET_STAGES, vgg_stage_names
 
     assert model in MODELS
     if model == "googlenet":
@@ -151,10 +296,11 @@ def _layer_names(model: str) -> list[str]:
 LAYER_FLAGS = ("--layers", "--layer", "--content-layers", "--style-layers")
 
 
-def test_help_examples_run_on_layers_their_model_has(cli):
+def test_help_examples_run_on_layers_their_model_has(cli, planned):
     bad, layered = [], 0
-    for name, cmd in commands(cli):
-        for example in examples(cmd):
+    for name in COMMANDS:
+        default_model = planned(name)[0][0].settings.model  # what the command runs without --model
+        for example in examples(command_of(cli, name)):
             problem = parse_problem(cli, example)
             if problem:
                 bad.append(f"{example}\n    {problem}")
@@ -162,7 +308,7 @@ def test_help_examples_run_on_layers_their_model_has(cli):
             args = words(example)
             if "--from" in args:
                 continue  # the model is the one recorded in the file
-            model = args[args.index("--model") + 1] if "--model" in args else TRUTH[name]["model"]
+            model = args[args.index("--model") + 1] if "--model" in args else default_model
             for flag in LAYER_FLAGS:
                 if flag in args:
                     layered += 1
@@ -176,6 +322,15 @@ def test_help_examples_run_on_layers_their_model_has(cli):
 def test_layer_check_can_fail():
     assert "block10" in _layer_names("efficientnet-lite0") and "block10" not in _layer_names("vgg16")
     assert "relu4_3" in _layer_names("vgg16") and "inception4c" in _layer_names("googlenet")
+
+
+def ran_with(planned, command: str) -> dict:
+    """Every setting as `dreamstyle COMMAND` runs it when no flag is given (a clip's motion too),
+    the run-time defaults by the engine's numbers."""
+    job = planned(command)[0][0]
+    truth = {**(dataclasses.asdict(job.motion) if job.motion else {}), **dataclasses.asdict(job.settings)}
+    truth.update({name: numbers[0] for (cmd, name), numbers in AT_RUN_TIME.items() if cmd == command and truth.get(name) is None})
+    return truth
 
 
 # The docs pages: **`--option …`** — text with "(default 512)", "`vgg16` (default)", "(`content`,
@@ -211,12 +366,12 @@ def mentions(text: str) -> list[str]:
 
 
 @pytest.mark.parametrize("page, command", [("dream.md", "dream"), ("style.md", "style")])
-def test_docs_state_the_settings_defaults(page, command):
-    truth = TRUTH[command]
+def test_docs_state_the_defaults_the_command_runs_with(planned, page, command):
+    truth = ran_with(planned, command)
     wrong, checked = [], 0
-    for options, text in bullets(ROOT / "docs" / page):
+    for options_named, text in bullets(ROOT / "docs" / page):
         said = mentions(text)
-        fields = [o.lstrip("-").replace("-", "_") for o in options]
+        fields = [o.lstrip("-").replace("-", "_") for o in options_named]
         if not said or (len(fields) > 1 and len(said) != len(fields)):
             continue
         for field, value in zip(fields, said):
@@ -224,7 +379,7 @@ def test_docs_state_the_settings_defaults(page, command):
                 continue
             checked += 1
             if not agrees(value, truth[field]):
-                wrong.append(f"docs/{page}: --{field.replace('_', '-')} default {value!r}, the settings {truth[field]!r}")
+                wrong.append(f"docs/{page}: --{field.replace('_', '-')} default {value!r}, the command runs with {truth[field]!r}")
     assert checked >= 8, f"only {checked} defaults found in docs/{page}: the pattern no longer finds them"
     assert not wrong, "\n".join(wrong)
 

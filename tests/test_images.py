@@ -1,4 +1,4 @@
-"""Tests for dreamstyle.images; every image is generated in tmp_path."""
+"""Tests for dreamstyle.media.images; every image is generated in tmp_path."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 import torch
 from PIL import Image, ImageFile
 
-from dreamstyle import images
+from dreamstyle.media import images
 from dreamstyle.errors import UserError
-from dreamstyle.images import (
+from dreamstyle.media.images import (
     Picture,
     check_output_path,
     default_output_path,

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from dreamstyle import DreamSettings, Job, MotionSettings, ShiftSettings, StyleSettings, TopSettings, UserError, VisualizeSettings
 from dreamstyle.cli import app
-from dreamstyle.job import ENGINES, SCHEMA
+from dreamstyle.core.job import SCHEMA
+from dreamstyle.core.registry import ENGINES
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"

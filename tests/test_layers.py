@@ -14,7 +14,7 @@ import torchvision
 from torch import nn
 
 from dreamstyle import Backbone, UserError, load_backbone
-from dreamstyle import layers as L
+from dreamstyle.models import inspector as L
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dreamstyle import Job, run
+from dreamstyle import Job
+from dreamstyle import run
 from dreamstyle.errors import Interrupted
 from dreamstyle.events import Step
-from dreamstyle.settings import StyleSettings
+from dreamstyle.core.settings import StyleSettings
 from helpers import LITE, SAMPLES, invoke, pixels
 
 CAT = SAMPLES / "cat.jpg"

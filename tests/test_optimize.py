@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from dreamstyle import UserError
-from dreamstyle.objectives import gram
-from dreamstyle.optimize import LBFGS
-from dreamstyle.runtime import resolve_precision
+from dreamstyle.optim.objectives import gram
+from dreamstyle.optim.loop import LBFGS
+from dreamstyle.models.runtime import resolve_precision
 
 
 def _rosenbrock(x: torch.Tensor) -> torch.Tensor:
@@ -75,7 +75,7 @@ def test_gram_is_the_same_in_either_memory_layout():
 def test_adam_takes_torch_adams_steps_to_the_bit():
     """dreamstyle's Adam (which spares each process torch._dynamo's import) must paint the same
     bytes as torch.optim.Adam did: same operations, same order, on a batch of pictures."""
-    from dreamstyle.optimize import Adam
+    from dreamstyle.optim.loop import Adam
 
     x0 = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
     ours = _iterates(Adam, x0, 30, lr=0.05)
@@ -95,7 +95,7 @@ def test_no_engine_import_pulls_in_dynamo():
         "from PIL import Image\n"
         "a, b = (Image.effect_noise((64, 64), s).convert('RGB') for s in (30, 90))\n"
         "from dreamstyle import load_backbone, stylize\n"
-        "from dreamstyle.visualize import class_images\n"
+        "from dreamstyle.engines.visualize import class_images\n"
         "bb = load_backbone('efficientnet-lite0', progress=False)\n"
         "class_images(['goldfish'], backbone=bb, size=64, steps=2, quiet=True)\n"
         "stylize(a, b, backbone=bb, size=64, steps=2, quiet=True)\n"

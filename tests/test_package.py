@@ -79,7 +79,7 @@ def test_the_package_has_no_import_cycle():
     cycle = find_cycle({m: deps for m, deps in g.items() if m != "dreamstyle"})
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
     # And the graph was really read: the spine's edges are there.
-    assert {"dreamstyle.engines", "dreamstyle.job"} <= g["dreamstyle.run"] and "dreamstyle.run" in g["dreamstyle.batch"]
+    assert {"dreamstyle.engines.calls", "dreamstyle.core.job"} <= g["dreamstyle.core.runner"] and "dreamstyle.core.runner" in g["dreamstyle.core.batch"]
 
 
 def test_the_cycle_check_sees_cycles_through_function_level_imports(tmp_path):
@@ -113,7 +113,7 @@ def test_help_version_presets_and_info_answer_without_torch(tmp_path):
              "    if name.split('.')[0] in ('torch', 'torchvision'): raise SystemExit('imported ' + name)\n"
              "    return real(name, *a, **k)\n"
              "builtins.__import__ = imp\n"
-             "from dreamstyle.cli import run; sys.argv = ['dreamstyle', *sys.argv[1:]]; run()\n")  # fmt: skip
+             "from dreamstyle.cli import main; sys.argv = ['dreamstyle', *sys.argv[1:]]; main()\n")  # fmt: skip
     fixture = Path(__file__).resolve().parent / "fixtures" / "v0.1.0-dream.png"
     for args in (["--help"], ["--version"], ["dream", "--help"], ["presets"], ["info", str(fixture)], ["info", str(fixture), "--json"]):
         res = subprocess.run([sys.executable, "-c", guard, *args], capture_output=True, text=True)

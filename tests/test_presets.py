@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from dreamstyle import presets
+from dreamstyle.core import presets
 from dreamstyle.cli import app
 from dreamstyle.errors import UserError
-from dreamstyle.images import read_settings
+from dreamstyle.media.images import read_settings
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parent.parent
@@ -163,7 +163,7 @@ def test_a_relative_xdg_config_home_is_ignored(monkeypatch, tmp_path):
 
 def test_the_presets_module_imports_only_the_standard_library():
     """`dreamstyle presets` and the API's preset= must not need torch just to import the module."""
-    tree = ast.parse((ROOT / "dreamstyle" / "presets.py").read_text())
+    tree = ast.parse((ROOT / "dreamstyle" / "core" / "presets.py").read_text())
     top = {a.name.split(".")[0] for n in tree.body if isinstance(n, ast.Import) for a in n.names}
     top |= {n.module.split(".")[0] for n in tree.body if isinstance(n, ast.ImportFrom) and n.level == 0}
     local = {n.module for n in tree.body if isinstance(n, ast.ImportFrom) and n.level}

@@ -20,7 +20,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from dreamstyle.cli import app
-from dreamstyle.images import read_settings
+from dreamstyle.media.images import read_settings
 from helpers import pixels
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -112,10 +112,10 @@ def test_output_in_a_missing_folder(tmp_path):
 
 def test_output_in_an_unwritable_folder(tmp_path, monkeypatch):
     # Root may write anywhere, so ask the permission check itself to say no.
-    import dreamstyle.images
+    import dreamstyle.media.images
 
     real = os.access
-    monkeypatch.setattr(dreamstyle.images.os, "access", lambda p, mode: False if Path(p) == tmp_path else real(p, mode))
+    monkeypatch.setattr(dreamstyle.media.images.os, "access", lambda p, mode: False if Path(p) == tmp_path else real(p, mode))
     assert_refused(invoke("dream", CAT, "-o", tmp_path / "o.png", *DREAM), "not writable", tmp_path)
 
 
@@ -168,7 +168,7 @@ def test_running_out_of_memory_says_lower_size_or_tiles(tmp_path, monkeypatch, e
         raise error
 
     # The package exports a function named `dream`, which hides the module of the same name.
-    monkeypatch.setattr(importlib.import_module("dreamstyle.dream"), "dream_image", explode)
+    monkeypatch.setattr(importlib.import_module("dreamstyle.engines.dream"), "dream_image", explode)
     res = invoke("dream", CAT, "-o", tmp_path / "o.png", *DREAM)
     assert_refused(res, needle, tmp_path)
     assert "--size" in res.stderr and "tiles" in res.stderr
@@ -265,7 +265,7 @@ def test_odd_but_valid_images_dream_end_to_end(tmp_path, kind):
 
 
 def _cli(*args):
-    cmd = [sys.executable, "-c", "from dreamstyle.cli import run; run()", *map(str, args)]
+    cmd = [sys.executable, "-c", "from dreamstyle.cli import main; main()", *map(str, args)]
     env = {**os.environ, "DREAMSTYLE_OFFLINE": "1"}
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 

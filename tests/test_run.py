@@ -10,7 +10,7 @@ import pytest
 
 import dreamstyle
 from dreamstyle import DreamSettings, Failed, Finished, Interrupted, ItemDone, Job, MotionSettings, Started, Step, StyleSettings
-from dreamstyle.images import load_image, read_settings, resize_longest
+from dreamstyle.media.images import load_image, read_settings, resize_longest
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 CAT = SAMPLES / "cat.jpg"
@@ -71,7 +71,7 @@ def test_the_model_is_loaded_once_per_process(monkeypatch, tmp_path):
 
     import importlib
 
-    mod = importlib.import_module("dreamstyle.run")
+    mod = importlib.import_module("dreamstyle.core.runner")
     mod.clear_cache()
     loads = []
     real = mod.load_backbone
@@ -86,7 +86,7 @@ def test_the_model_is_loaded_once_per_process(monkeypatch, tmp_path):
 def test_a_bad_output_is_refused_before_the_model_loads(monkeypatch, tmp_path):
     import importlib
 
-    mod = importlib.import_module("dreamstyle.run")
+    mod = importlib.import_module("dreamstyle.core.runner")
     mod.clear_cache()
     monkeypatch.setattr(mod, "load_backbone", lambda *a, **k: pytest.fail("loaded a model for a job that cannot be saved"))
     (tmp_path / "o.png").write_bytes(b"keep")

@@ -13,7 +13,8 @@ from PIL import Image
 from torch import nn
 
 from dreamstyle import Backbone, Job, ShiftSettings, UserError
-from dreamstyle.shift import probe
+from dreamstyle.core.runner import context_for
+from dreamstyle.engines.shift import measure_shift
 from helpers import LITE, SAMPLES, invoke
 
 EXACT = 1e-6
@@ -36,9 +37,13 @@ def conv_only(kernel: torch.Tensor | None = None) -> Backbone:
     return Backbone("toy", stages, None, (0.5,) * 3, (0.25,) * 3)
 
 
+def measure(picture: Image.Image, backbone: Backbone, s: ShiftSettings) -> dict:
+    return measure_shift(picture, s, context_for(s, backbone))
+
+
 def test_conv_net_is_exactly_equivariant_at_stride_multiples_only():
     s = ShiftSettings(size=48, max_shift=12, layers="conv1,conv2,conv3", device="cpu")
-    got = probe(noise_picture(48 + 12, 48), conv_only(), s)
+    got = measure(noise_picture(48 + 12, 48), conv_only(), s)
     assert got["shift"] == [float(i) for i in range(13)]
     assert "probability" not in got  # no classifier: nothing to be invariant
     strides = {layer: d["stride"] for layer, d in got["layers"].items()}
@@ -57,9 +62,9 @@ def test_rotation_is_followed_by_a_symmetric_kernel():
     picture; an arbitrary kernel does not."""
     s = ShiftSettings(size=33, max_shift=0, rotate=90, points=2, layers="conv1", device="cpu")
     picture = noise_picture(33, 33, seed=1)
-    box = probe(picture, conv_only(torch.ones(3, 3)), s)["layers"]["conv1"]["correlation"]
+    box = measure(picture, conv_only(torch.ones(3, 3)), s)["layers"]["conv1"]["correlation"]
     assert box == [pytest.approx(1.0, abs=EXACT)] * 2
-    arbitrary = probe(picture, conv_only(), s)["layers"]["conv1"]["correlation"]
+    arbitrary = measure(picture, conv_only(), s)["layers"]["conv1"]["correlation"]
     assert arbitrary[1] < 0.9
 
 
@@ -84,7 +89,7 @@ def test_cli_on_the_bundled_backbone(tmp_path, lite):
     assert min(stride2[0::2]) > max(stride2[1::2]) and min(stride2[0::2]) > 0.95
     job = Job.from_png(out)
     assert job.engine == "visualize.shift" and job.settings.max_shift == 8 and job.settings.model == "efficientnet-lite0"
-    from dreamstyle.images import read_settings
+    from dreamstyle.media.images import read_settings
 
     assert read_settings(out)["ran"]["measured"] == numbers  # the picture carries its numbers
     with Image.open(out) as img:

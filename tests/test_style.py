@@ -7,13 +7,13 @@ import torch
 from PIL import Image
 
 from dreamstyle import UserError, load_backbone
-from dreamstyle.backbones import MODELS
-from dreamstyle.color import match_color, rgb_to_yiq
-from dreamstyle.images import load_image, resize_longest, to_tensor
-from dreamstyle.objectives import gram
-from dreamstyle.settings import parse_layers
+from dreamstyle.models.backbones import MODELS
+from dreamstyle.optim.color import match_color, rgb_to_yiq
+from dreamstyle.media.images import load_image, resize_longest, to_tensor
+from dreamstyle.optim.objectives import gram
+from dreamstyle.core.settings import parse_layers
 from dreamstyle import stylize
-from dreamstyle.style import scale_ladder
+from dreamstyle.engines.style import scale_ladder
 from tests.conftest import SAMPLES
 
 FAST = dict(model="efficientnet-lite0", size=128, steps=60, quiet=True)

@@ -8,8 +8,9 @@ from __future__ import annotations
 import pytest
 
 from bench.balance import border_ratio, structure_kept
-from dreamstyle import canvas, stylize, stylize_sweep
-from dreamstyle.images import load_image
+from dreamstyle.optim import canvas
+from dreamstyle import stylize, stylize_sweep
+from dreamstyle.media.images import load_image
 from helpers import SAMPLES
 
 DECADES = [1.0, 10.0, 100.0, 1000.0]

@@ -11,10 +11,11 @@ import pytest
 import torch
 from PIL import Image
 
-from dreamstyle import UserError, api, video
-from dreamstyle.flow import Flows, unreliable, warp, warping_error
-from dreamstyle.images import read_settings, to_tensor
-from dreamstyle.temporal import TemporalLoss, long_term_weights
+from dreamstyle import UserError, api
+from dreamstyle.media import video
+from dreamstyle.engines.flow import Flows, unreliable, warp, warping_error
+from dreamstyle.media.images import read_settings, to_tensor
+from dreamstyle.engines.temporal import TemporalLoss, long_term_weights
 from helpers import LITE, SAMPLES, cli_process, ctrl_c, invoke, wait_for
 
 STYLE = SAMPLES / "swirls.jpg"
@@ -104,9 +105,10 @@ def test_long_term_weights_count_each_pixel_once_nearest_first():
 
 
 def test_the_temporal_term_falls_during_a_frames_optimisation(lite):
+    from dreamstyle.core.runner import context_for
+    from dreamstyle.core.settings import StyleSettings
+    from dreamstyle.engines.style import style_images
     from dreamstyle.events import Reporter, Step
-    from dreamstyle.settings import StyleSettings
-    from dreamstyle.style import style_images
 
     frames = pan(2)
     target = to_tensor(frames[0])  # held to another picture than the one it starts from
@@ -116,7 +118,7 @@ def test_the_temporal_term_falls_during_a_frames_optimisation(lite):
     seen = []
     report = Reporter(lambda e: seen.append(e.losses()["temporal"]) if isinstance(e, Step) else None)
     s = StyleSettings(model="efficientnet-lite0", size=96, steps=30, quiet=True)
-    style_images(frames[1], [STYLE], s, lite, report, temporal=term)
+    style_images(frames[1], [STYLE], s, context_for(s, lite, report), temporal=term)
     # The style loss of the bare photo is 7x larger at first and L-BFGS goes after it first
     # (measured: the temporal term 23.9 at step 1, 23.4 at 10, 12.8 at 30).
     assert len(seen) == 30 and seen[-1] < 0.7 * seen[0] and seen[-1] < seen[20] < seen[10], seen
@@ -211,9 +213,9 @@ def test_bad_clip_flags_are_refused_before_anything_runs(tmp_path, args, needle)
 
 
 def test_clip_flags_are_refused_on_a_picture_and_style_flags_on_a_dream(tmp_path):
-    from dreamstyle.clip import open_source
-    from dreamstyle.job import Job
-    from dreamstyle.settings import DreamSettings, MotionSettings
+    from dreamstyle.engines.clip import open_source
+    from dreamstyle.core.job import Job
+    from dreamstyle.core.settings import DreamSettings, MotionSettings
 
     res = invoke("dream", SAMPLES / "cat.jpg", "--temporal", "flow", "-o", tmp_path / "o.png", *TINY)
     assert res.exit_code == 2 and "--temporal applies to a video input" in res.output, res.output
@@ -240,7 +242,7 @@ def test_from_a_frame_reruns_the_clip_with_its_temporal_settings(tmp_path):
 
 
 def test_a_clip_recorded_before_flow_reruns_as_it_ran():
-    from dreamstyle.job import Job
+    from dreamstyle.core.job import Job
 
     old = {"schema": 1, "engine": "style", "inputs": {"content": "clip.mp4", "styles": ["s.jpg"]}, "settings": {},
            "motion": {"frames": 24, "zoom": 1.05, "rotate": 0.0, "fps": None, "blend": 0.5}}  # fmt: skip
@@ -261,11 +263,11 @@ def test_ctrl_c_in_a_flow_clip_keeps_the_finished_frames(tmp_path):
 
 
 def test_part_of_a_clip_with_warm_up_frames_is_the_same_as_in_the_whole_clip(lite):
-    from dreamstyle.clip import clip_frames, open_source
+    from dreamstyle.engines.clip import clip_frames, open_source
     from dreamstyle.events import Reporter
-    from dreamstyle.job import Job
-    from dreamstyle.run import frame_runner
-    from dreamstyle.settings import MotionSettings, StyleSettings
+    from dreamstyle.core.job import Job
+    from dreamstyle.core.runner import frame_runner
+    from dreamstyle.core.settings import MotionSettings, StyleSettings
 
     s = StyleSettings(model="efficientnet-lite0", size=64, steps=4, quiet=True)
     job = Job("style", {"content": pan(4, w=64, h=48), "styles": [str(STYLE)]}, s, motion=MotionSettings())
@@ -283,9 +285,9 @@ def test_part_of_a_clip_with_warm_up_frames_is_the_same_as_in_the_whole_clip(lit
 
 def test_multi_pass_runs_every_pass_and_writes_the_last_in_order(lite):
     from dreamstyle.events import ItemDone, Started
-    from dreamstyle.job import Job
-    from dreamstyle.run import run
-    from dreamstyle.settings import MotionSettings, StyleSettings
+    from dreamstyle.core.job import Job
+    from dreamstyle.core.runner import run
+    from dreamstyle.core.settings import MotionSettings, StyleSettings
 
     s = StyleSettings(model="efficientnet-lite0", size=64, steps=3, quiet=True)
     job = Job("style", {"content": pan(3, w=64, h=48), "styles": [str(STYLE)]}, s, motion=MotionSettings(passes=3))
@@ -301,7 +303,7 @@ def test_multi_pass_runs_every_pass_and_writes_the_last_in_order(lite):
 
 
 def test_the_bar_counts_frames_and_shows_the_current_frames_steps():
-    from dreamstyle.console import Console
+    from dreamstyle.core.console import Console
     from dreamstyle.events import ItemDone, Started, Step
 
     console = Console()

@@ -11,11 +11,12 @@ import torch.nn.functional as F
 from typer.testing import CliRunner
 
 import dreamstyle
-from dreamstyle import DreamSettings, UserError, tiling
+from dreamstyle import DreamSettings, UserError
+from dreamstyle.optim import tiling
 from dreamstyle.cli import app
-from dreamstyle.images import load_image, read_settings, resize_longest, to_pil, to_tensor
-from dreamstyle.objectives import gram, layer_energy, style_loss
-from dreamstyle.settings import StyleSettings
+from dreamstyle.media.images import load_image, read_settings, resize_longest, to_pil, to_tensor
+from dreamstyle.optim.objectives import gram, layer_energy, style_loss
+from dreamstyle.core.settings import StyleSettings
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -106,7 +107,7 @@ def test_no_seams_where_tiles_meet(lite, cat, monkeypatch):
     shifted = seam_ratio(src, to_tensor(dreamstyle.dream(cat, backbone=lite, **kw)), list(range(16, h - 3, 16)), list(range(16, w - 3, 16)))
 
     # The check must be able to see a seam: hold the grid still and drop the margins.
-    monkeypatch.setattr(tiling, "margin_for", lambda stride, tile: 0)
+    monkeypatch.setattr(tiling, "tile_margin", lambda stride, tile: 0)
     monkeypatch.setattr(tiling, "grid", lambda h, w, tile, margin, align, gen, device="cpu", grid=tiling.grid:
                         grid(h, w, tile, 0, align, torch.Generator().manual_seed(0), device))  # fmt: skip
     g = torch.Generator().manual_seed(0)
@@ -210,7 +211,7 @@ def test_tile_setting_reaches_the_cli_and_is_checked(cat, tmp_path):
 def test_lean_blur_is_torchvisions_gaussian_blur(sigma):
     from torchvision.transforms.functional import gaussian_blur
 
-    from dreamstyle.optimize import blur
+    from dreamstyle.optim.loop import blur
 
     g = torch.randn(1, 3, 70, 45, generator=torch.Generator().manual_seed(0))
     k = 2 * math.ceil(3 * sigma) + 1

@@ -12,10 +12,11 @@ import torch
 from PIL import Image
 
 from dreamstyle import TopSettings, UserError
-from dreamstyle.images import read_settings
-from dreamstyle.objectives import channel as channel_objective
-from dreamstyle.top import CACHE, crop_box, parse_unit, scan, strongest
-from dreamstyle.visualize import render
+from dreamstyle.core.runner import context_for
+from dreamstyle.media.images import read_settings
+from dreamstyle.optim.objectives import channel as channel_objective
+from dreamstyle.engines.top import CACHE, crop_box, parse_unit, scan, strongest
+from dreamstyle.engines.visualize import render
 from helpers import invoke
 
 LAYER, CHANNEL = "block3", 5
@@ -42,6 +43,10 @@ def settings(**kw) -> TopSettings:
     return TopSettings(size=SIZE, device="cpu", quiet=True, **kw)
 
 
+def scanned_with(folder, backbone, s: TopSettings):
+    return scan(folder, LAYER, s, context_for(s, backbone))
+
+
 def count_forwards(monkeypatch, backbone) -> list[int]:
     """How many pictures the backbone is run on (batch sizes summed)."""
     seen: list[int] = []
@@ -58,12 +63,12 @@ def count_forwards(monkeypatch, backbone) -> list[int]:
 
 def test_the_planted_picture_comes_first_cropped_at_the_patch(folder, lite, monkeypatch):
     seen = count_forwards(monkeypatch, lite)
-    entries, scanned = scan(folder, lite, LAYER, settings(chunk=4))
+    entries, scanned = scanned_with(folder, lite, settings(chunk=4))
     assert scanned == 7 and sorted(seen) == [3, 4]  # batched: two passes for seven pictures
     best = strongest(entries, CHANNEL, 3)
     assert best[0][0] == "planted.png", best
     assert best[0][1] > 1.5 * best[1][1]  # not a near tie (measured: 39 against at most 1.5 for noise)
-    from dreamstyle.layers import fields
+    from dreamstyle.models.inspector import fields
 
     rf, stride, _ = fields(lite, [LAYER])[LAYER]
     x0, y0, x1, y1 = crop_box(best[0][2], best[0][3], SIZE, rf)
@@ -74,15 +79,15 @@ def test_the_planted_picture_comes_first_cropped_at_the_patch(folder, lite, monk
 
 
 def test_a_second_channel_runs_the_network_on_no_picture(folder, lite, monkeypatch):
-    scan(folder, lite, LAYER, settings())  # whatever ran before, the cache is filled now
+    scanned_with(folder, lite, settings())  # whatever ran before, the cache is filled now
     seen = count_forwards(monkeypatch, lite)
-    entries, scanned = scan(folder, lite, LAYER, settings())
+    entries, scanned = scanned_with(folder, lite, settings())
     assert scanned == 0 and seen == [] and len(entries) == 7
     assert strongest(entries, CHANNEL + 1, 7)[0][0] in {f"noise{i}.png" for i in range(6)} | {"planted.png"}
     # A picture that changed is seen again, and only that one.
     st = (folder / "noise3.png").stat()
     os.utime(folder / "noise3.png", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
-    _, scanned = scan(folder, lite, LAYER, settings())
+    _, scanned = scanned_with(folder, lite, settings())
     assert scanned == 1 and sum(seen) == 1
 
 

@@ -10,10 +10,11 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from dreamstyle import api, video
-from dreamstyle.zoom import zoom_step
+from dreamstyle import api
+from dreamstyle.media import video
+from dreamstyle.engines.zoom import zoom_step
 from dreamstyle.cli import app
-from dreamstyle.optimize import Interrupted
+from dreamstyle.optim.loop import Interrupted
 from helpers import DREAM_MOVES, STYLE_CLOSER, moved, style_ratio
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -75,7 +76,7 @@ def test_zoom_mp4_and_frame_folder(cat, tmp_path):
     frames = sorted(folder.iterdir())
     assert moved(frames[0], cat) > DREAM_MOVES
     assert all(moved(after, before) > DREAM_MOVES for before, after in zip(frames, frames[1:]))
-    from dreamstyle.images import read_settings
+    from dreamstyle.media.images import read_settings
 
     meta = read_settings(folder / "frame_00002.png")
     assert meta["ran"]["frame"] == 2 and meta["settings"]["octaves"] == 1

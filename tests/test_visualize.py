@@ -9,9 +9,9 @@ from typer.testing import CliRunner
 
 from dreamstyle import UserError, load_backbone
 from dreamstyle.cli import app
-from dreamstyle.images import load_image, read_settings, resize_longest, to_tensor
-from dreamstyle.objectives import channel, class_logit, neuron
-from dreamstyle.visualize import class_images, class_index, class_names, filter_cells, render, strongest_channels
+from dreamstyle.media.images import load_image, read_settings, resize_longest, to_tensor
+from dreamstyle.optim.objectives import channel, class_logit, neuron
+from dreamstyle.engines.visualize import class_images, class_index, class_names, filter_cells, render, strongest_channels
 
 runner = CliRunner()
 
@@ -80,7 +80,7 @@ def test_class_names_are_torchvisions_and_a_lite0_run_never_imports_torchvision(
 
     assert class_names() == ResNet50_Weights.IMAGENET1K_V1.meta["categories"]
     # Importing torchvision costs over a second per process; only VGG/GoogLeNet and dream's blur need it.
-    code = ("import sys, torch; from dreamstyle import load_backbone; from dreamstyle.visualize import class_images; "
+    code = ("import sys, torch; from dreamstyle import load_backbone; from dreamstyle.engines.visualize import class_images; "
             "bb = load_backbone('efficientnet-lite0', progress=False); "
             "class_images(['goldfish'], backbone=bb, size=32, steps=1, quiet=True); "
             "print('torchvision' in sys.modules)")  # fmt: skip

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from dreamstyle import UserError
-from dreamstyle import layers as L
-from dreamstyle import zoo
+from dreamstyle.models import inspector as L
+from dreamstyle.models import zoo
 from helpers import invoke
 
 

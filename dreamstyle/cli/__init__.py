@@ -17,10 +17,10 @@ from .common import EXIT_INTERRUPTED, interrupt_once
 
 _interrupt_once = interrupt_once  # the name tests and older scripts know
 
-__all__ = ["app", "run"]
+__all__ = ["app", "main"]
 
 
-def run() -> None:
+def main() -> None:
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not if the caller ignores SIGINT
         signal.signal(signal.SIGINT, interrupt_once)
     try:

@@ -81,7 +81,7 @@ NOT_SETTINGS = ("output", "from_", "force", "verbose", "preset", *("temporal", "
 
 def motion_flags(opts: dict[str, Any]) -> dict[str, Any]:
     """The clip flags typed (None where not), in MotionSettings' names."""
-    from ..settings import LONG_TERM
+    from ..core.settings import LONG_TERM
 
     names = ("temporal", "blend", "temporal_weight", "passes", "fps")
     flags = {k: opts.get(k) for k in names}
@@ -106,8 +106,8 @@ def recorded(source: Path | None, command: str) -> tuple[dict[str, Any], dict[st
     files they name are looked for where they are now (sources.refind)."""
     if source is None:
         return {}, {}
-    from ..job import Job
-    from ..sources import refind
+    from ..core.job import Job
+    from ..core.locate import refind
 
     job = Job.from_png(source)
     if job.command != command or job.engine == "zoom":
@@ -124,7 +124,7 @@ def recorded_motion(source: Path | None) -> dict[str, Any] | None:
         return None
     import dataclasses
 
-    from ..job import Job
+    from ..core.job import Job
 
     job = Job.from_png(source)
     return dataclasses.asdict(job.motion) if job.is_clip else None
@@ -132,8 +132,8 @@ def recorded_motion(source: Path | None) -> dict[str, Any] | None:
 
 def settings_for(cls: type, engine: str, preset: str | None, flags: dict[str, Any], earlier: dict[str, Any]):
     """defaults < an earlier output's settings (--from) < preset < the flags typed now."""
-    from ..presets import merge
-    from ..settings import build
+    from ..core.presets import merge
+    from ..core.settings import build
 
     model = earlier.get("model", cls.model)
     values = merge(engine, preset, flags, model)
@@ -145,10 +145,17 @@ def settings_for(cls: type, engine: str, preset: str | None, flags: dict[str, An
     return build(cls, {**earlier, **values})
 
 
-def need(value, what: str, hint: str):
-    if value is None or value == []:
-        fail(f"missing {what}", hint)
-    return value
+def checked(engine: str, inputs: dict[str, Any], settings):
+    """The Job the command line asks for, its inputs as typed (a folder or glob still one path),
+    refused in one line by its engine's own check (core/registry.py): the CLI has no checks of
+    its own, so it refuses what the studio and the API refuse, in the same words, before a
+    folder is expanded, an output named or a model loaded."""
+    from ..core import registry
+    from ..core.job import Job
+
+    job = Job(engine, inputs, settings)
+    registry.check(job)
+    return job
 
 
 def check_chatter(quiet: bool, verbose: bool) -> None:
@@ -171,7 +178,7 @@ def show_settings(settings, source: Path | None, verbose: bool) -> None:
 
 def cluster_of(opts: dict[str, Any]):
     """Where the command runs (--backend and its options), checked before anything else."""
-    from ..settings import ClusterSettings
+    from ..core.settings import ClusterSettings
 
     return ClusterSettings(backend=opts.get("backend") or "local", address=opts.get("ray_address"),
                            workers=opts.get("workers"), gpus_per_worker=opts.get("gpus_per_worker"))  # fmt: skip
@@ -188,10 +195,10 @@ def _runner(plan, cluster, stage: str):
             return lambda **kw: ray_backend.run_clip_on_ray(plan.jobs[0], cluster, **kw)
         return lambda **kw: ray_backend.run_batch_on_ray(plan.jobs, cluster, stage=stage, **kw)
     if plan.kind == "batch":
-        from ..batch import run_batch
+        from ..core.batch import run_batch
 
         return lambda **kw: run_batch(plan.jobs, stage=stage, **kw)
-    from ..run import run
+    from ..core.runner import run
 
     return lambda **kw: run(plan.jobs[0], **kw)
 
@@ -200,7 +207,7 @@ def execute(plan, *, force: bool, quiet: bool, verbose: bool, stage: str = "batc
     """Run a plan's Job (or a batch's Jobs), here or on the cluster `cluster` (ClusterSettings)
     names, with the terminal listening; say where the result went, or on Ctrl-C where what
     exists was kept, and exit 130. Returns the run's result."""
-    from ..console import Console
+    from ..core.console import Console
 
     runner = _runner(plan, cluster, stage)
     console = Console(quiet=quiet, verbose=verbose)

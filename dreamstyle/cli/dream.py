@@ -8,10 +8,10 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .app import app
-from .common import (check_chatter, cluster_of, examples, execute, guarded, motion_flags, need, path_or_none, recorded, recorded_motion,
+from .common import (check_chatter, checked, cluster_of, examples, execute, guarded, motion_flags, path_or_none, recorded, recorded_motion,
                      setting_flags, settings_for, show_settings)
-from ..settings import DreamSettings
-from .options import CLUSTER, Channels, Jitter, Layers, OctaveScale, Smooth, documented, shared
+from ..core.settings import DreamSettings
+from .options import CLUSTER, input_help, shared
 
 
 @app.command(epilog=examples(
@@ -31,18 +31,19 @@ from .options import CLUSTER, Channels, Jitter, Layers, OctaveScale, Smooth, doc
 @guarded
 @shared("output", "model", "weights", "size", "steps", "lr", "seed", "save_every", "preset", "device", "precision", "deterministic",
         "max_pixels", "temporal", "blend", "fps", "from_", "force", "quiet", "verbose", *CLUSTER,
-        defaults=documented(DreamSettings, output="IMAGE-dream.png beside IMAGE (-2, -3 … if taken); a folder: FOLDER-dream/"))  # fmt: skip
+        settings=DreamSettings, defaults={"output": "IMAGE-dream.png beside IMAGE (-2, -3 … if taken); a folder: FOLDER-dream/"})  # fmt: skip
 def dream(
-    image: Annotated[Optional[Path], typer.Argument(help="The photo to dream on (with --from: the one recorded there).", show_default=False)] = None,
-    layers: Layers = None,
-    channels: Channels = None,
-    guide: Annotated[Optional[Path], typer.Option(help="Guide image: grow what the network sees in it instead.")] = None,
-    octaves: Annotated[Optional[int], typer.Option(help="Octave pyramid levels. [default: 4]")] = None,
-    octave_scale: OctaveScale = None,
-    jitter: Jitter = None,
-    norm: Annotated[Optional[str], typer.Option(help="Gradient normalisation: mean-abs or std. [default: mean-abs]")] = None,
-    smooth: Smooth = None,
-    tile: Annotated[Optional[int], typer.Option(help="Compute the gradient in tiles of this many pixels (bounded memory at any size); 0: never. [default: auto, only when the image would not fit]")] = None,
+    image: Annotated[Optional[Path], typer.Argument(help=input_help("dream", "image", recorded=True), show_default=False)] = None,
+    # Settings: their help and defaults are DreamSettings' fields' (see options.shared).
+    layers: Optional[str] = None,
+    channels: Optional[str] = None,
+    guide: Optional[Path] = None,
+    octaves: Optional[int] = None,
+    octave_scale: Optional[float] = None,
+    jitter: Optional[int] = None,
+    norm: Optional[str] = None,
+    smooth: Optional[float] = None,
+    tile: Optional[int] = None,
     **opts: Any,
 ) -> None:
     """DeepDream IMAGE: amplify what a layer of the network sees in it, octave by octave.
@@ -51,18 +52,19 @@ def dream(
     --temporal), held together over time by optical flow (docs/video.md), or a
     folder or quoted glob of pictures dreamed one by one into the -o folder (resumable).
     """
-    from ..inputs import plan
+    from ..core.planning import plan
 
     quiet, verbose, source = opts["quiet"], opts["verbose"], opts["from_"]
     check_chatter(quiet, verbose)
     cluster = cluster_of(opts)
     earlier, inputs = recorded(source, "dream")
-    image = need(image or inputs.get("image"), "IMAGE", "give the photo to dream on")
+    image = image or inputs.get("image")
     flags = setting_flags(
         opts, layers=layers, channels=channels, guide=path_or_none(guide), octaves=octaves, octave_scale=octave_scale,
         jitter=jitter, norm=norm, smooth=smooth, tile=tile,
     )  # fmt: skip
     settings = settings_for(DreamSettings, "dream", opts["preset"], flags, earlier)
+    checked("dream", {"image": image}, settings)  # before `plan` looks for IMAGE as a folder or glob
     todo = plan("dream", image, settings, output=opts["output"], motion=motion_flags(opts), earlier_motion=recorded_motion(source))
     show_settings(settings, source, verbose)
     execute(todo, force=opts["force"], quiet=settings.quiet, verbose=verbose, stage="dream", cluster=cluster)

@@ -18,7 +18,7 @@ def info(
     json_out: Annotated[bool, typer.Option("--json", help="Print the Job that made it, as JSON (what Job.from_json reads).")] = False,
 ) -> None:
     """What made IMAGE: engine, inputs, model and weights, every setting, versions; and how to re-run it."""
-    from ..job import Job
+    from ..core.job import Job
 
     job = Job.from_png(image)
     if json_out:

@@ -31,9 +31,9 @@ def layers(
 ) -> None:
     """Every layer of MODEL: output shape, parameters, MACs/FLOPs, stride and receptive field. Architecture only: no weights are needed or downloaded."""
     from ..errors import did_you_mean
-    from ..zoo import names
+    from ..models.zoo import model_names
 
-    known = names()
+    known = model_names()
     if list_:
         typer.echo("\n".join(known))
         return
@@ -48,8 +48,8 @@ def layers(
     if compare is not None:
         typer.echo(_compare(wanted, size, weights, json_out))
         return
-    from ..layers import report
-    from ..zoo import network
+    from ..models.inspector import report
+    from ..models.zoo import network
 
     net = network(model, size, str(weights) if weights else None)
     typer.echo(report(net, size or getattr(net, "native", 224), as_json=json_out))
@@ -59,8 +59,8 @@ def _compare(models: list[str], size: int | None, weights: Path | None, as_json:
     """Each network at its own input size unless --size says one for all."""
     import json
 
-    from ..layers import format_compare, summary
-    from ..zoo import network
+    from ..models.inspector import format_compare, summary
+    from ..models.zoo import network
 
     if weights:
         fail("--weights applies to one model", "drop it: the comparison needs no weights")

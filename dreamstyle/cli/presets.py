@@ -17,7 +17,7 @@ def presets(
 ) -> None:
     """List the presets with one-line descriptions: the built-ins and your own
     ($XDG_CONFIG_HOME/dreamstyle/presets/*.toml), with where each comes from."""
-    from ..presets import preset_lines
+    from ..core.presets import preset_lines
 
     for line in preset_lines(engine):
         typer.echo(line)

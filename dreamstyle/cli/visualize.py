@@ -9,9 +9,9 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .app import viz
-from .common import check_chatter, cluster_of, examples, execute, given, guarded, path_or_none, recorded, settings_for, show_settings
-from ..settings import VisualizeSettings
-from .options import CLUSTER, OPTIMISING, RUNNING, Layer, documented, shared
+from .common import check_chatter, checked, cluster_of, examples, execute, given, guarded, path_or_none, recorded, settings_for, show_settings
+from ..core.settings import ShiftSettings, TopSettings, VisualizeSettings
+from .options import CLUSTER, OPTIMISING, RUNNING, Layer, input_help, shared
 
 # Flags that are not settings: the command's own business.
 _NOT_SETTINGS = ("output", "from_", "force", "quiet", "verbose", *CLUSTER)
@@ -19,16 +19,19 @@ _NOT_SETTINGS = ("output", "from_", "force", "quiet", "verbose", *CLUSTER)
 ONE_PASS = ("output", "model", "weights", "size", "device", "max_pixels", "from_", "force", "quiet", "verbose")
 # A sheet of many pictures: each one smaller than a single picture's default.
 SHEET = {"size": 128}
+CACHED = " What the network saw is cached in FOLDER/.dreamstyle-cache/, so another channel of the layer is quick."
+
+
+def _engine(kind: str) -> str:
+    return f"visualize.{kind}"
 
 
 def _defaults(output: str, **own):
-    return documented(VisualizeSettings, output=output + " in the current folder (-2, -3 … if taken)", **own)
+    return {"output": output + " in the current folder (-2, -3 … if taken)", **own}
 
 
 def _settings(kind: str, opts: dict[str, Any], defaults: dict[str, Any], cls: type | None = None, **own: Any):
     """defaults < an earlier output of the same command (--from) < flags; plus its recorded inputs."""
-    from ..settings import VisualizeSettings
-
     check_chatter(opts["quiet"], opts["verbose"])
     earlier, inputs = recorded(opts["from_"], f"visualize {kind}")
     flags = {k: v for k, v in opts.items() if k not in _NOT_SETTINGS}
@@ -38,14 +41,15 @@ def _settings(kind: str, opts: dict[str, Any], defaults: dict[str, Any], cls: ty
     return s, inputs
 
 
-def _run(kind: str, settings, inputs: dict[str, Any], opts: dict[str, Any], stem: str):
-    """One picture named --output, or STEM.png in the current folder (-2, -3 … rather than overwrite)."""
-    from ..images import free_path
-    from ..inputs import Plan
-    from ..job import Job
+def _run(kind: str, settings, inputs: dict[str, Any], opts: dict[str, Any], stem):
+    """One picture named --output, or STEM.png in the current folder (-2, -3 … rather than
+    overwrite); `stem` is a name or a function making it once the Job has passed its check."""
+    from ..media.images import free_path
+    from ..core.planning import Plan
 
-    out = opts["output"] or free_path(Path(f"{stem}.png"))
-    todo = Plan("image", [Job(f"visualize.{kind}", inputs, settings, output=str(out))])
+    job = checked(_engine(kind), inputs, settings)
+    out = opts["output"] or free_path(Path(f"{stem() if callable(stem) else stem}.png"))
+    todo = Plan("image", [job.replace(output=str(out))])
     return execute(todo, force=opts["force"], quiet=settings.quiet, verbose=opts["verbose"])
 
 
@@ -54,14 +58,14 @@ def _run(kind: str, settings, inputs: dict[str, Any], opts: dict[str, Any], stem
     "dreamstyle visualize filters --model vgg16 --layer relu3_1 --channels 0-15",
 ))
 @guarded
-@shared(*OPTIMISING, *RUNNING, defaults=_defaults("MODEL-filters.png (MODEL-filters-LAYER.png)", **SHEET))
+@shared(*OPTIMISING, *RUNNING, settings=VisualizeSettings, defaults=_defaults("MODEL-filters.png (MODEL-filters-LAYER.png)", **SHEET))
 def viz_filters(
     layer: Layer = None,
     channels: Annotated[Optional[str], typer.Option(help="With a deeper --layer: which channels to render. [default: 0-15]")] = None,
     **opts: Any,
 ) -> None:
     """The first conv layer's kernels as an RGB grid; for a deeper --layer, what each filter responds to."""
-    from ..settings import parse_int_list
+    from ..core.settings import parse_int_list
 
     s, inputs = _settings("filters", opts, SHEET)
     layer = layer or inputs.get("layer")
@@ -75,17 +79,15 @@ def viz_filters(
     "dreamstyle visualize maps photos/ --layer block3 --model efficientnet-lite0 -o maps/",
 ))
 @guarded
-@shared(*ONE_PASS, *CLUSTER, defaults=documented(VisualizeSettings, output="IMAGE-maps-LAYER.png beside IMAGE (-2, -3 … if taken); a folder: FOLDER-maps-LAYER/"))
+@shared(*ONE_PASS, *CLUSTER, settings=VisualizeSettings, defaults={"output": "IMAGE-maps-LAYER.png beside IMAGE (-2, -3 … if taken); a folder: FOLDER-maps-LAYER/"})
 def viz_maps(
-    image: Annotated[Optional[Path], typer.Argument(help="The image to look at (with --from: the one recorded there).", show_default=False)] = None,
+    image: Annotated[Optional[Path], typer.Argument(help=input_help(_engine("maps"), "image", recorded=True), show_default=False)] = None,
     layer: Annotated[Optional[str], typer.Option(help="Layer whose maps to show.")] = None,
     top: Annotated[Optional[int], typer.Option(help="How many channels, strongest first. [default: 16]")] = None,
     **opts: Any,
 ) -> None:
     """IMAGE's feature maps at --layer as a grid, strongest channels first, numbered."""
-    from ..engines import ENGINES
-    from ..inputs import plan
-    from ..job import Job
+    from ..core.planning import plan
 
     cluster = cluster_of(opts)
     s, inputs = _settings("maps", opts, {})
@@ -93,8 +95,8 @@ def viz_maps(
     layer = layer or inputs.get("layer")
     top = top if top is not None else inputs.get("top", 16)
     # Missing or bad arguments are refused before a folder is looked at or a model loads.
-    ENGINES["visualize.maps"].check(Job("visualize.maps", {"image": image, "layer": layer, "top": top}, s))
-    todo = plan("visualize.maps", image, s, output=opts["output"], inputs={"layer": layer, "top": top}, name=f"maps-{layer}")
+    checked(_engine("maps"), {"image": image, "layer": layer, "top": top}, s)
+    todo = plan(_engine("maps"), image, s, output=opts["output"], inputs={"layer": layer, "top": top}, name=f"maps-{layer}")
     execute(todo, force=opts["force"], quiet=s.quiet, verbose=opts["verbose"], stage=f"maps-{layer}", cluster=cluster)
 
 
@@ -103,14 +105,14 @@ def viz_maps(
     "dreamstyle visualize channels --layer relu4_3 --channels 3,7,9 --steps 512",
 ))
 @guarded
-@shared(*OPTIMISING, *RUNNING, defaults=_defaults("MODEL-LAYER-channels.png", **SHEET))
+@shared(*OPTIMISING, *RUNNING, settings=VisualizeSettings, defaults=_defaults("MODEL-LAYER-channels.png", **SHEET))
 def viz_channels(
     layer: Annotated[Optional[str], typer.Option(help="Layer whose channels to render.")] = None,
     channels: Annotated[Optional[str], typer.Option(help="Channels: 0-15 or 3,7,9. [default: 0-15]")] = None,
     **opts: Any,
 ) -> None:
     """Activation maximisation of each channel, optimised together as one batch, on a labelled sheet."""
-    from ..settings import parse_int_list
+    from ..core.settings import parse_int_list
 
     s, inputs = _settings("channels", opts, SHEET)
     layer = layer or inputs.get("layer")
@@ -123,7 +125,7 @@ def viz_channels(
     "dreamstyle visualize neuron --model efficientnet-lite0 --layer block9 --channel 12 --batch 4 --diversity 1",
 ))
 @guarded
-@shared(*OPTIMISING, "diversity", "batch", *RUNNING, defaults=_defaults("MODEL-LAYER-CHANNEL-neuron.png"))
+@shared(*OPTIMISING, "diversity", "batch", *RUNNING, settings=VisualizeSettings, defaults=_defaults("MODEL-LAYER-CHANNEL-neuron.png"))
 def viz_neuron(
     layer: Annotated[Optional[str], typer.Option(help="Layer of the neuron.")] = None,
     channel: Annotated[Optional[int], typer.Option(help="Channel of the neuron.")] = None,
@@ -145,21 +147,21 @@ def viz_neuron(
     "dreamstyle visualize class 980 --batch 4 --diversity 1",
 ))
 @guarded
-@shared(*OPTIMISING, "diversity", "batch", *RUNNING, defaults=_defaults("MODEL-class-NAME.png"))
+@shared(*OPTIMISING, "diversity", "batch", *RUNNING, settings=VisualizeSettings, defaults=_defaults("MODEL-class-NAME.png"))
 def viz_class(
-    classes: Annotated[Optional[list[str]], typer.Argument(help="ImageNet classes by name (goldfish, volcano) or index.", show_default=False)] = None,
+    classes: Annotated[Optional[list[str]], typer.Argument(help=input_help(_engine("class"), "classes"), show_default=False)] = None,
     **opts: Any,
 ) -> None:
     """What the network thinks a class looks like: maximise its pre-softmax logit."""
-    from ..engines import ENGINES
-    from ..job import Job
-    from ..visualize import class_index, class_names
-
     s, inputs = _settings("class", opts, {})
     classes = list(classes or inputs.get("classes") or [])
-    ENGINES["visualize.class"].check(Job("visualize.class", {"classes": classes}, s))
-    names = [class_names()[class_index(c)] for c in classes]
-    stem = f"{s.model}-class-{names[0].replace(' ', '_')}" + ("-etc" if len(names) > 1 else "")
+
+    def stem() -> str:  # once the check has known every class
+        from ..engines.visualize import class_index, class_names
+
+        names = [class_names()[class_index(c)] for c in classes]
+        return f"{s.model}-class-{names[0].replace(' ', '_')}" + ("-etc" if len(names) > 1 else "")
+
     _run("class", s, {"classes": classes}, opts, stem)
 
 
@@ -169,26 +171,24 @@ def viz_class(
     "dreamstyle visualize shift samples/cat.jpg --max-shift 0 --rotate 45",
 ))  # fmt: skip
 @guarded
-@shared(*ONE_PASS)
+@shared(*ONE_PASS, settings=ShiftSettings)
 def viz_shift(
-    image: Annotated[Optional[Path], typer.Argument(help="The photo to move the window over (with --from: the one recorded there).", show_default=False)] = None,
-    layers: Annotated[Optional[str], typer.Option(help="Layers whose maps to follow: block3,block8. [default: the last layer at each stride]")] = None,
-    max_shift: Annotated[Optional[int], typer.Option(help="Move the window right by 0 up to this many pixels. [default: 32]")] = None,
-    rotate: Annotated[Optional[float], typer.Option(help="Also turn it, reaching this many degrees at the end. [default: 0]")] = None,
-    scale: Annotated[Optional[float], typer.Option(help="Also zoom in, reaching this factor at the end. [default: 1]")] = None,
-    points: Annotated[Optional[int], typer.Option(help="Positions from start to end. [default: one per pixel of shift]")] = None,
+    image: Annotated[Optional[Path], typer.Argument(help=input_help(_engine("shift"), "image", recorded=True), show_default=False)] = None,
+    # Settings: their help and defaults are ShiftSettings' fields' (see options.shared).
+    layers: Optional[str] = None,
+    max_shift: Optional[int] = None,
+    rotate: Optional[float] = None,
+    scale: Optional[float] = None,
+    points: Optional[int] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Also print the numbers as JSON on stdout.")] = False,
     **opts: Any,
 ) -> None:
     """How the top class and each layer's maps follow a moving picture: one plot (bundled efficientnet-lite0 by default)."""
     import json
 
-    from ..settings import ShiftSettings
-
     s, inputs = _settings("shift", opts, {}, ShiftSettings, layers=layers, max_shift=max_shift, rotate=rotate, scale=scale, points=points)
     image = image or inputs.get("image")
-    stem = f"{Path(str(image)).stem}-shift" if image else "shift"
-    result = _run("shift", s, {"image": image}, opts, stem)
+    result = _run("shift", s, {"image": image}, opts, lambda: f"{Path(str(image)).stem}-shift")
     if json_out:
         typer.echo(json.dumps(result.image.info["dreamstyle"]["ran"]["measured"], indent=2))
 
@@ -198,17 +198,16 @@ def viz_shift(
     "dreamstyle visualize top block6:40 photos/ --top 16 --steps 256",
 ))  # fmt: skip
 @guarded
-@shared(*OPTIMISING, "max_pixels", *RUNNING)
+@shared(*OPTIMISING, "max_pixels", *RUNNING, settings=TopSettings)
 def viz_top(
     unit: Annotated[Optional[str], typer.Argument(metavar="LAYER:CHANNEL", help="The channel: block6:12.", show_default=False)] = None,
-    folder: Annotated[Optional[Path], typer.Argument(help="The pictures to search. What the network saw is cached in FOLDER/.dreamstyle-cache/, so another channel of the layer is quick.", show_default=False)] = None,
-    top: Annotated[Optional[int], typer.Option(help="How many pictures. [default: 9]")] = None,
-    chunk: Annotated[Optional[int], typer.Option(help="Pictures per forward pass. [default: 16]")] = None,
+    folder: Annotated[Optional[Path], typer.Argument(help=input_help(_engine("top"), "folder") + CACHED, show_default=False)] = None,
+    top: Optional[int] = None,  # TopSettings' fields, as `shift`'s above
+    chunk: Optional[int] = None,
     **opts: Any,
 ) -> None:
     """The pictures of FOLDER that excite a channel most, each cropped to its receptive field, beside its activation-maximisation image."""
-    from ..settings import TopSettings
-    from ..top import parse_unit
+    from ..engines.top import parse_unit
 
     s, inputs = _settings("top", opts, {}, TopSettings, top=top, chunk=chunk)
     layer, channel = parse_unit(unit) if unit else (inputs.get("layer"), inputs.get("channel"))

@@ -9,8 +9,8 @@ import typer
 
 from .app import app
 from .common import check_chatter, examples, execute, guarded, setting_flags, settings_for, show_settings
-from ..settings import DreamSettings
-from .options import Channels, Jitter, Layers, OctaveScale, Smooth, documented, shared
+from ..core.settings import DreamSettings
+from .options import input_help, shared
 
 
 @app.command("zoom", epilog=examples(
@@ -20,20 +20,22 @@ from .options import Channels, Jitter, Layers, OctaveScale, Smooth, documented, 
 ))
 @guarded
 @shared("model", "weights", "size", "steps", "lr", "seed", "preset", "device", "precision", "deterministic", "max_pixels",
-        "force", "quiet", "verbose", defaults=documented(DreamSettings))  # fmt: skip
+        "force", "quiet", "verbose", settings=DreamSettings)  # fmt: skip
 def zoom_cmd(
-    image: Annotated[Path, typer.Argument(help="The picture to start from.", show_default=False)],
+    image: Annotated[Path, typer.Argument(help=input_help("zoom", "image"), show_default=False)],
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="out.mp4, out.gif, or a folder for PNG frames (frame_00000.png …). [default: IMAGE-zoom.mp4 beside IMAGE]")] = None,
-    frames: Annotated[int, typer.Option(help="How many frames; frame 0 is the first dream.")] = 24,
-    zoom: Annotated[float, typer.Option(help="Scale per frame about the centre; below 1 zooms out.")] = 1.05,
-    rotate: Annotated[float, typer.Option(help="Degrees per frame, counter-clockwise.")] = 0.0,
+    # MotionSettings' zoom fields, with their defaults here (typer shows them); the zoom's own rate.
+    frames: int = 24,
+    zoom: float = 1.05,
+    rotate: float = 0.0,
     fps: Annotated[float, typer.Option(help="Frames per second of the output.")] = 12.0,
-    layers: Layers = None,
-    channels: Channels = None,
+    # Dream settings (DreamSettings' help), with the zoom's fewer octaves (engines/zoom.py ZOOM_OCTAVES).
+    layers: Optional[str] = None,
+    channels: Optional[str] = None,
     octaves: Annotated[Optional[int], typer.Option(help="Octave pyramid levels per frame. [default: 2]")] = None,
-    octave_scale: OctaveScale = None,
-    jitter: Jitter = None,
-    smooth: Smooth = None,
+    octave_scale: Optional[float] = None,
+    jitter: Optional[int] = None,
+    smooth: Optional[float] = None,
     **opts: Any,
 ) -> None:
     """The feedback zoom into a dream: dream IMAGE, zoom/rotate the dream about its centre, dream
@@ -41,11 +43,11 @@ def zoom_cmd(
 
     Dream settings as for `dream`, with fewer octaves: each frame starts from a dreamed one.
     """
-    from ..images import default_output_path
-    from ..inputs import Plan
-    from ..job import Job
-    from ..settings import MotionSettings
-    from ..zoom import ZOOM_OCTAVES
+    from ..media.images import default_output_path
+    from ..core.planning import Plan
+    from ..core.job import Job
+    from ..core.settings import MotionSettings
+    from ..engines.zoom import ZOOM_OCTAVES
 
     quiet, verbose = opts["quiet"], opts["verbose"]
     check_chatter(quiet, verbose)

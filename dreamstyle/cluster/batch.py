@@ -11,13 +11,13 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..batch import BatchResult
+from ..core.batch import BatchResult
 from ..errors import Interrupted, UserError
 from ..events import ItemDone, Listener, Reporter, Started
-from ..images import write_atomically
-from ..job import Job
-from ..settings import ClusterSettings
-from .probe import probes
+from ..media.images import write_atomically
+from ..core.job import Job
+from ..core.settings import ClusterSettings
+from .reach import probes
 from .session import RETRIES, Status, import_ray, joined
 
 
@@ -37,10 +37,6 @@ class ClusterResult(BatchResult):
         parts = ", ".join(f"{len(v)} on {node} pid {pid}" for (node, pid), v in per.items())
         mean = sum(s.seconds for s in ran) / len(ran)
         return f"{self.workers} workers: {parts}; {mean:.1f} s per item on a worker"
-
-
-def source_of(job: Job) -> str:
-    return str(next(iter(job.inputs.values())))
 
 
 def run_batch_on_ray(jobs: list[Job], cluster: ClusterSettings, *, on_event: Listener | None = None,
@@ -79,7 +75,7 @@ def run_batch_on_ray(jobs: list[Job], cluster: ClusterSettings, *, on_event: Lis
 
 
 def _take(status: Status, job: Job, count: int, force: bool, result: ClusterResult, report: Reporter) -> None:
-    out, source = Path(job.output), source_of(job)
+    out, source = Path(job.output), str(job.source)
     result.items.append(status)
     if status.status == "written" and status.data:
         try:

@@ -27,8 +27,8 @@ from pathlib import Path
 from PIL import Image
 
 from ..events import Listener, Reporter
-from ..images import SETTINGS_KEY, save_image
-from ..job import Job
+from ..media.images import SETTINGS_KEY, save_image
+from ..core.job import Job
 
 WARMUP = 3  # frames each chunk starts early: its temporal state's run-in, and the cross-fade
 CHUNKS_PER_WORKER = 2  # more chunks than workers: the fast ones take more, a lost chunk costs less
@@ -53,7 +53,7 @@ class Chunk:
         return [lead_name(n) for n in self.lead] + [frame_name(n) for n in self.frames]
 
 
-def split(count: int, workers: int, warmup: int = WARMUP, length: int | None = None) -> list[Chunk]:
+def split_clip(count: int, workers: int, warmup: int = WARMUP, length: int | None = None) -> list[Chunk]:
     """`count` frames as chunks of about `length` frames (default: CHUNKS_PER_WORKER chunks a
     worker, but at least 4 warm-ups long, so warming up costs at most a quarter more work), of
     near-equal lengths, each warmed up by up to `warmup` frames before it."""
@@ -76,9 +76,9 @@ def run_chunk(job: Job, chunk: Chunk, folder: Path | None, on_event: Listener | 
     """Frames `chunk.first - chunk.warmup` … `chunk.last - 1` of the clip `job`, each carrying
     the clip's Job with its frame number in the clip, as in a local run: saved in FOLDER under
     `chunk.names()`, or, without a folder, returned as PNG bytes in that order."""
-    from ..clip import clip_frames, open_source
-    from ..run import frame_runner, load
-    from ..video import Clip
+    from ..engines.clip import clip_frames, open_source
+    from ..core.runner import frame_runner, load
+    from ..media.video import Clip
 
     clip = open_source(job)
     begin = chunk.first - chunk.warmup

@@ -19,11 +19,11 @@ from pathlib import Path
 
 from ..errors import Interrupted, UserError
 from ..events import Finished, ItemDone, Listener, Reporter, Started
-from ..images import write_atomically
-from ..job import Job, Result
-from ..settings import ClusterSettings
-from .chunks import WARMUP, Chunk, join_frames, split
-from .probe import probes
+from ..media.images import write_atomically
+from ..core.job import Job, Result
+from ..core.settings import ClusterSettings
+from .chunks import WARMUP, Chunk, join_frames, split_clip
+from .reach import probes
 from .session import RETRIES, import_ray, joined
 
 
@@ -41,8 +41,8 @@ def run_clip_on_ray(job: Job, cluster: ClusterSettings, *, on_event: Listener | 
     that fails, or whose worker kept dying, fails the run once the others are done (they are
     kept for the next run). Ctrl-C (or `cancel`) raises `Interrupted` with `.path` the folder of
     finished frames."""
-    from ..clip import open_source
-    from ..video import check_output, write_frames
+    from ..engines.clip import open_source
+    from ..media.video import check_output, write_frames
 
     import_ray()
     start = time.perf_counter()
@@ -52,7 +52,7 @@ def run_clip_on_ray(job: Job, cluster: ClusterSettings, *, on_event: Listener | 
     parts = chunk_folder(job, out)
     failed: list[tuple[Chunk, str]] = []
     with joined(cluster) as session:
-        chunks = _chunks(parts, lambda: split(clip.count, session.pool.workers, warmup, chunk_frames))
+        chunks = _chunks(parts, lambda: split_clip(clip.count, session.pool.workers, warmup, chunk_frames))
         report(Started(job, clip.count, "frame", f"{job.engine} on ray"))
         todo: dict[int, Chunk] = {}
         for k, c in enumerate(chunks):

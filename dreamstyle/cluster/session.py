@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import Interrupted, UserError
-from ..settings import ClusterSettings
+from ..core.settings import ClusterSettings
 
 INSTALL = "pip install 'dreamstyle[ray]'"
 RETRIES = 2  # a row whose worker died is run again this many times, then reported lost

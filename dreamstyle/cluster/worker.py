@@ -20,9 +20,9 @@ from typing import Any
 
 from ..errors import UserError, as_user_error
 from ..events import Listener, Step
-from ..job import Job
-from ..run import loads, run
-from .probe import sees
+from ..core.job import Job
+from ..core.runner import loads, run
+from .reach import sees
 
 FIELDS = ("index", "status", "message", "node", "pid", "start", "seconds", "loads", "by", "data")
 

@@ -23,9 +23,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..errors import Interrupted, UserError
-from ..images import DEFAULT_MAX_PIXELS
-from ..job import SETTINGS, Job
-from ..settings import INIT_WORDS
+from ..media.images import DEFAULT_MAX_PIXELS
+from ..core import registry
+from ..core.job import Job
+from ..core.settings import INIT_WORDS
 from .files import Gallery, Uploads, gallery_id
 from .queue import Worker
 from .schema import STUDIO_ENGINES, schema
@@ -105,7 +106,7 @@ def create_app(out: Path, *, token: str | None = None, loopback: bool = True, ma
     gallery = Gallery(out, uploads)
 
     def runner(job: Job, *, on_event, cancel) -> str | None:
-        from ..run import run
+        from ..core.runner import run
 
         try:
             result = run(job, on_event=on_event, cancel=cancel)
@@ -272,8 +273,8 @@ def create_app(out: Path, *, token: str | None = None, loopback: bool = True, ma
 def _job_from(data: Any, uploads: Uploads, out: Path) -> Job:
     """A Job from the page's JSON: its inputs name uploads by id; defaults < preset < settings;
     the output is a new file in the output folder."""
-    from ..presets import merge
-    from ..settings import build
+    from ..core.presets import merge
+    from ..core.settings import build
 
     if not isinstance(data, dict):
         raise UserError("a job is a JSON object", "send engine, inputs and settings")
@@ -299,11 +300,10 @@ def _job_from(data: Any, uploads: Uploads, out: Path) -> Job:
     if "styles" in inputs:
         styles = inputs["styles"] if isinstance(inputs["styles"], list) else [inputs["styles"]]
         inputs["styles"] = [uploads.resolve(s, "styles") for s in styles]
-    cls = SETTINGS[engine]
-    values = merge(engine.split(".")[0], data.get("preset") or None, settings, cls.model)
+    spec = registry.engine(engine)
+    cls = spec.settings
+    values = merge(spec.preset, data.get("preset") or None, settings, cls.model)
     job = Job(engine, inputs, build(cls, {**values, "quiet": True}), output=str(out / f"{engine.replace('.', '-')}-{secrets.token_hex(4)}.png"))
-    from ..engines import ENGINES
-
-    ENGINES[engine].check(job)
+    registry.check(job)
     return job
 

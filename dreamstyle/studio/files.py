@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
-from ..images import DEFAULT_MAX_PIXELS, load_image, read_settings
-from ..inputs import IMAGE_SUFFIXES, image_files
-from ..job import Job
+from ..media.images import DEFAULT_MAX_PIXELS, load_image, read_settings
+from ..media.files import IMAGE_SUFFIXES, image_files
+from ..core.job import Job
 
 UPLOAD_PREFIX = "upload:"
 _ID = re.compile(r"^[0-9a-f]{16}$")
@@ -154,7 +154,7 @@ def _defaults_as_default(settings: dict[str, Any]) -> dict[str, Any]:
     """A job records the layers it ran with, defaults written out; to tweak and run again they
     go back to "the model's default", so picking another model in the form does not keep layers
     that model lacks."""
-    from ..backbones import MODELS
+    from ..models.backbones import MODELS
 
     info = MODELS.get(settings.get("model"))
     if info is None:

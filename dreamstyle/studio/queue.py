@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from ..errors import Interrupted, UserError
 from ..events import Event, ItemDone, Step
-from ..job import Job
+from ..core.job import Job
 
 LOG = logging.getLogger("dreamstyle.studio")
 PREVIEW_STEPS = 3  # a preview needs at least this many steps since the last one…

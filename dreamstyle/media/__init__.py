@@ -1,0 +1,1 @@
+"""Pictures and videos in and out, and the record of how an output was made."""

@@ -1,0 +1,48 @@
+"""What an output records of where it was made: the weights file's identity, the device,
+precision and versions. `run` alone asks for it, once per picture it finishes (core/runner.py)."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from typing import Any
+
+
+def ran(weights: str, device: str = "", precision: str = "") -> dict[str, Any]:
+    """The "ran" part of a record (core/job.py): the weights, their file's identity, the device,
+    the precision and the versions."""
+    import torch
+
+    from ..version import __version__
+
+    return {
+        "weights": weights,
+        "weights_file": weights_identity(weights),
+        "device": device,
+        "precision": precision,
+        "dreamstyle": __version__,
+        "torch": torch.__version__,
+    }
+
+
+def weights_identity(path: str) -> dict[str, Any] | None:
+    """Size and a SHA-256 prefix of the weights file: a path alone does not say which weights a
+    file held when the output was made, and a re-run elsewhere has a different path anyway."""
+    import os
+
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError, TypeError):
+        return None  # not a local file (no weights, or a name only)
+    return {"bytes": st.st_size, "sha256": _sha256_prefix(path, st.st_size, st.st_mtime_ns)}
+
+
+@functools.lru_cache(maxsize=8)
+def _sha256_prefix(path: str, size: int, mtime_ns: int) -> str:
+    # Keyed on size and mtime too, so snapshots of one run hash the file once but an edited
+    # file is hashed again.
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
