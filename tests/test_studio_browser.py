@@ -3,48 +3,22 @@ a style picture and watch it form, stop a second one, find both in the gallery a
 
 Runs Debian's chromium through Playwright (Playwright's own browser download cannot work offline).
 Without a browser the tests are skipped, except under CI, which installs chromium: there a missing
-browser fails.
-
-`docs/studio.png` is made by the same tooling:
-
-    DREAMSTYLE_SCREENSHOT=docs/studio.png .venv/bin/python -m pytest tests/test_studio_browser.py
-
-(or DREAMSTYLE_SCREENSHOT=1 for that default path).
+browser fails. The server, the browser and the form's moves are in studio_harness.py, which
+scripts/studio_screenshot.py (the docs' docs/studio.png) uses too.
 """
 
 from __future__ import annotations
 
 import base64
-import io
 import os
-import shutil
-import socket
-import tempfile
-import threading
-import time
-from pathlib import Path
 
 import pytest
+from studio_harness import SAMPLES, TIMEOUT_MS, browser, chromium, fill_style_form, make, open_page, serve_studio, tid
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "samples"
-BROWSER_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 # Big enough to watch on two CPU cores (previews come every 3 steps and 0.25 s at most), small
 # enough to finish in a few seconds.
 SIZE, STEPS = 96, 150
 LONG_STEPS = 5000  # the job that is stopped: it must still be running when Stop is pressed
-TIMEOUT_MS = 30_000
-
-
-def _chromium() -> str | None:
-    for candidate in (os.environ.get("DREAMSTYLE_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser",
-                      shutil.which("chromium"), shutil.which("chromium-browser"), shutil.which("google-chrome")):  # fmt: skip
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
 
 
 def _unavailable(reason: str):
@@ -58,67 +32,31 @@ def studio(tmp_path_factory):
     """The real studio app on a free loopback port, served from a thread; yields its URL and
     output folder."""
     pytest.importorskip("starlette")
-    uvicorn = pytest.importorskip("uvicorn")
-    from dreamstyle.studio.app import create_app
-
+    pytest.importorskip("uvicorn")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DREAMSTYLE_OFFLINE", "1")  # the jobs run in the server's thread, for the whole module
         mp.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch-home")))
         out = tmp_path_factory.mktemp("studio-out")
-        app = create_app(out)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="studio-test-server", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the studio server did not start")
-            time.sleep(0.05)
-        try:
-            yield {"url": f"http://127.0.0.1:{port}/", "out": out}
-        finally:
-            server.should_exit = True
-            thread.join(30)
-            sock.close()
+        with serve_studio(out) as url:
+            yield {"url": url, "out": out}
 
 
 @pytest.fixture(scope="module")
 def browser_context():
-    exe = _chromium()
+    exe = chromium()
     if exe is None:
         _unavailable("no chromium found (apt-get install chromium, or set DREAMSTYLE_CHROMIUM)")
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError:
         _unavailable("playwright is not installed (pip install playwright)")
-    with tempfile.TemporaryDirectory(prefix="studio-chromium-") as profile, sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            profile, executable_path=exe, args=BROWSER_ARGS, headless=True,
-            viewport={"width": 1280, "height": 860}, device_scale_factor=1,
-        )  # fmt: skip
-        context.set_default_timeout(TIMEOUT_MS)
+    with browser(exe) as context:
         yield context
-        context.close()
 
 
 @pytest.fixture(scope="module")
 def page(studio, browser_context):
-    page = browser_context.pages[0] if browser_context.pages else browser_context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
-    page.problems = problems
-    page.goto(studio["url"])
-    page.wait_for_selector("body[data-ready=true]")
-    return page
-
-
-def tid(name: str) -> str:
-    return f"[data-testid='{name}']"
+    return open_page(browser_context, studio["url"])
 
 
 def shown_errors(page) -> list[str]:
@@ -127,27 +65,6 @@ def shown_errors(page) -> list[str]:
 
 def dismiss_messages(page) -> None:
     page.evaluate("document.getElementById('messages').replaceChildren()")
-
-
-def fill_style_form(page, steps: int, size: int = SIZE) -> None:
-    page.select_option(tid("engine"), "style")
-    page.set_input_files(tid("input-content"), SAMPLES / "cat.jpg")
-    page.set_input_files(tid("input-styles"), SAMPLES / "swirls.jpg")
-    # Both pictures are on the server (a thumbnail with its upload id) before Make.
-    page.wait_for_selector(f"{tid('thumbs-content')} [data-upload]:not([data-upload=''])")
-    page.wait_for_selector(f"{tid('thumbs-styles')} [data-upload]:not([data-upload=''])")
-    page.select_option(tid("setting-model"), "efficientnet-lite0")
-    page.fill(tid("setting-size"), str(size))
-    page.fill(tid("setting-steps"), str(steps))
-
-
-def make(page) -> dict:
-    """Press Make; returns the JSON the page posted and the new job's id."""
-    with page.expect_response(lambda r: r.url.endswith("/api/jobs") and r.request.method == "POST") as posted:
-        page.click(tid("make"))
-    response = posted.value
-    assert response.status == 201, response.text()
-    return {"body": response.request.post_data_json, "id": response.json()["id"]}
 
 
 # Records every picture the live <img> shows: its preview number and a checksum of its pixels.
@@ -171,7 +88,7 @@ WATCH_LIVE = """() => {
 
 def test_make_watch_stop_gallery_again(studio, page):
     # --- Make: a style picture, cat × swirls, and its live preview --------------------------------
-    fill_style_form(page, STEPS)
+    fill_style_form(page, STEPS, SIZE)
     page.evaluate(WATCH_LIVE)
     first = make(page)
     body = first["body"]
@@ -342,41 +259,3 @@ def test_phone_width_is_one_column(studio, browser_context):
         assert make_box["width"] > 330
     finally:
         phone.close()
-
-
-@pytest.mark.skipif(not os.environ.get("DREAMSTYLE_SCREENSHOT"), reason="set DREAMSTYLE_SCREENSHOT=PATH (or 1) to write docs/studio.png")
-def test_screenshot(studio, page):
-    """docs/studio.png: the page mid-run, a style picture of the cat in the manner of swirls forming."""
-    target = os.environ["DREAMSTYLE_SCREENSHOT"]
-    target = ROOT / "docs" / "studio.png" if target == "1" else Path(target)
-    page.set_viewport_size({"width": 1280, "height": 1120})
-    page.reload()  # a fresh form: no refilled fields, "More settings" closed
-    page.wait_for_selector("body[data-ready=true]")
-    fill_style_form(page, 400, size=320)
-    page.fill(tid("setting-style_weight"), "30")
-    job = make(page)
-    page.wait_for_selector(f"{tid('live')}[data-job='{job['id']}']")
-    page.wait_for_function(
-        "() => { const t = document.querySelector(\"[data-testid='step']\").textContent.match(/step (\\d+) \\/ (\\d+)/);"
-        " const img = document.querySelector(\"[data-testid='live-image']\");"
-        " return t && Number(t[1]) >= 0.45 * Number(t[2]) && !img.classList.contains('stale'); }",
-        timeout=120_000,
-    )
-    page.evaluate("() => { window.scrollTo(0, 0); document.querySelector('.panel.make').scrollTop = 0; document.activeElement.blur(); }")
-    save_small_png(page.screenshot(), target)
-    page.click(tid("stop"))
-    page.wait_for_selector(f"{tid('live-state')}:is(.stopped, .done)")
-
-
-def save_small_png(png: bytes, target: Path) -> None:
-    """A screenshot in 256 colours, a third of the bytes: the page's flat colours (the most
-    frequent ones) are kept exactly, the rest of the palette is fitted to the pictures."""
-    from PIL import Image
-
-    with Image.open(io.BytesIO(png)) as shot:
-        img = shot.convert("RGB")
-    flat = [color for _, color in sorted(img.getcolors(1 << 24), reverse=True)[:96]]
-    fitted = img.quantize(256 - len(flat), method=Image.Quantize.MEDIANCUT).getpalette()[: 3 * (256 - len(flat))]
-    palette = Image.new("P", (1, 1))
-    palette.putpalette([v for color in flat for v in color] + fitted)
-    img.quantize(palette=palette, dither=Image.Dither.FLOYDSTEINBERG).save(target, optimize=True)
