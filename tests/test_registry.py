@@ -139,3 +139,16 @@ def test_engine_names_are_written_as_keys_in_one_module():
 def test_reading_the_registry_imports_no_torch():
     code = "import sys, dreamstyle.core.registry as r; r.engine_names(); assert 'torch' not in sys.modules, 'torch'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_the_architecture_page_shows_every_registration():
+    """docs/architecture.md's table names each engine with its call and the surfaces that offer it."""
+    rows = {line.split("|")[1].strip().strip("`"): line for line in (ROOT / "docs" / "architecture.md").read_text().splitlines()
+            if line.startswith("| `") and line.count("|") >= 10}  # fmt: skip
+    assert set(rows) == set(registry.ENGINES)
+    for spec in ENGINES:
+        cells = [c.strip() for c in rows[spec.name].split("|")[1:-1]]
+        assert cells[1] == f"`{spec.settings.__name__}`"
+        assert cells[5:8] == ["yes" if spec.studio else "no", "yes" if spec.cluster else "no", spec.preset or "—"], spec.name
+        if not spec.frames:
+            assert cells[8] == f"`{spec.call.removeprefix('dreamstyle.')}`"

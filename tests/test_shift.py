@@ -14,7 +14,7 @@ from torch import nn
 
 from dreamstyle import Backbone, Job, ShiftSettings, UserError
 from dreamstyle.core.runner import context_for
-from dreamstyle.engines.shift import measure_shift
+from dreamstyle.engines.shift_probe import measure_shift
 from helpers import LITE, SAMPLES, invoke
 
 EXACT = 1e-6

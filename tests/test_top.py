@@ -15,7 +15,7 @@ from dreamstyle import TopSettings, UserError
 from dreamstyle.core.runner import context_for
 from dreamstyle.media.images import read_settings
 from dreamstyle.optim.objectives import channel as channel_objective
-from dreamstyle.engines.top import CACHE, crop_box, parse_unit, scan, strongest
+from dreamstyle.engines.top_images import CACHE, crop_box, parse_unit, scan, strongest
 from dreamstyle.engines.visualize import render
 from helpers import invoke
 

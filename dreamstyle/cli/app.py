@@ -66,7 +66,7 @@ def version_callback(value: bool) -> None:
 
 
 @app.callback()
-def main(
+def global_options(
     version: Annotated[Optional[bool], typer.Option("--version", callback=version_callback, is_eager=True, help="Print the version and exit.")] = None,
 ) -> None:
     pass

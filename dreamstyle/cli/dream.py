@@ -14,7 +14,7 @@ from ..core.settings import DreamSettings
 from .options import CLUSTER, input_help, shared
 
 
-@app.command(epilog=examples(
+@app.command("dream", epilog=examples(
     "dreamstyle dream photo.jpg",
     "dreamstyle dream photo.jpg --model efficientnet-lite0 --size 320 --seed 0 -o out.png",
     "dreamstyle dream photo.jpg --preset swirls",
@@ -32,7 +32,7 @@ from .options import CLUSTER, input_help, shared
 @shared("output", "model", "weights", "size", "steps", "lr", "seed", "save_every", "preset", "device", "precision", "deterministic",
         "max_pixels", "temporal", "blend", "fps", "from_", "force", "quiet", "verbose", *CLUSTER,
         settings=DreamSettings, defaults={"output": "IMAGE-dream.png beside IMAGE (-2, -3 … if taken); a folder: FOLDER-dream/"})  # fmt: skip
-def dream(
+def dream_command(
     image: Annotated[Optional[Path], typer.Argument(help=input_help("dream", "image", recorded=True), show_default=False)] = None,
     # Settings: their help and defaults are DreamSettings' fields' (see options.shared).
     layers: Optional[str] = None,

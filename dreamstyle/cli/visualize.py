@@ -207,7 +207,7 @@ def viz_top(
     **opts: Any,
 ) -> None:
     """The pictures of FOLDER that excite a channel most, each cropped to its receptive field, beside its activation-maximisation image."""
-    from ..engines.top import parse_unit
+    from ..engines.top_images import parse_unit
 
     s, inputs = _settings("top", opts, {}, TopSettings, top=top, chunk=chunk)
     layer, channel = parse_unit(unit) if unit else (inputs.get("layer"), inputs.get("channel"))
