@@ -307,7 +307,7 @@ def build_architecture(name: str, size: int | None = None) -> Architecture:
             net = tvm.get_model(name, weights=None, **kw)
     except (AssertionError, ValueError, RuntimeError) as exc:  # e.g. a ViT's size not a multiple of its patch
         raise UserError(f"{name} cannot be built for {size}x{size} px ({exc})", f"use --size {native_size(name)}") from None
-    maker: Callable[[str, nn.Module], Architecture] = _vit if name.startswith("vit_") else _swin if name.startswith("swin") else _maxvit if name.startswith("maxvit") else split
+    maker: Callable[[str, nn.Module], Architecture] = _vit if name.startswith("vit_") else _swin if name.startswith("swin") else _maxvit if name.startswith("maxvit") else split_stages
     arch = maker(name, net)
     arch.native = native_size(name)
     return arch
