@@ -25,12 +25,15 @@ class Interrupted(Exception):
 
 
 class UserError(Exception):
-    """A problem with the user's input or environment, with a hint on how to fix it."""
+    """A problem with the user's input or environment, with a hint on how to fix it. `field`: the
+    setting or input it is about, where it is about one ("style_weight", "inputs.content",
+    "motion.frames"), so a form can point at it (the studio answers it beside error and hint)."""
 
-    def __init__(self, message: str, hint: str | None = None):
+    def __init__(self, message: str, hint: str | None = None, *, field: str | None = None):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.field = field
 
     def __str__(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message

@@ -27,6 +27,7 @@ def studio(
     see the picture change step by step, stop, queue, and go back to everything in the gallery."""
     import secrets
     import socket
+    import threading
     import webbrowser
 
     import uvicorn
@@ -51,4 +52,19 @@ def studio(
     typer.echo(f"dreamstyle studio: {url}  (pictures in {out.resolve()}; Ctrl-C to stop)", err=True)
     if open_browser:
         webbrowser.open(url)
-    uvicorn.run(create_app(out, token=token, loopback=loopback), host=host.strip("[]"), port=port, log_level="warning")
+    studio_app = create_app(out, token=token, loopback=loopback)
+    server = uvicorn.Server(uvicorn.Config(studio_app, host=host.strip("[]"), port=port, log_level="warning"))
+    exit_server = server.handle_exit
+
+    def handle_exit(sig, frame) -> None:
+        # Ctrl-C: the running job stops after its step (kept as interrupted, the queue stays on
+        # disk) and the open event streams end, so the server need not wait for the job to finish.
+        # From a thread: the signal may have interrupted the holder of the worker's lock.
+        threading.Thread(target=studio_app.state.worker.begin_close, daemon=True).start()
+        exit_server(sig, frame)
+
+    server.handle_exit = handle_exit
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn raises the signal it caught again once it has shut down
+        pass

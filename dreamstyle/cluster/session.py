@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import queue
 import threading
 import warnings
@@ -176,6 +177,36 @@ def _streamed(ds, cancel: threading.Event | None) -> Iterator[dict[str, Any]]:
         stop.set()
 
 
+# What Ray says, somewhere in the chain of a failed ray.init, when the cluster uses token
+# authentication (Ray 2.60's default for a `ray start` cluster) and did not get the right token.
+_TOKEN_REFUSED = ("InvalidAuthToken", "Unauthenticated", "authentication token is missing or incorrect")
+_TOKEN_NOT_FOUND = "no authentication token was found"
+_TOKEN_WHERE = "RAY_AUTH_TOKEN=TOKEN (or RAY_AUTH_TOKEN_PATH=FILE); `ray get-auth-token` on the head node prints it"
+
+
+def join_error(exc: BaseException, address: str | None) -> UserError:
+    """The one line for a ray.init that failed: a token problem says so and names the
+    environment variables Ray reads; only anything else is blamed on the address."""
+    where = address or "RAY_ADDRESS or this machine"
+    chain, seen = [], exc
+    while seen is not None and len(chain) < 8:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    text = "\n".join(f"{type(e).__name__}: {e}" for e in chain)
+    if _TOKEN_NOT_FOUND in text:
+        return UserError(f"could not join the Ray cluster at {where}: RAY_AUTH_MODE=token, but no Ray token was found",
+                         f"set {_TOKEN_WHERE}")  # fmt: skip
+    if any(type(e).__name__ == "AuthenticationError" for e in chain) or any(w.lower() in text.lower() for w in _TOKEN_REFUSED):
+        if os.environ.get("RAY_AUTH_MODE", "").strip().lower() == "token":
+            return UserError(f"the Ray cluster at {where} refused this machine's token (token authentication)",
+                             f"set the cluster's own token: {_TOKEN_WHERE}")  # fmt: skip
+        return UserError(f"the Ray cluster at {where} needs a token (token authentication), and none was sent",
+                         f"set RAY_AUTH_MODE=token and {_TOKEN_WHERE}")  # fmt: skip
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return UserError(f"could not join the Ray cluster at {where}: {first}",
+                     "check the address (`ray status` on the head node shows it), or leave --ray-address out to start one here")  # fmt: skip
+
+
 @contextlib.contextmanager
 def joined(s: ClusterSettings) -> Iterator[Session]:
     """The cluster `s` names, joined by ray.init's own rules when `s.address` is None
@@ -187,11 +218,8 @@ def joined(s: ClusterSettings) -> Iterator[Session]:
     if started:
         try:
             ray.init(address=s.address, log_to_driver=False, logging_level=logging.ERROR)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            where = s.address or "RAY_ADDRESS or this machine"
-            raise UserError(f"could not join the Ray cluster at {where}: {first}",
-                            "check the address (`ray status` on the head node shows it), or leave --ray-address out to start one here") from None  # fmt: skip
+        except (ConnectionError, RuntimeError, ValueError, ray.exceptions.RayError) as exc:  # RayError: AuthenticationError
+            raise join_error(exc, s.address) from None
     # Ray Data logs each tolerated failure with a traceback (the run reports those rows itself),
     # and, when a Ctrl-C has stopped a run under way, its threads' surprise at the shutdown.
     log = logging.getLogger("ray.data")

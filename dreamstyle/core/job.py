@@ -20,11 +20,12 @@ from ..errors import UserError, did_you_mean
 from . import registry
 from .settings import CommonSettings, MotionSettings, build
 from .locate import absolute
+from .validation import check_fields, check_inputs, check_text, shown
 
 # Version of the JSON below. Outputs of 0.1.0 carry no version and a flatter record; they are
 # read through `_from_v0` so pictures made then still re-run.
 SCHEMA = 1
-
+KEYS = ("schema", "engine", "inputs", "settings", "motion", "output", "ran")  # what to_dict writes
 
 
 @dataclass(frozen=True)
@@ -42,16 +43,34 @@ class Job:
     ran: Mapping[str, Any] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        cls = registry.engine(self.engine).settings
+        """Every value checked (validation.py), however the Job was made: a settings object
+        changed after it was built is checked again, as are the inputs against the registry."""
+        try:
+            spec = registry.engine(self.engine)
+        except UserError as exc:
+            exc.field = "engine"
+            raise
+        cls = spec.settings
         if not isinstance(self.settings, cls):
             raise UserError(f"a {self.engine} job needs {cls.__name__}, not {type(self.settings).__name__}",
-                            f"build it with dreamstyle.{cls.__name__}(…)")  # fmt: skip
-        if registry.ENGINES[self.engine].frames and self.motion is None:
+                            f"build it with dreamstyle.{cls.__name__}(…)", field="settings")  # fmt: skip
+        check_fields(self.settings)
+        if spec.frames and self.motion is None:
             object.__setattr__(self, "motion", MotionSettings())
+        if self.motion is not None:
+            if not isinstance(self.motion, MotionSettings):
+                raise UserError(f"a job's motion is MotionSettings, not {type(self.motion).__name__}", "build it with dreamstyle.MotionSettings(…)", field="motion")
+            check_fields(self.motion, MotionSettings.field_prefix)
+        if not isinstance(self.inputs, Mapping):
+            raise UserError(f"a job's inputs {shown(self.inputs)} is not a mapping of names to values", 'e.g. {"image": "photo.jpg"}', field="inputs")
         # Paths become strings here, so a Job built from Paths equals the one read back from JSON.
         object.__setattr__(self, "inputs", {k: _plain(v) for k, v in dict(self.inputs).items()})
+        check_inputs(self.engine, spec.inputs, self.inputs)
         if self.output is not None:
-            object.__setattr__(self, "output", str(self.output))
+            object.__setattr__(self, "output", _plain(self.output))
+            check_text("the job's output", self.output, "output", "give a file name as text, e.g. out.png")
+        if self.ran is not None and not isinstance(self.ran, Mapping):
+            raise UserError(f"a job's ran {shown(self.ran)} is not a mapping", "leave it out: run fills it in", field="ran")
 
     @property
     def is_clip(self) -> bool:
@@ -88,35 +107,46 @@ class Job:
         return json.dumps(self.to_dict(), sort_keys=True, indent=indent)
 
     @classmethod
-    def from_json(cls, data: str | Mapping[str, Any]) -> "Job":
-        """A Job from its JSON (text or parsed); the 0.1.0 record is read too."""
-        if isinstance(data, str):
+    def from_json(cls, data: str | bytes | Mapping[str, Any]) -> "Job":
+        """A Job from its JSON (text or parsed); the 0.1.0 record is read too. Anything else is
+        one UserError naming the field (validation.py), never another exception."""
+        hint = "pass the JSON that `dreamstyle info OUT --json` prints"
+        if isinstance(data, (str, bytes)):
             try:
                 data = json.loads(data)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"not a dreamstyle job: {exc}", "pass the JSON that `dreamstyle info OUT --json` prints") from None
+            except (ValueError, RecursionError) as exc:  # a JSONDecodeError, bad UTF-8, a 5000-digit number, deep nesting
+                raise UserError(f"not a dreamstyle job: {str(exc)[:200]}", hint) from None
         if not isinstance(data, Mapping):
-            raise UserError("not a dreamstyle job: expected a JSON object", "pass the JSON that `dreamstyle info OUT --json` prints")
+            raise UserError("not a dreamstyle job: expected a JSON object", hint)
         data = dict(data)
+        for key in data:
+            if key not in KEYS and not ("schema" not in data and isinstance(key, str)):  # 0.1.0 kept more at the top
+                raise UserError(f"unknown key {shown(key)} in the job", did_you_mean(str(key)[:200], KEYS), field=str(key)[:64])
+        for key in ("inputs", "settings", "motion", "ran"):
+            if data.get(key) is not None and not isinstance(data[key], Mapping):
+                raise UserError(f"the job's {key} {shown(data[key])} is not a JSON object", "only outputs of dreamstyle carry a job", field=key)
         if "schema" not in data:
             data = _from_v0(data)
-        if not isinstance(data["schema"], int) or data["schema"] > SCHEMA:
-            raise UserError(f"this job was written by a newer dreamstyle (schema {data['schema']})", "upgrade dreamstyle to read it")
+        schema = data["schema"]
+        if not isinstance(schema, int) or isinstance(schema, bool) or schema < 0:
+            raise UserError(f"the job's schema {shown(schema)} is not a version number", hint, field="schema")
+        if schema > SCHEMA:
+            raise UserError(f"this job was written by a newer dreamstyle (schema {shown(schema)})", "upgrade dreamstyle to read it", field="schema")
         engine = data.get("engine")
-        if engine not in registry.ENGINES:
-            raise UserError(f"unknown engine {engine!r} in the job", did_you_mean(str(engine), registry.ENGINES))
-        if not isinstance(data.get("settings"), Mapping):
-            raise UserError("the job carries no settings", "only outputs of dreamstyle carry a job")
+        if not isinstance(engine, str) or engine not in registry.ENGINES:
+            raise UserError(f"unknown engine {shown(engine)} in the job", did_you_mean(str(engine)[:200], registry.ENGINES), field="engine")
+        if data.get("settings") is None:
+            raise UserError("the job carries no settings", "only outputs of dreamstyle carry a job", field="settings")
         motion = data.get("motion")
-        if isinstance(motion, Mapping) and "temporal" not in motion:
+        if motion is not None and "temporal" not in motion:
             # Written before optical flow: its clips ran on blending alone.
             motion = {**motion, "temporal": "blend"}
         return cls(
             engine=engine,
             inputs=dict(data.get("inputs") or {}),
-            settings=build(registry.ENGINES[engine].settings, dict(data["settings"])),
+            settings=build(registry.ENGINES[engine].settings, data["settings"]),
             output=data.get("output"),
-            motion=MotionSettings(**motion) if isinstance(motion, Mapping) else None,
+            motion=build(MotionSettings, motion) if motion is not None else None,
             ran=data.get("ran"),
         )
 

@@ -18,13 +18,10 @@ from ..errors import UserError, did_you_mean
 from ..models.names import DEVICES, MODEL_NAMES, PRECISIONS  # noqa: F401  (read from here by the surfaces)
 # Re-exported: the parsers lived here, and callers import them from here.
 from .parsing import parse_float_list, parse_int_list, parse_layers  # noqa: F401
+from .validation import check_fields, flag, settings_from
 
 MAX_SIZE = 16384  # beyond this an image is a tiling job, not a single pass
 AUTO = "auto"
-
-
-def flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
 
 
 def setting(default: Any = None, help: str = "", *, shown: str | None = None) -> Any:
@@ -60,8 +57,8 @@ class CommonSettings:
     max_pixels: int | None = setting(178_956_970, "Refuse input images with more pixels than this (decompression-bomb guard).")
 
     def __post_init__(self) -> None:
-        # Validate on construction too, so DreamSettings(octaves=0) fails where it is written.
-        self.validate()
+        # Checked on construction too (types, then validate()), so DreamSettings(octaves=0) fails where it is written.
+        check_fields(self)
 
     def validate(self) -> None:
         if isinstance(self.steps, str):
@@ -322,8 +319,12 @@ class MotionSettings:
     # Earlier frames held to, nearest first, e.g. [1, 2, 4]; None: t-1 only. The CLI's flag sets LONG_TERM.
     long_term: list[int] | None = setting(None, "Video, style, flow: hold each frame to frames t-1, t-2 and t-4 (Ruder et al.'s long-term consistency): what an object hid comes back as it was.")
     passes: int = setting(1, "Video, style, flow: alternating backward/forward passes over the clip, each of --steps per frame (final renders).")
+    field_prefix = "motion."  # how UserError.field names these
 
     def __post_init__(self) -> None:
+        check_fields(self, self.field_prefix)
+
+    def validate(self) -> None:
         if not 1 <= self.frames <= 100_000:
             raise UserError(f"--frames {self.frames} is out of range", "use 1 up to 100000")
         if not 0.5 <= self.zoom <= 2.0:
@@ -364,6 +365,9 @@ class ClusterSettings:
     gpus_per_worker: float | None = setting(None, "With --backend ray: GPUs each worker takes (0.5: two share one; 0: CPU workers).", shown="1 where the cluster has GPUs, else 0")
 
     def __post_init__(self) -> None:
+        check_fields(self)
+
+    def validate(self) -> None:
         if self.backend not in BACKENDS:
             raise UserError(f"unknown backend {self.backend!r}", did_you_mean(self.backend, BACKENDS))
         given = [flag(k) for k in ("address", "workers", "gpus_per_worker") if getattr(self, k) is not None]
@@ -381,19 +385,6 @@ class ClusterSettings:
 
 
 def build(cls: type, values: dict[str, Any]) -> Any:
-    """A validated settings object; unknown keys are refused with a did-you-mean."""
-    names = [f.name for f in dataclasses.fields(cls)]
-    for key in values:
-        if key not in names:
-            raise UserError(f"unknown setting {key!r}", did_you_mean(key, names))
-    values = dict(values)
-    steps = values.get("steps")
-    if isinstance(steps, str) and steps.strip().lstrip("-").isdigit():  # the CLI passes text: "200" or "auto"
-        values["steps"] = int(steps)
-    if "channels" in values:
-        values["channels"] = parse_int_list(values["channels"])
-    if "scales" in values:
-        values["scales"] = parse_int_list(values["scales"], "--scales")
-    if "style_blend" in values:
-        values["style_blend"] = parse_float_list(values["style_blend"], "--style-blend")
-    return cls(**values)
+    """A checked settings object (validation.py): unknown keys refused with a did-you-mean, the
+    command line's text parsed, every field's type, range and choice checked, as `Job` does."""
+    return settings_from(cls, values)

@@ -4,6 +4,10 @@ Safety as trusted local tools do it (Jupyter, ComfyUI): served on 127.0.0.1 unle
 otherwise, where a Host check stops DNS rebinding; on any other address a token is required;
 state-changing requests from another Origin are refused, so a web page cannot queue jobs on a
 user's machine; uploads are capped; files are named by opaque ids only.
+
+Under bad requests and load: a job is checked in full before it is queued (jobs.py); every error
+is JSON, a bug's too (errors.py); waiting jobs and event streams are capped here, kept uploads in
+files.py.
 """
 
 from __future__ import annotations
@@ -11,37 +15,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
-import secrets
 from pathlib import Path
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..errors import Interrupted, UserError
 from ..media.images import DEFAULT_MAX_PIXELS
-from ..core import registry
 from ..core.job import Job
-from ..core.settings import INIT_WORDS
-from .files import Gallery, Uploads, gallery_id
+from .errors import HANDLERS, JSON, Catch, Refused, Stream, dumps, error, media_type, read_json, user_error
+from .files import Gallery, StoreFull, Uploads, gallery_id
+from .jobs import checked_job, flat, uploads_of
 from .queue import Worker
-from .schema import STUDIO_ENGINES, schema
+from .store import open_store
+from .schema import schema
 
 STATIC = Path(__file__).parent / "static"
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+MAX_QUEUED = 100  # jobs waiting to run; one more is refused (429)
+MAX_WATCHERS = 32  # event streams open on one job; one more is refused (429)
+MAX_ALL_WATCHERS = 256  # event streams open on all jobs together
 COOKIE = "dreamstyle_token"
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-# Settings that would name a file on the server: the page names files by upload id instead.
-FILE_SETTINGS = ("guide", "init")
-
-
-def error(status: int, message: str, hint: str | None = None) -> JSONResponse:
-    return JSONResponse({"error": message, "hint": hint}, status_code=status)
 
 
 def hostname(host: str) -> str:
@@ -84,7 +83,7 @@ class Guard:
             return error(403, "this studio needs its token", "open the URL with ?token=… that `dreamstyle studio` printed")
         if request.method not in SAFE_METHODS:
             origin = request.headers.get("origin")
-            own = f"{request.url.scheme}://{request.headers.get('host', '')}"
+            own = f"{request.scope.get('scheme', 'http')}://{request.headers.get('host', '')}"  # request.url fails on a bad Host
             if (origin is not None and origin != own) or request.headers.get("sec-fetch-site") == "cross-site":
                 return error(403, "requests from another site are refused", "use the studio's own page, or a script without an Origin header")
         return None
@@ -115,18 +114,27 @@ def create_app(out: Path, *, token: str | None = None, loopback: bool = True, ma
             raise
         return gallery_id(Path(result.output).name)
 
-    worker = Worker(runner)
+    worker = Worker(runner, store=open_store(out))  # the queue kept in OUT/.dreamstyle/, taken back here
+    # The upload store's cap never removes what a job the worker knows needs (to run, or to run
+    # again), and removes what the gallery's pictures name only after everything else.
+    uploads.needed = lambda: uploads_of([e.job for e in list(worker.entries.values()) if e.job is not None], uploads)
+    uploads.named = lambda: [r for i in gallery.items() for r in flat(i["again"]["inputs"].values())]
 
     async def page(request: Request) -> Response:
         return FileResponse(STATIC / "index.html", headers={"cache-control": "no-store"})
 
     async def get_schema(request: Request) -> Response:
-        return JSONResponse(await asyncio.to_thread(schema))
+        return JSON(await asyncio.to_thread(schema))
 
     async def upload(request: Request) -> Response:
+        if media_type(request) not in ("multipart/form-data", "application/x-www-form-urlencoded"):  # a form without a file: 400
+            return error(415, f"an upload is sent as multipart/form-data, not as {media_type(request) or 'a body without a Content-Type'}",
+                         "send the picture as the form field `file` (curl -F file=@PICTURE)")  # fmt: skip
         length = request.headers.get("content-length")
         if length is None:
             return error(411, "an upload needs a Content-Length", "send the file as multipart/form-data")
+        if not length.isdigit():
+            return error(400, f"Content-Length {length!r} is not a number")
         if int(length) > max_upload_bytes:
             return error(413, f"the upload is {int(length):,} bytes, over the studio's {max_upload_bytes:,}", "send a smaller picture")
         try:
@@ -141,8 +149,10 @@ def create_app(out: Path, *, token: str | None = None, loopback: bool = True, ma
             return error(413, f"the upload is {len(data):,} bytes, over the studio's {max_upload_bytes:,}", "send a smaller picture")
         try:
             info = await asyncio.to_thread(uploads.add, data, file.filename or "upload")
+        except StoreFull as exc:
+            return user_error(exc, 507)
         except UserError as exc:
-            return error(413 if "too large" in exc.message else 400, exc.message, exc.hint)
+            return user_error(exc, 413 if "too large" in exc.message else 400)
         return JSONResponse(info, status_code=201)
 
     async def get_upload(request: Request) -> Response:
@@ -151,53 +161,76 @@ def create_app(out: Path, *, token: str | None = None, loopback: bool = True, ma
         except KeyError:
             return error(404, "no such upload")
 
+    entering = [0]  # jobs past the queue's cap check, not yet in the queue (submit writes to disk in a thread)
+
+    @contextlib.contextmanager
+    def room_in_queue():
+        if len(worker.pending) + entering[0] >= MAX_QUEUED:
+            raise Refused(429, f"{MAX_QUEUED} jobs are already waiting to run", "wait for some to end, or stop some (POST /api/jobs/ID/stop)",
+                          headers={"Retry-After": "10"})  # fmt: skip
+        entering[0] += 1
+        try:
+            yield
+        finally:
+            entering[0] -= 1
+
     async def submit(request: Request) -> Response:
-        try:
-            data = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return error(400, "the body is not JSON", "send a Job's JSON: engine, inputs, settings")
-        try:
-            job = _job_from(data, uploads, out)
-        except UserError as exc:
-            return error(400, exc.message, exc.hint)
-        entry = worker.submit(job)
-        return JSONResponse({"id": entry.id}, status_code=201)
+        data = await read_json(request)  # 415, 413 or 400 when it is not a job's JSON
+        job = checked_job(data, uploads, out)  # 400 {"error", "hint", "field"} when it is not a good job
+        with room_in_queue():
+            try:
+                entry = await asyncio.to_thread(worker.submit, job)  # on disk before the 201
+            except UserError as exc:
+                return error(507, exc.message, exc.hint)
+        return JSON({"id": entry.id}, status_code=201)
 
     def entry_of(request: Request):
         return worker.get(request.path_params["id"])
 
     async def jobs(request: Request) -> Response:
-        return JSONResponse({"jobs": worker.listing()})
+        return JSON({"jobs": worker.listing()})
 
     async def job_status(request: Request) -> Response:
         try:
             e = entry_of(request)
         except KeyError:
             return error(404, "no such job")
-        return JSONResponse(e.status(worker.position(e.id)))
+        return JSON(e.status(worker.position(e.id)))  # JSON: a diverged loss (NaN) is sent as null
+
+    watching: dict[str, int] = {}  # open event streams by job id (no key once none is open)
 
     async def events(request: Request) -> Response:
         try:
             e = entry_of(request)
         except KeyError:
             return error(404, "no such job")
+        if watching.get(e.id, 0) >= MAX_WATCHERS or sum(watching.values()) >= MAX_ALL_WATCHERS:
+            many = f"{MAX_WATCHERS} event streams are open on this job" if watching.get(e.id, 0) >= MAX_WATCHERS else \
+                f"{MAX_ALL_WATCHERS} event streams are open"  # fmt: skip
+            return error(429, many, "close one, or poll GET /api/jobs/ID instead", headers={"Retry-After": "5"})
+        watching[e.id] = watching.get(e.id, 0) + 1
+
+        def done() -> None:
+            watching[e.id] -= 1
+            if not watching[e.id]:
+                del watching[e.id]
 
         async def stream():
             sent, idle = 0, 0.0
             while True:
                 batch = e.events[sent:]
                 for name, payload in batch:
-                    yield f"event: {name}\ndata: {json.dumps(payload)}\n\n"
+                    yield f"event: {name}\ndata: {dumps(payload)}\n\n"
                 sent += len(batch)
-                if e.finished and sent >= len(e.events):
-                    return
+                if (e.finished or (worker.closing and e.state == "queued")) and sent >= len(e.events):
+                    return  # ended, or waiting in a studio that is closing (Ctrl-C need not wait for it)
                 idle = 0.0 if batch else idle + 0.05
                 if idle >= 15:  # a comment now and then keeps proxies from closing a quiet stream
                     yield ": still here\n\n"
                     idle = 0.0
                 await asyncio.sleep(0.05)
 
-        return StreamingResponse(stream(), media_type="text/event-stream", headers={"cache-control": "no-store"})
+        return Stream(stream(), done, media_type="text/event-stream", headers={"cache-control": "no-store"})
 
     async def preview(request: Request) -> Response:
         try:
@@ -222,12 +255,23 @@ def create_app(out: Path, *, token: str | None = None, loopback: bool = True, ma
 
     async def stop(request: Request) -> Response:
         try:
-            return JSONResponse({"state": worker.stop(request.path_params["id"])})
+            return JSON({"state": worker.stop(request.path_params["id"])})
         except KeyError:
             return error(404, "no such job")
 
+    async def again(request: Request) -> Response:
+        """POST /api/jobs/{id}/again or /resume: a copy of an ended job, queued (see queue.py)."""
+        try:
+            with room_in_queue():
+                entry, resumed = await asyncio.to_thread(worker.again, request.path_params["id"], request.url.path.endswith("/resume"))
+        except KeyError:
+            return error(404, "no such job")
+        except UserError as exc:
+            return error(409, exc.message, exc.hint)
+        return JSONResponse({"id": entry.id, "resumed": resumed}, status_code=201)
+
     async def gallery_list(request: Request) -> Response:
-        return JSONResponse({"items": await asyncio.to_thread(gallery.items)})
+        return JSON({"items": await asyncio.to_thread(gallery.items)})
 
     async def gallery_image(request: Request) -> Response:
         try:
@@ -248,7 +292,7 @@ def create_app(out: Path, *, token: str | None = None, loopback: bool = True, ma
         yield
         await asyncio.to_thread(worker.close)
 
-    app = Starlette(lifespan=lifespan, routes=[
+    app = Starlette(lifespan=lifespan, exception_handlers=HANDLERS, routes=[
         Route("/", page),
         Route("/api/schema", get_schema),
         Route("/api/uploads", upload, methods=["POST"]),
@@ -260,50 +304,14 @@ def create_app(out: Path, *, token: str | None = None, loopback: bool = True, ma
         Route("/api/jobs/{id}/preview", preview),
         Route("/api/jobs/{id}/result", result),
         Route("/api/jobs/{id}/stop", stop, methods=["POST"]),
+        Route("/api/jobs/{id}/again", again, methods=["POST"]),
+        Route("/api/jobs/{id}/resume", again, methods=["POST"]),
         Route("/api/gallery", gallery_list),
         Route("/api/gallery/{id}/image", gallery_image),
         Route("/api/gallery/{id}/input", gallery_input),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ])  # fmt: skip
     app.add_middleware(Guard, token=token, loopback=loopback)
+    app.add_middleware(Catch)  # outermost: whatever escapes anything else is a JSON 500, logged
     app.state.worker, app.state.gallery, app.state.uploads, app.state.out = worker, gallery, uploads, out
     return app
-
-
-def _job_from(data: Any, uploads: Uploads, out: Path) -> Job:
-    """A Job from the page's JSON: its inputs name uploads by id; defaults < preset < settings;
-    the output is a new file in the output folder."""
-    from ..core.presets import merge
-    from ..core.settings import build
-
-    if not isinstance(data, dict):
-        raise UserError("a job is a JSON object", "send engine, inputs and settings")
-    engine = data.get("engine")
-    if engine not in STUDIO_ENGINES:
-        raise UserError(f"the studio does not run {engine!r}", "use one of: " + ", ".join(STUDIO_ENGINES))
-    if data.get("motion") is not None:
-        raise UserError("the studio makes pictures, not videos", "run clips and zooms with the command line")
-    settings = data.get("settings") or {}
-    inputs = data.get("inputs") or {}
-    if not isinstance(settings, dict) or not isinstance(inputs, dict):
-        raise UserError("inputs and settings must be JSON objects", 'e.g. {"inputs": {"image": "upload:ID"}, "settings": {"steps": 20}}')
-    if settings.get("weights"):
-        raise UserError("the studio does not load weights files named by a page", "start it where the weights are cached, or use the command line's --weights")
-    settings = {k: v for k, v in settings.items() if k != "quiet"}
-    for key in FILE_SETTINGS:
-        value = settings.get(key)
-        if isinstance(value, str) and (key == "guide" or value not in INIT_WORDS):
-            settings[key] = uploads.resolve(value, f"--{key}")
-    for key in ("image", "content"):
-        if key in inputs:
-            inputs[key] = uploads.resolve(inputs[key], key)
-    if "styles" in inputs:
-        styles = inputs["styles"] if isinstance(inputs["styles"], list) else [inputs["styles"]]
-        inputs["styles"] = [uploads.resolve(s, "styles") for s in styles]
-    spec = registry.engine(engine)
-    cls = spec.settings
-    values = merge(spec.preset, data.get("preset") or None, settings, cls.model)
-    job = Job(engine, inputs, build(cls, {**values, "quiet": True}), output=str(out / f"{engine.replace('.', '-')}-{secrets.token_hex(4)}.png"))
-    registry.check(job)
-    return job
-

@@ -3,15 +3,25 @@
 Uploads live in OUT/.uploads (hidden, so the gallery does not list them) under random ids. The
 gallery is every picture in OUT that carries a Job, made by the studio or by the CLI; its id is a
 hash of the file's name, looked up by listing the folder, so no request ever names a path.
+
+The uploads are a store of bounded size: past MAX_UPLOADS files or MAX_UPLOAD_STORE bytes the
+oldest are removed to make room, first those no job and no gallery picture names, then those only
+gallery pictures name (their before/after loses its "before"); an upload that a job the studio
+holds needs (waiting, running, or ended and remembered for Again) is never removed, and when only
+those are left a new upload is refused (StoreFull, 507).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import re
 import secrets
+import threading
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable
 
 from ..errors import UserError
 from ..media.images import DEFAULT_MAX_PIXELS, load_image, read_settings
@@ -19,18 +29,37 @@ from ..media.files import IMAGE_SUFFIXES, image_files
 from ..core.job import Job
 
 UPLOAD_PREFIX = "upload:"
-_ID = re.compile(r"^[0-9a-f]{16}$")
+MAX_UPLOADS = 1000  # uploads kept at most…
+MAX_UPLOAD_STORE = 2 * 1024**3  # …and bytes: past either, the oldest unused ones go
+LOG = logging.getLogger("dreamstyle.studio")
+_ID = re.compile(r"[0-9a-f]{16}")
+
+
+class StoreFull(UserError):
+    """No room for an upload: every kept upload is one a job the studio holds needs."""
 
 
 class Uploads:
-    def __init__(self, folder: Path, max_pixels: int | None = DEFAULT_MAX_PIXELS):
+    """`needed()`: the "upload:ID"s that must stay (the jobs the studio holds); `named()`: those
+    gallery pictures name, removed only after every other one. The app sets both."""
+
+    def __init__(self, folder: Path, max_pixels: int | None = DEFAULT_MAX_PIXELS, *, max_files: int = MAX_UPLOADS,
+                 max_bytes: int = MAX_UPLOAD_STORE):  # fmt: skip
         self.folder = folder
         self.max_pixels = max_pixels
+        self.max_files, self.max_bytes = max_files, max_bytes
+        self.needed: Callable[[], Iterable[str]] = lambda: ()
+        self.named: Callable[[], Iterable[str]] = lambda: ()
+        self._lock = threading.Lock()
         folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob(".*"):  # hidden: the temporary files of a studio killed mid-upload
+            with contextlib.suppress(OSError):
+                if stale.is_file() and stale.stat().st_mtime < time.time() - 3600:  # not another studio's under way
+                    stale.unlink()
 
     def add(self, data: bytes, name: str) -> dict[str, Any]:
-        """Keep an uploaded picture if it is one (the CLI's decoding and pixel limit); a UserError
-        says why not."""
+        """Keep an uploaded picture if it is one (the CLI's decoding and pixel limit), making room
+        for it; a UserError says why not (StoreFull: no room)."""
         uid = secrets.token_hex(8)
         suffix = Path(name).suffix.lower()
         tmp = self.folder / f".{uid}.tmp{suffix if suffix in IMAGE_SUFFIXES else ''}"
@@ -41,15 +70,53 @@ class Uploads:
             tmp.unlink(missing_ok=True)
             # The temp name means nothing to the person who uploaded: say it of their file.
             raise UserError(exc.message.replace(str(tmp), repr(name)), exc.hint) from None
+        except Exception as exc:  # a decoder's failure no check foresaw: still the file's fault
+            tmp.unlink(missing_ok=True)
+            LOG.warning("an upload failed to decode:", exc_info=True)
+            raise UserError(f"{name!r} could not be decoded as a picture ({type(exc).__name__})", "send a PNG, JPEG or WebP") from None
         # Kept as PNG whatever came in: one decoder for everything later, and no format quirks.
-        path = self.folder / f"{uid}.png"
-        picture.rgb.save(path) if picture.alpha is None else _with_alpha(picture).save(path)
-        tmp.unlink(missing_ok=True)
+        path, staged = self.folder / f"{uid}.png", self.folder / f".{uid}.staged.png"
+        try:
+            picture.rgb.save(staged) if picture.alpha is None else _with_alpha(picture).save(staged)
+            with self._lock:
+                self._make_room(staged.stat().st_size)
+                staged.rename(path)
+        finally:
+            tmp.unlink(missing_ok=True)
+            staged.unlink(missing_ok=True)
         return {"id": uid, "name": name, "width": picture.rgb.width, "height": picture.rgb.height}
+
+    def _make_room(self, size: int) -> None:
+        """Remove the oldest uploads until one more of `size` bytes fits the caps."""
+        kept = []
+        for p in self.folder.glob("*.png"):
+            if not _ID.fullmatch(p.stem):
+                continue
+            try:
+                st = p.stat()
+            except FileNotFoundError:
+                continue
+            kept.append((st.st_mtime, p, st.st_size))
+        files, total = len(kept) + 1, sum(k[2] for k in kept) + size
+        if files <= self.max_files and total <= self.max_bytes:
+            return
+        needed = {r[len(UPLOAD_PREFIX):] for r in self.needed()}
+        named = {r[len(UPLOAD_PREFIX):] for r in self.named() if isinstance(r, str) and r.startswith(UPLOAD_PREFIX)}
+        order = sorted((p.stem in named, mtime, p, n) for mtime, p, n in kept if p.stem not in needed)
+        for _, _, p, n in order:
+            if files <= self.max_files and total <= self.max_bytes:
+                break
+            p.unlink(missing_ok=True)
+            files, total = files - 1, total - n
+            LOG.info("upload store full: removed the upload %s", p.stem)
+        if files > self.max_files or total > self.max_bytes:
+            raise StoreFull(f"no room for the upload: the studio keeps at most {self.max_files:,} uploads and {self.max_bytes:,} bytes, "
+                            "and every one kept is needed by a job it holds",
+                            "wait for the queue to run, or stop some jobs")  # fmt: skip
 
     def path(self, uid: str) -> Path:
         path = self.folder / f"{uid}.png"
-        if not _ID.match(uid) or not path.is_file():
+        if not isinstance(uid, str) or not _ID.fullmatch(uid) or not path.is_file():
             raise KeyError(uid)
         return path
 
@@ -67,7 +134,7 @@ class Uploads:
         if not isinstance(path, str):
             return None
         p = Path(path)
-        if p.parent.resolve() == self.folder.resolve() and _ID.match(p.stem):
+        if p.parent.resolve() == self.folder.resolve() and _ID.fullmatch(p.stem):
             return UPLOAD_PREFIX + p.stem
         return None
 
@@ -89,23 +156,26 @@ class Gallery:
         self._cache: dict[tuple[str, int, int], dict[str, Any] | None] = {}
 
     def items(self) -> list[dict[str, Any]]:
-        """Every picture in the folder that carries a Job, newest first."""
-        found = []
+        """Every picture in the folder that carries a Job, newest first. What is read of each is
+        kept while the file stays as it is, and forgotten when it changes or goes."""
+        found, seen = [], {}
         for path in image_files(self.folder):
-            item = self._item(path)
+            key, item = self._item(path)
+            seen[key] = item
             if item is not None:
                 found.append(item)
+        self._cache = seen
         return sorted(found, key=lambda i: (i["created"], i["name"]), reverse=True)
 
     def path(self, gid: str) -> Path:
-        if _ID.match(gid):
+        if _ID.fullmatch(gid):
             for path in image_files(self.folder):
                 if gallery_id(path.name) == gid:
                     return path
         raise KeyError(gid)
 
     def item(self, gid: str) -> dict[str, Any]:
-        item = self._item(self.path(gid))
+        _, item = self._item(self.path(gid))
         if item is None:
             raise KeyError(gid)
         return item
@@ -118,12 +188,16 @@ class Gallery:
             raise KeyError(gid)
         return self.uploads.path(first[len(UPLOAD_PREFIX):])
 
-    def _item(self, path: Path) -> dict[str, Any] | None:
-        st = path.stat()
+    def _item(self, path: Path) -> tuple[tuple[str, int, int], dict[str, Any] | None]:
+        try:
+            st = path.stat()
+        except OSError:  # gone since the folder was listed
+            return (path.name, 0, 0), None
         key = (path.name, st.st_mtime_ns, st.st_size)
-        if key not in self._cache:
-            self._cache[key] = self._read(path, st.st_mtime)
-        return self._cache[key]
+        cache = self._cache
+        if key not in cache:
+            cache[key] = self._read(path, st.st_mtime)
+        return key, cache[key]
 
     def _read(self, path: Path, mtime: float) -> dict[str, Any] | None:
         try:
@@ -131,6 +205,9 @@ class Gallery:
             job = Job.from_json(record)
         except UserError:
             return None  # not made by dreamstyle, or by a version this one cannot read
+        except Exception:  # a file no reader foresaw (half-written by another program, …): not listed
+            LOG.warning("the gallery skips %s:", path.name, exc_info=True)
+            return None
         gid = gallery_id(path.name)
         again = {k: (self.uploads.ref_of(v) if k in ("image", "content") else
                      [self.uploads.ref_of(s) for s in v] if k == "styles" and isinstance(v, list) else v)

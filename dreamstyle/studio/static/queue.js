@@ -1,5 +1,7 @@
 // The Queue: polled job list updated in place, Cancel/Stop per job, following whatever runs, and
-// noticing jobs that end (a failure of this page's job is reported, the gallery refreshed).
+// noticing jobs that end (a failure of this page's job is reported, the gallery refreshed). A job
+// the studio was closed or killed under stays listed as interrupted, with Resume / Again / Dismiss,
+// until one of them is pressed.
 
 import { api, report, say } from "./api.js";
 import { refreshGallery } from "./gallery.js";
@@ -17,10 +19,11 @@ export async function refreshQueue() {
     return;
   }
   const active = jobs.filter(j => !FINAL.includes(j.state));
+  const shown = [...active, ...jobs.filter(j => j.state === "interrupted" && !j.next && !j.dismissed)];
   // Updated in place, so a Cancel button is not swapped out under the pointer every poll.
   const list = $("#queue");
   const old = new Map([...list.children].map(li => [li.dataset.id, li]));
-  active.forEach((j, i) => {
+  shown.forEach((j, i) => {
     let li = old.get(j.id);
     if (!li || li.dataset.state !== j.state) {
       const fresh = queueItem(j);
@@ -31,7 +34,7 @@ export async function refreshQueue() {
     if (list.children[i] !== li) list.insertBefore(li, list.children[i]);
   });
   for (const li of old.values()) li.remove();
-  $("#queue-empty").hidden = active.length > 0;
+  $("#queue-empty").hidden = shown.length > 0;
 
   // Follow whatever runs when nothing (or only a waiting job) is followed.
   const running = jobs.find(j => j.state === "running");
@@ -56,10 +59,42 @@ export async function refreshQueue() {
 
 function queueProgress(j) {
   if (j.state === "running") return j.total ? `step ${j.step} / ${j.total}` : "starting";
+  if (j.state === "interrupted") return j.total ? `interrupted at step ${j.step} / ${j.total}` : "interrupted";
   return j.position != null ? `#${j.position + 1} in line` : j.state;
 }
 
+// Resume (from the picture so far, where the engine can start from one) or Again: a new job.
+async function repeat(j, how) {
+  try {
+    const r = await api(`/api/jobs/${encodeURIComponent(j.id)}/${how}`, { method: "POST" });
+    state.mine.set(r.id, { reported: false });
+    if (!state.watch || FINAL.includes(state.watch.state)) follow(r.id);
+  } catch (exc) { report(exc, how === "resume" ? "Resume" : "Again"); }
+  refreshQueue();
+}
+
+function interruptedItem(j) {
+  const button = (how, text, title) => el("button", { type: "button", class: "quiet small", "data-testid": `queue-${how}`, text, title,
+    onclick: ev => { ev.currentTarget.disabled = true; repeat(j, how); } });
+  return el("li", { class: "queue-item interrupted", "data-testid": "queue-item", title: [j.error, j.hint].filter(Boolean).join(" — "), dataset: { id: j.id, state: j.state } },
+    el("span", { class: "dot", "aria-hidden": "true" }),
+    el("button", { type: "button", class: "link", title: "Show it in Live", onclick: () => follow(j.id) },
+      el("span", { class: "engine-tag", text: j.engine }),
+      el("span", { class: "badge interrupted", text: "interrupted" }),
+      el("span", { class: "fine progress-text", text: queueProgress(j) })),
+    button("resume", "Resume", j.resumable ? "Go on from the picture so far" : "Run it again from the start (this engine cannot start from a picture)"),
+    button("again", "Again", "Run it again from the start"),
+    el("button", { type: "button", class: "quiet small", "data-testid": "queue-dismiss", text: "×", "aria-label": "Dismiss",
+      title: "Take it off the list (its picture so far stays in the gallery)",
+      onclick: async ev => {
+        ev.currentTarget.disabled = true;
+        try { await api(`/api/jobs/${encodeURIComponent(j.id)}/stop`, { method: "POST" }); } catch (exc) { report(exc, "Dismiss"); }
+        refreshQueue();
+      } }));
+}
+
 function queueItem(j) {
+  if (j.state === "interrupted") return interruptedItem(j);
   const running = j.state === "running";
   return el("li", { class: `queue-item ${j.state}`, "data-testid": "queue-item", dataset: { id: j.id, state: j.state } },
     el("span", { class: "dot", "aria-hidden": "true" }),

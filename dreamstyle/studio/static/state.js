@@ -1,7 +1,7 @@
 // What the page knows, shared by its parts: the schema, the form's uploads, the followed job, the
 // jobs made here and the gallery as last seen.
 
-export const FINAL = ["done", "stopped", "failed"];
+export const FINAL = ["done", "stopped", "failed", "interrupted"];
 export const POLL_MS = 1500;
 
 export const state = {
