@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from dreamstyle import DreamSettings, Job, MotionSettings, ShiftSettings, StyleSettings, TopSettings, UserError, VisualizeSettings
 from dreamstyle.cli import app
 from dreamstyle.core.job import SCHEMA
+from dreamstyle.core.settings_fast import FastSettings, TrainSettings
 from dreamstyle.core.registry import ENGINES
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -34,6 +35,8 @@ def one_of_each() -> list[Job]:
         Job("visualize.class", {"classes": ["goldfish", "980"]}, v),
         Job("visualize.shift", {"image": "photo.jpg"}, ShiftSettings(size=96, layers="block3,block8", rotate=10.0, points=5)),
         Job("visualize.top", {"layer": "block6", "channel": 12, "folder": "photos"}, TopSettings(top=4, chunk=8, steps=16)),
+        Job("train", {"styles": ["a.jpg", "b.jpg"], "photos": "photos", "resume": None}, TrainSettings(size=64, iterations=10, net_size="base")),
+        Job("fast", {"content": "photo.jpg"}, FastSettings(net="two.pt", mix=[0.3, 0.7], size=128)),
     ]
 
 

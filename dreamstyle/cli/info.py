@@ -14,13 +14,19 @@ from .common import describe, examples, guarded
 @app.command(epilog=examples("dreamstyle info photo-dream.png", "dreamstyle info photo-dream.png --json"))
 @guarded
 def info(
-    image: Annotated[Path, typer.Argument(help="An image written by dreamstyle (.png keeps its settings most reliably).", show_default=False)],
+    image: Annotated[Path, typer.Argument(help="An image written by dreamstyle (.png keeps its settings most reliably), or a network (.pt) `dreamstyle train` wrote.", show_default=False)],
     json_out: Annotated[bool, typer.Option("--json", help="Print the Job that made it, as JSON (what Job.from_json reads).")] = False,
 ) -> None:
     """What made IMAGE: engine, inputs, model and weights, every setting, versions; and how to re-run it."""
     from ..core.job import Job
 
-    job = Job.from_png(image)
+    if image.suffix.lower() == ".pt":
+        from ..media.network_file import load_network
+
+        net = load_network(image)
+        job = Job.from_json(net.record)
+    else:
+        job = Job.from_png(image)
     if json_out:
         typer.echo(job.to_json(indent=2))
         return
@@ -38,6 +44,8 @@ def info(
         rows["frame"] = ran["frame"]
     if isinstance(ran.get("interrupted"), dict):
         rows["interrupted"] = interrupted(ran["interrupted"])
+    if job.engine == "train":
+        rows["network"] = f"{ran.get('iterations', '?')} iterations; paint with: dreamstyle style PHOTO --net {image}"
     for line in describe(rows, indent=""):
         typer.echo(line)
     sections = {"inputs": with_absolute(job.to_dict()["inputs"], ran.get("absolute") or {}), "settings": job.settings.to_dict()}
@@ -49,7 +57,7 @@ def info(
         typer.echo(f"{title}:")
         for line in describe(values):
             typer.echo(line)
-    if job.engine != "zoom" and not job.is_clip:
+    if job.engine not in ("zoom", "train") and not job.is_clip:
         whole = " (the whole run)" if "interrupted" in ran else ""
         typer.echo(f"re-run{whole}:\n  dreamstyle {job.command} --from {image}")
 

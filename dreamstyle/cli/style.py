@@ -10,7 +10,8 @@ import typer
 from .app import app
 from .common import (check_chatter, checked, cluster_of, examples, execute, fail, guarded, motion_flags, recorded, recorded_motion,
                      setting_flags, settings_for, show_settings)
-from ..core.settings import StyleSettings
+from ..core.settings import StyleSettings, help_of
+from ..core.settings_fast import FastSettings
 from .options import CLUSTER, input_help, shared
 
 
@@ -26,6 +27,8 @@ from .options import CLUSTER, input_help, shared
     "dreamstyle style 'photos/*.jpg' painting.jpg -o painted/",
     "dreamstyle style photo.jpg painting.jpg --sweep 10,100,1000 -o sweep/",
     "dreamstyle style photos/ painting.jpg --sweep 10,100,1000 -o grid/ --backend ray",
+    "dreamstyle style photo.jpg --net starry.pt -o painted.png        # a network from `dreamstyle train`: one pass",
+    "dreamstyle style photos/ --net three.pt --mix 0.2,0.3,0.5 -o painted/",
 ))
 @guarded
 @shared("output", "model", "weights", "size", "steps", "seed", "save_every", "preset", "device", "precision", "deterministic",
@@ -49,6 +52,8 @@ def style(
     pooling: Optional[str] = None,
     tile: Optional[int] = None,
     lr: Optional[float] = None,
+    net: Annotated[Optional[Path], typer.Option(help=help_of(FastSettings, "net") + " With it no STYLE is given and the picture is painted in one pass.", show_default=False)] = None,
+    mix: Annotated[Optional[str], typer.Option(help=help_of(FastSettings, "mix"), show_default=False)] = None,
     sweep: Annotated[Optional[str], typer.Option(help="A style-weight sweep, e.g. 10,100,1000: one picture per weight (and per photo of a folder), each with its weight in its settings, into the -o folder as STEM-sw10.png …; resumable like a batch.")] = None,
     **opts: Any,
 ) -> None:
@@ -60,6 +65,19 @@ def style(
 
     quiet, verbose, source = opts["quiet"], opts["verbose"], opts["from_"]
     check_chatter(quiet, verbose)
+    if source is not None and net is None:
+        from ..core.job import Job
+
+        earlier_job = Job.from_png(source)
+        if earlier_job.engine == "fast":  # painted by a network: paint again with it
+            net, content = Path(earlier_job.settings.net), content or earlier_job.inputs.get("content")
+            mix = mix or (",".join(f"{w:g}" for w in earlier_job.settings.mix) if earlier_job.settings.mix else None)
+            opts = {**opts, "from_": None, "size": opts.get("size") or earlier_job.settings.size}
+    if net is not None or mix is not None:
+        own = dict(content_layers=content_layers, style_layers=style_layers, content_weight=content_weight, style_weight=style_weight,
+                   tv_weight=tv_weight, style_blend=style_blend, style_scale=style_scale, optimizer=optimizer, init=init, scales=scales,
+                   preserve_color=preserve_color, pooling=pooling, tile=tile, lr=lr, sweep=sweep)  # fmt: skip
+        return _paint_with_network(content, styles, net, mix, own, opts)
     cluster = cluster_of(opts)
     if sweep is not None and style_weight is not None:
         fail("--sweep and --style-weight both set the style weight", "give the weights to try to --sweep only")
@@ -80,3 +98,31 @@ def style(
                     earlier_motion=recorded_motion(source))  # fmt: skip
     show_settings(settings, source, verbose)
     execute(todo, force=opts["force"], quiet=settings.quiet, verbose=verbose, stage="style", cluster=cluster)
+
+
+# What painting with a network takes from the shared options: the rest belong to optimising.
+_NET_FLAGS = ("size", "seed", "device", "precision", "max_pixels", "quiet")
+
+
+def _paint_with_network(content, styles, net, mix, own: dict[str, Any], opts: dict[str, Any]) -> None:
+    """`style PHOTO --net NAME.pt`: Jobs of the "fast" engine, one forward pass a picture."""
+    from ..core.planning import plan
+    from ..core.settings import build, flag, parse_float_list
+    from ..media.files import is_video
+
+    if net is None:
+        fail("--mix applies to painting with a trained network", "add --net NAME.pt (made by `dreamstyle train`)")
+    if styles:
+        fail("--net paints with the paintings the network learnt, so no STYLE image is given",
+             "drop the STYLE images, or drop --net to paint with them by optimisation")  # fmt: skip
+    unused = [flag(k) for k, v in {**own, **opts}.items() if v not in (None, False) and k not in (*_NET_FLAGS, "output", "force", "verbose")]
+    if unused:
+        fail(f"{', '.join(unused)} {'applies' if len(unused) == 1 else 'apply'} to optimising, not to painting with --net",
+             "a network's strength and layers were set when it was trained; drop them")  # fmt: skip
+    if content is not None and is_video(content):
+        fail("painting a video with --net is not there yet", "paint its frames: extract them into a folder and pass the folder")
+    values = {k: opts[k] for k in _NET_FLAGS if opts.get(k) not in (None, False)}
+    settings = build(FastSettings, {**values, "net": str(net), "mix": parse_float_list(mix, "--mix") if mix else None})
+    checked("fast", {"content": content}, settings)
+    todo = plan("fast", content, settings, output=opts["output"], name="style")
+    execute(todo, force=opts["force"], quiet=settings.quiet, verbose=opts["verbose"], stage="paint")

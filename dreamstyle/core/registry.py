@@ -20,6 +20,7 @@ from typing import Any
 
 from ..errors import UserError, did_you_mean
 from .settings import CommonSettings, DreamSettings, ShiftSettings, StyleSettings, TopSettings, VisualizeSettings
+from .settings_fast import FastSettings, TrainSettings
 
 SURFACES = ("studio", "cluster", "presets")
 
@@ -58,11 +59,14 @@ class Engine:
     cluster: bool = False
     preset: str | None = None  # the presets' section this engine reads
     why_not: Mapping[str, str] = field(default_factory=dict)
+    backbone: bool = True  # False: it runs no backbone (a trained network paints on its own)
+    output: str = "picture"  # or "network": a trained network written as a .pt file
+    cli: str | None = None  # the CLI command that makes it, where that is not its own name
 
     @property
     def command(self) -> str:
-        """The CLI command that makes it: "dream", "visualize maps", …"""
-        return self.name.replace(".", " ")
+        """The CLI command that makes it: "dream", "visualize maps", … ("style" for "fast")."""
+        return self.cli or self.name.replace(".", " ")
 
     @property
     def label(self) -> str:
@@ -128,6 +132,19 @@ ENGINES: dict[str, Engine] = {e.name: e for e in (
            why_not={"studio": "it reads a folder on the server, which the page never names by path",
                     "cluster": "one scan of one folder, with its index cached on the machine that scans it",
                     "presets": "nothing in it is a matter of taste: its settings are the search's"}),
+    Engine("train", TrainSettings, (Input("styles", many=True, help="One or more paintings for the network to learn (one network holds them all)."),
+                                    Input("photos", "str", help="A folder of photos to train on (20 or more of your own generalise best)."),
+                                    Input("resume", "str", help="A network (.pt, or the .partial.pt Ctrl-C kept) to go on training.")),
+           f"{_E}.fast_train:make", f"{_E}.fast_train:check", stage="train", output="network", studio=False,
+           why_not={"studio": "not yet: training from the page is planned (issue 24); run `dreamstyle train`",
+                    "cluster": "one network learns from one stream of batches: nothing to spread yet",
+                    "presets": "not yet: the defaults are the measured ones (docs/fast.md)"}),
+    Engine("fast", FastSettings, (Input("content", help="The photo to paint."),),
+           f"{_E}.fast_paint:make", f"{_E}.fast_paint:check", source="content", stage="paint", steps=False, backbone=False,
+           studio=False, cli="style",
+           why_not={"studio": "not yet: the studio's live painting is planned (issue 24)",
+                    "cluster": "not yet: a network paints a picture in a fraction of a second, so a batch rarely needs one",
+                    "presets": "a network carries its own settings; --mix and --size are all it takes"}),
 )}  # fmt: skip
 
 

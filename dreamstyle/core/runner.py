@@ -27,6 +27,13 @@ from .job import Job, Result, record
 from ..models.runtime import device_settings, free_memory, precision_name, resolve_device, resolve_precision
 from .settings import CommonSettings
 
+class _NoBackbone:
+    """What `resolve_precision` asks of a backbone, for engines without one: bf16 `auto` on a CPU
+    is left to measurements of that engine (fp32 until then)."""
+
+    cpu_half = False
+
+
 # Where a dream or style over a clip's frames runs its frames: the one module every clip shares.
 CLIPS = "dreamstyle.engines.clip"
 
@@ -63,13 +70,15 @@ def load(s: CommonSettings, device=None) -> Backbone:
         return backbone
 
 
-def context_for(s: CommonSettings, backbone: Backbone | None = None, report: Reporter | None = None) -> Context:
+def context_for(s: CommonSettings, backbone: Backbone | None = None, report: Reporter | None = None, *, load_backbone: bool = True) -> Context:
     """What a run of `s` runs with, decided here alone: the device, the backbone (`backbone`, or
     the cached one for `s`) checked for the pooling `s` asks and placed on that device, the
     precision it runs in there, and the reporter (a silent one without `report`). `run` comes
     here for every job; an engine's public function called without a Context (tests, the bench,
     scripts) comes here too."""
     device = resolve_device(s.device)
+    if not load_backbone:  # an engine that runs no backbone (a trained network paints on its own)
+        return Context(None, device, resolve_precision(s.precision, device, _NoBackbone), report or Reporter())
     backbone = backbone if backbone is not None else load(s, device)
     pooling = getattr(s, "pooling", "max")
     if getattr(backbone, "pooling", "max") != pooling:
@@ -110,6 +119,10 @@ def _check_output(job: Job, force: bool) -> Path | None:
         from ..media.video import check_output
 
         return check_output(job.output, force=force)
+    if registry.engine(job.engine).output == "network":
+        from ..media.network_file import check_network_output
+
+        return check_network_output(job.output, force)
     out = check_output_path(job.output, force=force)
     if job.settings.save_every and not force:
         # Refuse up front rather than clobber snapshots of an earlier run halfway through this one.
@@ -140,17 +153,22 @@ def run(job: Job, *, on_event: Listener | None = None, cancel: threading.Event |
         clip = None
         if job.is_clip:
             clip = registry.referenced(CLIPS + ":open_source")(job)  # a damaged video is refused before a model loads
-        ctx = context_for(s, backbone, report)
+        ctx = context_for(s, backbone, report, load_backbone=engine.backbone)
         frames = _is_frames(job)
-        name = ctx.backbone.name
+        name = ctx.backbone.name if ctx.backbone is not None else engine.name
         total = 0
         if frames:
             total = registry.referenced(CLIPS + ":units")(job, clip.count) if clip else job.motion.frames
-        report(Started(job, total, "frame" if frames else "step", f"{engine.label} {name}", name, ctx.backbone.weights,
+        weights = ctx.backbone.weights if ctx.backbone is not None else getattr(s, "net", "")
+        report(Started(job, total, "frame" if frames else "step", f"{engine.label} {name}", name, weights,
                        str(ctx.device), precision_name(ctx.dtype)))  # fmt: skip
         with device_settings(ctx.device, s.deterministic):  # cuDNN benchmark (or determinism) for this run only
             if frames:
                 result = _run_frames(job, clip, ctx.backbone, report, out, force)
+            elif engine.output == "network":
+                from .network_output import run_network
+
+                result = run_network(job, ctx, out, force)
             else:
                 result = _run_picture(job, ctx, out, force)
     except Interrupted as exc:
@@ -175,8 +193,10 @@ def _finished(job: Job, img, ctx: Context, **ran):
     """`img` with its record: `job`, the settings as the engine ran them (the job's when it told
     none) naming the network that ran, where and how it ran, and the engine's facts."""
     made = told(img)
-    settings = dataclasses.replace(made.settings or job.settings, model=ctx.backbone.name)
-    where = provenance.ran(ctx.backbone.weights, str(ctx.device), precision_name(ctx.dtype))
+    settings = made.settings or job.settings
+    if ctx.backbone is not None:
+        settings = dataclasses.replace(settings, model=ctx.backbone.name)
+    where = provenance.ran(ctx.backbone.weights if ctx.backbone is not None else None, str(ctx.device), precision_name(ctx.dtype))
     img.info["dreamstyle"] = record(job, {"settings": settings.to_dict(), "ran": {**where, **made.facts}}, **ran)
     return img
 
