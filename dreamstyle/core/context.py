@@ -58,3 +58,19 @@ def same_as(img: "Image.Image", source: "Image.Image") -> "Image.Image":
     """`img` (a sheet of pictures, say), telling what `source` told."""
     img.info[KEY] = told(source)
     return img
+
+
+def record_for(job, ctx: Context, settings: Any, facts: Mapping[str, Any], **ran: Any) -> dict[str, Any]:
+    """The record `run` embeds in what a job made (a picture, a trained network): the Job, the
+    settings as the engine ran them naming the backbone that ran, where and how it ran, and the
+    engine's facts. One writer for every kind of output."""
+    from ..media import provenance
+    from ..models.runtime import precision_name
+    from .job import record
+
+    settings = dict(settings)
+    weights = None
+    if ctx.backbone is not None:
+        settings["model"], weights = ctx.backbone.name, ctx.backbone.weights
+    where = provenance.ran(weights, str(ctx.device), precision_name(ctx.dtype))
+    return record(job, {"settings": settings, "ran": {**where, **facts}}, **ran)

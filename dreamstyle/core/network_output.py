@@ -9,21 +9,17 @@ import dataclasses
 from pathlib import Path
 
 from ..errors import Interrupted
-from ..media import provenance
 from ..media.network_file import NetworkFile, partial_network_path, save_network
-from ..models.runtime import precision_name
 from . import registry
-from .context import Context
-from .job import Job, Result, record
+from .context import Context, record_for
+from .job import Job, Result
 
 
 def _recorded(job: Job, ctx: Context, net: NetworkFile, **ran) -> NetworkFile:
     told = net.record or {}
-    settings = dict(told.get("settings") or job.settings.to_dict())
-    settings["model"] = ctx.backbone.name
-    where = provenance.ran(ctx.backbone.weights, str(ctx.device), precision_name(ctx.dtype))
     facts = {k: v for k, v in told.items() if k != "settings"}
-    return dataclasses.replace(net, record=record(job, {"settings": settings, "ran": {**where, **facts, "iterations": net.iterations}}, **ran))
+    recorded = record_for(job, ctx, told.get("settings") or job.settings.to_dict(), {**facts, "iterations": net.iterations}, **ran)
+    return dataclasses.replace(net, record=recorded)
 
 
 def run_network(job: Job, ctx: Context, out: Path | None, force: bool) -> Result:

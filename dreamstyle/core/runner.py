@@ -19,20 +19,12 @@ from pathlib import Path
 from ..models.backbones import Backbone, load_backbone
 from ..errors import Interrupted, UserError, as_user_error
 from ..events import Failed, Finished, ItemDone, Listener, Reporter, Started, Step, fan_out, snapshots
-from ..media import provenance
 from ..media.images import check_output_path, partial_path, save_image
 from . import registry
-from .context import Context, told
-from .job import Job, Result, record
+from .context import Context, record_for, told
+from .job import Job, Result
 from ..models.runtime import device_settings, free_memory, precision_name, resolve_device, resolve_precision
 from .settings import CommonSettings
-
-class _NoBackbone:
-    """What `resolve_precision` asks of a backbone, for engines without one: bf16 `auto` on a CPU
-    is left to measurements of that engine (fp32 until then)."""
-
-    cpu_half = False
-
 
 # Where a dream or style over a clip's frames runs its frames: the one module every clip shares.
 CLIPS = "dreamstyle.engines.clip"
@@ -78,7 +70,9 @@ def context_for(s: CommonSettings, backbone: Backbone | None = None, report: Rep
     scripts) comes here too."""
     device = resolve_device(s.device)
     if not load_backbone:  # an engine that runs no backbone (a trained network paints on its own)
-        return Context(None, device, resolve_precision(s.precision, device, _NoBackbone), report or Reporter())
+        # `auto` stays fp32 there until that engine's bf16 pictures have been compared (docs/fast.md).
+        precision = "fp32" if s.precision == "auto" else s.precision
+        return Context(None, device, resolve_precision(precision, device), report or Reporter())
     backbone = backbone if backbone is not None else load(s, device)
     pooling = getattr(s, "pooling", "max")
     if getattr(backbone, "pooling", "max") != pooling:
@@ -193,11 +187,7 @@ def _finished(job: Job, img, ctx: Context, **ran):
     """`img` with its record: `job`, the settings as the engine ran them (the job's when it told
     none) naming the network that ran, where and how it ran, and the engine's facts."""
     made = told(img)
-    settings = made.settings or job.settings
-    if ctx.backbone is not None:
-        settings = dataclasses.replace(settings, model=ctx.backbone.name)
-    where = provenance.ran(ctx.backbone.weights if ctx.backbone is not None else None, str(ctx.device), precision_name(ctx.dtype))
-    img.info["dreamstyle"] = record(job, {"settings": settings.to_dict(), "ran": {**where, **made.facts}}, **ran)
+    img.info["dreamstyle"] = record_for(job, ctx, (made.settings or job.settings).to_dict(), made.facts, **ran)
     return img
 
 
