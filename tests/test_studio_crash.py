@@ -240,7 +240,13 @@ def test_a_killed_studio_loses_no_job_and_runs_none_twice(tmp_path, studio_env):
     assert time.monotonic() - t < 30  # not held open by the event streams until the job would end
     for w in watchers:
         w.join(30)
-    assert watchers[0].seen[-1][0] == "end" and watchers[0].seen[-1][1]["state"] == "interrupted", watchers[0].seen
+    # The streams ended with the studio (the joins above return). Whether the running job's stream
+    # got its `end` event before the connection closed is a race of the shutdown (seen once in a
+    # fresh-clone CI run): when it did, it says interrupted; the state itself is asserted below,
+    # from the queue on disk.
+    assert all(not w.is_alive() for w in watchers)
+    last = watchers[0].seen[-1]
+    assert last[0] != "end" or last[1]["state"] == "interrupted", watchers[0].seen
     timings["Ctrl-C"] = time.monotonic() - t0
     third = studio_env(out)
     known = {j["id"] for j in third.get("/api/jobs")["jobs"]}
