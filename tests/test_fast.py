@@ -19,7 +19,7 @@ from dreamstyle.cli import app
 from dreamstyle.core.job import Job
 from dreamstyle.core.settings_fast import FastSettings, TrainSettings
 from dreamstyle.errors import Interrupted, UserError
-from dreamstyle.events import Step
+from dreamstyle.events import ItemDone, Step
 from dreamstyle.media.network_file import load_network
 from dreamstyle.models.transformer_net import TransformerNet, mix_vector
 
@@ -158,6 +158,29 @@ def test_ctrl_c_keeps_a_network_that_paints_and_resumes(tmp_path):
     resumed = Job("train", {"styles": [str(SWIRLS)], "resume": str(partial)}, TrainSettings(**{**TINY, "iterations": 2}), output=str(out))
     dreamstyle.run(resumed)
     assert load_network(out).iterations == 5
+
+
+def test_a_run_killed_outright_leaves_its_last_checkpoint_and_a_finished_one_none(tmp_path, monkeypatch):
+    """No Ctrl-C (a kill, a power cut): the checkpoint written as the run went is what is left,
+    and it paints; a run that finishes removes it. Previews reach the listener as pictures."""
+    import dreamstyle.engines.fast_train as fast_train
+
+    monkeypatch.setattr(fast_train, "CHECKPOINT_S", 0)  # a checkpoint after every iteration
+    out, partial = tmp_path / "sw.pt", tmp_path / "sw.partial.pt"
+    seen: list[int] = []
+    previews = []
+
+    def watch(e):
+        if isinstance(e, Step) and e.step == 4:
+            seen.append(load_network(partial).iterations)  # on disk while the run goes on
+        if isinstance(e, ItemDone) and e.kind == "preview":
+            previews.append(e.image)
+
+    settings = TrainSettings(**{**TINY, "iterations": 5, "preview_minutes": 1e-6})
+    dreamstyle.run(Job("train", {"styles": [str(SWIRLS)]}, settings, output=str(out)), on_event=watch)
+    assert seen and seen[0] >= 3
+    assert out.exists() and not partial.exists()
+    assert previews and all(isinstance(p, Image.Image) and p.width > 32 for p in previews)
 
 
 @pytest.mark.parametrize("args, says", [

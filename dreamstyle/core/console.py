@@ -117,6 +117,10 @@ class Console:
         self.bar.set_postfix_str(f"step {e.step}/{e.total}")
 
     def _item(self, e: ItemDone) -> None:
+        if e.level == 0 and e.kind == "note" and not self.quiet:
+            say(f"note: {e.message}")
+        if e.level == 0 and e.kind == "preview" and e.path is not None and self.verbose:
+            say(f"{self.bar.desc if self.bar is not None else 'train'}: preview {e.message} in {e.path}")
         if e.level == 0 and e.kind == "scale" and e.message and self.bar is not None and not self.quiet:
             say(f"{self.bar.desc}: {'scale ' + str(e.index + 1) + ' ' if e.count and e.count > 1 else ''}{e.message}")
         if e.level != 0 or e.kind not in ("frame", "item", "pass"):

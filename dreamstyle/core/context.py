@@ -11,7 +11,7 @@ Job and where it ran; an engine writes no record of its own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,9 @@ class Context:
     device: Any  # torch.device
     dtype: Any  # torch.dtype the network runs in (fp32, or bf16/fp16 autocast)
     report: "Reporter"
+    # Where an engine hands what it has made so far, to be kept while it runs (a training run's
+    # network every minute, so a killed run leaves one that loads); None: nothing is kept.
+    keep: Callable[[Any], None] | None = None
 
 
 @dataclass(frozen=True)

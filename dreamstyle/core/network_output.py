@@ -1,7 +1,8 @@
 """How `run` finishes a job whose output is a trained network (engine "train"): the engine hands
 back the network and what only it knows (losses, notes, the settings as run); `run` writes the file
-with the Job and its provenance embedded, as it embeds them in every picture, and on Ctrl-C keeps
-the network so far as NAME.partial.pt, which paints and resumes like a finished one."""
+with the Job and its provenance embedded, as it embeds them in every picture. While it trains,
+and on Ctrl-C, the network so far is kept as NAME.partial.pt, which paints and resumes like a
+finished one; the finished file replaces it."""
 
 from __future__ import annotations
 
@@ -23,6 +24,13 @@ def _recorded(job: Job, ctx: Context, net: NetworkFile, **ran) -> NetworkFile:
 
 
 def run_network(job: Job, ctx: Context, out: Path | None, force: bool) -> Result:
+    partial = partial_network_path(out) if out is not None else None
+    if partial is not None:
+        # Checkpoints as the run goes: a run killed outright (no Ctrl-C) still leaves a network.
+        def keep(net: NetworkFile, ran: Context = ctx) -> None:
+            save_network(partial, _recorded(job, ran, net, interrupted={"iterations": net.iterations}))
+
+        ctx = dataclasses.replace(ctx, keep=keep)
     try:
         [net] = registry.engine(job.engine).make()(job, ctx)
     except Interrupted as exc:
@@ -35,4 +43,5 @@ def run_network(job: Job, ctx: Context, out: Path | None, force: bool) -> Result
     net = _recorded(job, ctx, net)
     if out is not None:
         save_network(out, net)
+        partial.unlink(missing_ok=True)  # the finished network supersedes its checkpoints
     return Result(job, [net], out)

@@ -19,6 +19,7 @@ from ..core.registry import need
 from ..core.settings import parse_layers
 from ..core.settings_fast import TrainSettings
 from ..errors import Interrupted, UserError
+from ..events import ItemDone
 from ..media.files import image_files
 from ..media.images import as_picture, load_image, resize_longest, save_image, to_tensor
 from ..media.network_file import NetworkFile, load_network
@@ -34,6 +35,7 @@ MAX_PHOTOS = 2000  # read at most this many (decoded at about twice the crop siz
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 SAMPLE_PHOTOS = ("astronaut.jpg", "cat.jpg", "coffee.jpg", "rocket.jpg")
 PREVIEWS = 4  # photos on the preview sheet
+CHECKPOINT_S = 60  # the network so far is handed to ctx.keep this often (a killed run loses at most this)
 # --style-weight means what it means in `style`, but a network starts from noise, not from the
 # photo in the painting's colours: at the optimisation's balance it learns the texture first and
 # loses the photo (swirls, 128 px, 469 iterations: the cat and the cup gone under even swirls; at
@@ -143,7 +145,12 @@ def make(job, ctx: Context) -> list[NetworkFile]:
     side = s.size or 256
     gen = generator(s.seed)
     notes: list[str] = []
-    photos = read_photos(photo_paths(job.inputs.get("photos")), side, notes.append)
+
+    def note(text: str) -> None:  # said now (the console prints it) and kept in the network's record
+        notes.append(text)
+        report(ItemDone("note", len(notes) - 1, None, message=text))
+
+    photos = read_photos(photo_paths(job.inputs.get("photos")), side, note)
     paintings = [as_picture(p, s.max_pixels).rgb for p in job.inputs["styles"]]
     previews = [p[..., : side, : side] for p in photos[:PREVIEWS]]
 
@@ -168,7 +175,8 @@ def make(job, ctx: Context) -> list[NetworkFile]:
     progress = report.tracker(s.iterations, f"train {backbone.name}")
     out = Path(job.output) if job.output else None
     preview_path = out.with_name(f"{out.stem}.preview.png") if out else None
-    start = last_preview = time.monotonic()
+    start = last_preview = last_kept = time.monotonic()
+    sheets: list[Image.Image] = []  # the latest preview sheet, which the progress events show
     losses: dict[str, float] = {}
     taken = 0  # iterations whose update is in the weights (Ctrl-C may come after the step, before the count)
 
@@ -176,14 +184,19 @@ def make(job, ctx: Context) -> list[NetworkFile]:
         return NetworkFile({k: v.detach().cpu() for k, v in net.state_dict().items()}, len(paintings), s.net_size, {}, iterations)
 
     def preview(label: str) -> None:
+        sheet = _sheet(net.eval(), previews, len(paintings), device, label)
+        net.train()
+        sheets[:] = [sheet]
         if preview_path is not None:
-            save_image(_sheet(net.eval(), previews, len(paintings), device, label), preview_path, force=True)
-            net.train()
+            save_image(sheet, preview_path, force=True)
+        report(ItemDone("preview", done + taken, None, image=sheet, path=preview_path, message=label))
+
+    progress.picture = lambda: sheets[0] if sheets else None
 
     try:
         for i in range(s.iterations):
             if s.minutes and time.monotonic() - start > 60 * s.minutes:
-                notes.append(f"stopped by --minutes {s.minutes:g} after {i} iterations")
+                note(f"stopped by --minutes {s.minutes:g} after {i} iterations")
                 break
             k = i % len(paintings)
             x = _crops(photos, s.batch, side, gen).to(device)
@@ -216,6 +229,9 @@ def make(job, ctx: Context) -> list[NetworkFile]:
             if time.monotonic() - last_preview > 60 * s.preview_minutes:
                 preview(f"after {done + taken} iterations")
                 last_preview = time.monotonic()
+            if ctx.keep is not None and time.monotonic() - last_kept > CHECKPOINT_S:
+                ctx.keep(network(done + taken))
+                last_kept = time.monotonic()
     except KeyboardInterrupt:
         preview(f"stopped after {done + taken} iterations")
         raise Interrupted(network(done + taken)) from None
