@@ -12,7 +12,8 @@ from ..core.settings_fast import FastSettings
 from ..errors import UserError
 from ..media.images import as_picture, resize_longest, to_pil, to_tensor, with_alpha
 from ..media.network_file import NetworkFile, load_network
-from ..models.runtime import autocast
+from ..models.runtime import autocast, free_memory
+from .fast_tiles import needs_tiles, paint_in_tiles
 from ..models.transformer_net import TransformerNet, mix_vector
 
 
@@ -46,11 +47,19 @@ def painter(path: str, device) -> tuple[NetworkFile, TransformerNet]:
 
 def paint(photo: torch.Tensor, s: FastSettings, ctx: Context) -> torch.Tensor:
     """`photo` (1, 3, H, W) in [0, 1] painted by the network `s.net` names, on ctx's device and in
-    its precision."""
+    its precision; a picture larger than one pass should hold (or than the GPU's memory) in
+    seam-free tiles."""
     file, net = painter(s.net, ctx.device)
     mix = mix_vector(s.mix, file.styles).to(ctx.device)
+    x = photo.to(ctx.device).contiguous(memory_format=torch.channels_last)
     with torch.inference_mode(), autocast(ctx.device, ctx.dtype):
-        out = net(photo.to(ctx.device).contiguous(memory_format=torch.channels_last), mix)
+        if needs_tiles(*x.shape[-2:]):
+            return paint_in_tiles(net, x, mix).clamp(0, 1)
+        try:
+            out = net(x, mix)
+        except torch.OutOfMemoryError as exc:
+            free_memory(exc)
+            return paint_in_tiles(net, x, mix).clamp(0, 1)
     return out.float().clamp(0, 1)
 
 

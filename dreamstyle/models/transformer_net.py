@@ -28,9 +28,16 @@ class CondInstanceNorm(nn.Module):
         super().__init__()
         self.gamma = nn.Parameter(torch.ones(styles, channels))
         self.beta = nn.Parameter(torch.zeros(styles, channels))
+        # (mean, variance) per channel, measured on the whole picture, that a tile of it is
+        # normalised with instead of its own (engines/fast_tiles.py); None: the input's own.
+        self.stats: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def forward(self, x: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
         # mix: (N, styles), each row sums to 1
+        if self.stats is not None:
+            mean, var = self.stats
+            scale = (mix @ self.gamma)[:, :, None, None] * torch.rsqrt(var + 1e-5)
+            return ((x - mean) * scale + (mix @ self.beta)[:, :, None, None]).to(x.dtype)
         if mix.shape[0] == 1 or bool((mix == mix[:1]).all()):
             # One mix for the whole batch (painting, and training one painting a batch): group norm
             # with a group per channel is instance norm with the affine fused in, one pass over
