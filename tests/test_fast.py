@@ -220,6 +220,20 @@ def test_a_folder_with_too_few_readable_photos_is_refused(tmp_path):
     assert not (tmp_path / "x.pt").exists()
 
 
+def test_an_unreadable_photo_is_named_and_the_rest_are_used(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("cat.jpg", "coffee.jpg", "rocket.jpg"):
+        (photos / name).write_bytes((SAMPLES / name).read_bytes())
+    (photos / "broken.jpg").write_bytes(b"broken")
+    res = cli("train", SWIRLS, "--photos", photos, "--model", "efficientnet-lite0", "--size", "32", "--batch", "2",
+              "--iterations", "2", "-o", tmp_path / "x.pt")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    [line] = [line for line in res.output.splitlines() if "broken.jpg" in line]
+    assert line.startswith("note: ") and "training on the other photos" in line
+    assert any("broken.jpg" in n for n in load_network(tmp_path / "x.pt").record["ran"]["notes"])
+
+
 def test_painting_needs_no_backbone():
     import dreamstyle.core.runner as runner
 

@@ -65,7 +65,7 @@ def read_photos(paths: list[Path], side: int, warn) -> list[torch.Tensor]:
         try:
             pic = load_image(p).rgb
         except UserError as exc:
-            warn(f"skipping {p.name}: {exc.message}")
+            warn(f"{exc.message}; training on the other photos")  # the message names the file
             continue
         w, h = pic.size
         scale = 1.25 * side / min(w, h)
