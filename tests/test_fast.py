@@ -237,5 +237,8 @@ def test_an_unreadable_photo_is_named_and_the_rest_are_used(tmp_path):
 def test_painting_needs_no_backbone():
     import dreamstyle.core.runner as runner
 
-    ctx = runner.context_for(FastSettings(net="x.pt"), load_backbone=False)
-    assert ctx.backbone is None and ctx.dtype == torch.float32
+    from dreamstyle.models.runtime import cpu_has_fast_bf16
+
+    ctx = runner.context_for(FastSettings(net="x.pt", device="cpu"), load_backbone=False)
+    assert ctx.backbone is None and ctx.dtype == (torch.bfloat16 if cpu_has_fast_bf16() else torch.float32)
+    assert runner.context_for(FastSettings(net="x.pt", device="cpu", precision="fp32"), load_backbone=False).dtype == torch.float32

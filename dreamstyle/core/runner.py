@@ -70,9 +70,10 @@ def context_for(s: CommonSettings, backbone: Backbone | None = None, report: Rep
     scripts) comes here too."""
     device = resolve_device(s.device)
     if not load_backbone:  # an engine that runs no backbone (a trained network paints on its own)
-        # `auto` stays fp32 there until that engine's bf16 pictures have been compared (docs/fast.md).
-        precision = "fp32" if s.precision == "auto" else s.precision
-        return Context(None, device, resolve_precision(precision, device), report or Reporter())
+        # Its network is all dense convolutions, so `auto` takes bf16 wherever it is native: a
+        # trained network's bf16 pictures differ from fp32's by 0.25 levels in 255 on average,
+        # 3 at most (docs/fast.md), and paint 1.5-1.8x sooner.
+        return Context(None, device, resolve_precision(s.precision, device), report or Reporter())
     backbone = backbone if backbone is not None else load(s, device)
     pooling = getattr(s, "pooling", "max")
     if getattr(backbone, "pooling", "max") != pooling:
