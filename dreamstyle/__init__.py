@@ -15,6 +15,7 @@ _WHERE = {
     "Job": "core.job", "Result": "core.job",
     "run": "core.runner",
     "dream": "api", "stylize": "api", "stylize_sweep": "api", "zoom": "api",
+    "train_network": "api", "stylize_with_network": "api", "TrainSettings": "core.settings_fast", "FastSettings": "core.settings_fast",
     "UserError": "errors", "Interrupted": "errors",
     "DreamSettings": "core.settings", "StyleSettings": "core.settings", "VisualizeSettings": "core.settings",
     "MotionSettings": "core.settings", "ShiftSettings": "core.settings", "TopSettings": "core.settings",

@@ -22,6 +22,7 @@ from .core.job import Job
 from .core.presets import merge, resolve
 from .core.runner import run
 from .core.settings import CommonSettings, DreamSettings, MotionSettings, StyleSettings
+from .core.settings_fast import FastSettings, TrainSettings
 
 SnapshotFn = Callable[[int, Image.Image], None]
 
@@ -64,6 +65,27 @@ def stylize_sweep(content: Any, style: Any, style_weights: Sequence[float], sett
     s = resolve(StyleSettings, "style", settings, overrides, _model(backbone))
     job = Job("style", {"content": content, "styles": _styles(style), "sweep": list(style_weights)}, s)
     return run(job, on_event=_listener(s, on_event), backbone=backbone).images
+
+
+def train_network(styles: Any, output, *, photos=None, resume=None, settings: TrainSettings | None = None,
+                  on_event: Listener | None = None, cancel: threading.Event | None = None, force: bool = False,
+                  **overrides: Any) -> Path:  # fmt: skip
+    """Train a network that paints like `styles` (a painting's path, or a list: one network holds
+    them all) on the photos of the folder `photos` (the bundled samples without one), as
+    `dreamstyle train` does; writes `output` (.pt) and returns its path. `resume`: a network to
+    go on training. On Ctrl-C (or `cancel`) raises `Interrupted`; OUTPUT.partial.pt is kept.
+    Settings are TrainSettings' fields as keywords (`minutes=5`, `iterations=…`)."""
+    s = resolve(TrainSettings, "train", settings, overrides)
+    inputs = {"styles": [str(p) for p in _styles(styles)], "photos": str(photos) if photos else None, "resume": str(resume) if resume else None}
+    return run(Job("train", inputs, s, output=str(output)), on_event=_listener(s, on_event), cancel=cancel, force=force).output
+
+
+def stylize_with_network(content: Any, net, settings: FastSettings | None = None, **overrides: Any) -> Image.Image:
+    """Paint `content` (a path, PIL image or Picture) with a network `train_network` made (the
+    .pt file's path), in one pass; `mix=[0.3, 0.7]` blends the paintings it holds, `size=`
+    sets the longest side. Returns a PIL image carrying its Job, as `stylize` does."""
+    s = resolve(FastSettings, "fast", settings, {**overrides, "net": str(net)})
+    return run(Job("fast", {"content": content}, s), on_event=_listener(s, None)).image
 
 
 def _styles(style: Any) -> list:

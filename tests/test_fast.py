@@ -242,3 +242,19 @@ def test_painting_needs_no_backbone():
     ctx = runner.context_for(FastSettings(net="x.pt", device="cpu"), load_backbone=False)
     assert ctx.backbone is None and ctx.dtype == (torch.bfloat16 if cpu_has_fast_bf16() else torch.float32)
     assert runner.context_for(FastSettings(net="x.pt", device="cpu", precision="fp32"), load_backbone=False).dtype == torch.float32
+
+
+def test_the_python_api_trains_and_paints(trained, tmp_path):
+    made = dreamstyle.train_network([SWIRLS, MOSAIC], tmp_path / "two.pt", **{**TWO, "iterations": 2})
+    assert made == tmp_path / "two.pt" and load_network(made).styles == 2 and load_network(made).iterations == 2
+    out = trained[0]
+    photo = Image.open(CAT).convert("RGB").resize((48, 40))
+    a = dreamstyle.stylize_with_network(photo, out, mix=[1, 0], quiet=True)
+    b = dreamstyle.stylize_with_network(photo, out, mix=[0, 1], quiet=True)
+    again = dreamstyle.stylize_with_network(photo, out, mix=[1, 0], quiet=True)
+    # A network this young holds its two paintings close together, but apart: the mix is used.
+    assert a.size == (48, 40) and np.abs(np.asarray(a, float) - np.asarray(b, float)).mean() > 0.3
+    assert np.array_equal(np.asarray(a), np.asarray(again))
+    assert a.info["dreamstyle"]["settings"]["mix"] == [1, 0] and a.info["dreamstyle"]["engine"] == "fast"
+    with pytest.raises(UserError, match="exists"):
+        dreamstyle.train_network(SWIRLS, made, **TINY)
