@@ -23,6 +23,8 @@ BROWSER_ARGS = [
     "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
+# The camera view's tests: chromium's fake camera (a moving test pattern), allowed without asking.
+CAMERA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 TIMEOUT_MS = 30_000
 
 
@@ -34,6 +36,28 @@ def chromium() -> str | None:
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     return None
+
+
+def unavailable(reason: str):
+    """A test that needs the browser stops here: skipped, except under CI, which installs chromium
+    and playwright, where it fails."""
+    import pytest
+
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI installs chromium, so the studio's browser tests must run there")
+    pytest.skip(reason)
+
+
+def browser_or_skip() -> str:
+    """The chromium to drive, with playwright importable, or the test is left out (unavailable)."""
+    exe = chromium()
+    if exe is None:
+        unavailable("no chromium found (apt-get install chromium, or set DREAMSTYLE_CHROMIUM)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        unavailable("playwright is not installed (pip install playwright)")
+    return exe
 
 
 @contextmanager
@@ -66,14 +90,14 @@ def serve_studio(out: Path) -> Iterator[str]:
 
 
 @contextmanager
-def browser(executable: str, width: int = 1280, height: int = 860):
-    """Headless chromium at `executable` with a fresh profile (--user-data-dir) thrown away after;
-    yields its Playwright context."""
+def browser(executable: str, width: int = 1280, height: int = 860, args: list[str] = ()):
+    """Headless chromium at `executable` with a fresh profile (--user-data-dir) thrown away after,
+    and `args` besides the usual ones (CAMERA_ARGS); yields its Playwright context."""
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="studio-chromium-") as profile, sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
-            profile, executable_path=executable, args=BROWSER_ARGS, headless=True,
+            profile, executable_path=executable, args=[*BROWSER_ARGS, *args], headless=True,
             viewport={"width": width, "height": height}, device_scale_factor=1,
         )  # fmt: skip
         context.set_default_timeout(TIMEOUT_MS)
@@ -120,6 +144,49 @@ def make(page) -> dict:
     if response.status != 201:
         raise AssertionError(f"POST /api/jobs answered {response.status}: {response.text()}")
     return {"body": response.request.post_data_json, "id": response.json()["id"]}
+
+
+def pick_network(page, name: str) -> None:
+    """The fast engine chosen, with the network `name` (listed by the studio) picked."""
+    page.select_option(tid("engine"), "fast")
+    page.wait_for_selector(f"{tid('setting-net')} option[value='{name}']", state="attached")
+    page.select_option(tid("setting-net"), name)
+
+
+# A checksum of the pixels an <img> or a <canvas> shows, with its size (a JavaScript function):
+# what the page's tests compare to tell that a picture changed, not only its URL.
+PIXEL_SUM = """(src) => {
+  const c = document.createElement('canvas');
+  c.width = src.naturalWidth || src.width; c.height = src.naturalHeight || src.height;
+  const g = c.getContext('2d');
+  g.drawImage(src, 0, 0);
+  const px = g.getImageData(0, 0, c.width, c.height).data;
+  let sum = 0;
+  for (let i = 0; i < px.length; i += 1) sum = (sum * 31 + px[i]) % 1000000007;
+  return {sum, w: c.width, h: c.height};
+}"""
+# The painted frames the camera view shows, counted, with the fps counter's value.
+CAMERA_STATE = """() => {
+  const c = document.querySelector("[data-testid='camera-painted']");
+  return {frames: Number(c.dataset.frames || 0), fps: Number(document.querySelector("[data-testid='camera-fps']").dataset.fps),
+          ...(""" + PIXEL_SUM + """)(c)};
+}"""
+
+
+def camera_fps(page, seconds: float) -> dict:
+    """Start the camera view, let it paint for `seconds`, and return what it showed: the frames
+    painted, the fps counter's readings (one a second), and the distinct frames seen."""
+    page.click(tid("camera-start"))
+    page.wait_for_function("() => Number(document.querySelector(\"[data-testid='camera-painted']\").dataset.frames || 0) >= 1")
+    readings, sums = [], set()
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        page.wait_for_timeout(1000)
+        now = page.evaluate(CAMERA_STATE)
+        readings.append(now["fps"])
+        sums.add(now["sum"])
+    last = page.evaluate(CAMERA_STATE)
+    return {"frames": last["frames"], "fps": readings, "distinct": len(sums), "size": (last["w"], last["h"])}
 
 
 def save_small_png(png: bytes, target: Path) -> None:

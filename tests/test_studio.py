@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from dreamstyle import Job
 from dreamstyle.cli import app as cli
 from dreamstyle.studio.app import create_app
+from studio_api import events, upload
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 LITE = {"model": "efficientnet-lite0", "size": 64}
@@ -31,26 +32,6 @@ def out(tmp_path_factory) -> Path:
 def client(out):
     with TestClient(create_app(out), base_url=HOST) as c:
         yield c
-
-
-def upload(client, name: str) -> str:
-    with open(SAMPLES / name, "rb") as f:
-        res = client.post("/api/uploads", files={"file": (name, f, "image/jpeg")})
-    assert res.status_code == 201, res.text
-    return res.json()["id"]
-
-
-def events(client, jid: str) -> list[tuple[str, dict]]:
-    """The job's whole event stream, read until it ends."""
-    seen, name = [], None
-    with client.stream("GET", f"/api/jobs/{jid}/events") as res:
-        assert res.headers["content-type"].startswith("text/event-stream")
-        for line in res.iter_lines():
-            if line.startswith("event: "):
-                name = line[7:]
-            elif line.startswith("data: "):
-                seen.append((name, json.loads(line[6:])))
-    return seen
 
 
 def wait(client, jid: str, until, timeout: float = 120) -> dict:

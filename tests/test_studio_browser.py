@@ -10,21 +10,14 @@ scripts/studio_screenshot.py (the docs' docs/studio.png) uses too.
 from __future__ import annotations
 
 import base64
-import os
 
 import pytest
-from studio_harness import SAMPLES, TIMEOUT_MS, browser, chromium, fill_style_form, make, open_page, serve_studio, tid
+from studio_harness import PIXEL_SUM, SAMPLES, TIMEOUT_MS, browser, browser_or_skip, fill_style_form, make, open_page, serve_studio, tid
 
 # Big enough to watch on two CPU cores (previews come every 3 steps and 0.25 s at most), small
 # enough to finish in a few seconds.
 SIZE, STEPS = 96, 150
 LONG_STEPS = 5000  # the job that is stopped: it must still be running when Stop is pressed
-
-
-def _unavailable(reason: str):
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; CI installs chromium, so the studio's browser test must run there")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
@@ -43,14 +36,7 @@ def studio(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser_context():
-    exe = chromium()
-    if exe is None:
-        _unavailable("no chromium found (apt-get install chromium, or set DREAMSTYLE_CHROMIUM)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        _unavailable("playwright is not installed (pip install playwright)")
-    with browser(exe) as context:
+    with browser(browser_or_skip()) as context:
         yield context
 
 
@@ -73,14 +59,7 @@ WATCH_LIVE = """() => {
   window.__shown = [];
   const record = () => {
     if (!img.src.includes('/preview')) return;
-    const c = document.createElement('canvas');
-    c.width = img.naturalWidth; c.height = img.naturalHeight;
-    const g = c.getContext('2d');
-    g.drawImage(img, 0, 0);
-    const px = g.getImageData(0, 0, c.width, c.height).data;
-    let sum = 0;
-    for (let i = 0; i < px.length; i += 1) sum = (sum * 31 + px[i]) % 1000000007;
-    window.__shown.push({n: Number(img.dataset.n), sum, w: c.width, h: c.height});
+    window.__shown.push({n: Number(img.dataset.n), ...(""" + PIXEL_SUM + """)(img)});
   };
   img.addEventListener('load', record);
 }"""

@@ -7,6 +7,7 @@ profiles are dropped (a profile copied from a CMYK or wide-gamut source would mi
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import re
@@ -79,8 +80,22 @@ def load_image(path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Picture:
         raise UserError(f"{path} is a directory, not an image file", hint="give a path to an image file")
     if path.stat().st_size == 0:
         raise UserError(f"{path} is empty (0 bytes)", hint="it may not have finished copying or downloading")
+    return _decode(path, path, max_pixels)
+
+
+def decode_image(data: bytes, name: str, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Picture:
+    """A picture held in memory (a camera frame sent to the studio) read as load_image reads a
+    file, with the same refusals, never touching the disk; `name` is what its errors call it."""
+    if not data:
+        raise UserError(f"{name} is empty (0 bytes)", hint="send the picture's bytes")
+    picture = _decode(io.BytesIO(data), name, max_pixels)
+    picture.path = None
+    return picture
+
+
+def _decode(source, shown, max_pixels: int | None) -> Picture:
     try:
-        with _pillow_limits(max_pixels), Image.open(path) as img:
+        with _pillow_limits(max_pixels), Image.open(source) as img:
             img.load()  # Image.open is lazy; only a full decode finds truncation
             try:
                 img = ImageOps.exif_transpose(img)
@@ -91,17 +106,17 @@ def load_image(path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Picture:
         found = re.search(r"\((\d+) pixels\)", str(e))
         size = f"{int(found[1]):,} pixels, " if found else ""
         n = found[1] if found else "N with a larger N"
-        raise UserError(f"{path} is too large ({size}limit {max_pixels:,}); huge images can exhaust memory",
+        raise UserError(f"{shown} is too large ({size}limit {max_pixels:,}); huge images can exhaust memory",
                         hint=f"if you trust this file, pass --max-pixels {n} to raise the limit") from None
     except Image.UnidentifiedImageError:
-        raise _unreadable(path) from None
+        raise _unreadable(shown) from None
     except PermissionError:
-        raise UserError(f"cannot read {path}: permission denied", hint="check its permissions") from None
+        raise UserError(f"cannot read {shown}: permission denied", hint="check its permissions") from None
     except _DECODE_ERRORS as e:
-        raise UserError(f"{path} is damaged or truncated and could not be decoded ({e})",
+        raise UserError(f"{shown} is damaged or truncated and could not be decoded ({e})",
                         hint="re-export or re-download the image") from None
-    rgb, alpha = _to_rgb_alpha(img, path)
-    return Picture(rgb=rgb, alpha=alpha, path=path)
+    rgb, alpha = _to_rgb_alpha(img, shown)
+    return Picture(rgb=rgb, alpha=alpha, path=shown if isinstance(shown, Path) else None)
 
 
 def _grey_to_8bit(img: Image.Image) -> Image.Image:

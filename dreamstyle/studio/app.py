@@ -27,9 +27,11 @@ from ..errors import Interrupted, UserError
 from ..media.images import DEFAULT_MAX_PIXELS
 from ..core.job import Job
 from .errors import HANDLERS, JSON, Catch, Refused, Stream, dumps, error, media_type, read_json, user_error
+from .fast import fast_routes
 from .files import Gallery, StoreFull, Uploads, gallery_id
 from .jobs import checked_job, flat, uploads_of
-from .queue import Worker
+from .networks import Networks, PhotoSets
+from .queue import Worker, makes_network
 from .store import open_store
 from .schema import schema
 
@@ -103,22 +105,28 @@ def create_app(out: Path, *, token: str | None = None, loopback: bool = True, ma
     out.mkdir(parents=True, exist_ok=True)
     uploads = Uploads(out / ".uploads", max_pixels)
     gallery = Gallery(out, uploads)
+    networks, photo_sets = Networks(out, uploads), PhotoSets(out, uploads)
+    gallery.network_name = networks.name_of
 
     def runner(job: Job, *, on_event, cancel) -> str | None:
+        """Runs `job`; the gallery id of its picture, or None for a network (the network list
+        shows it, by the name the job's status gives)."""
         from ..core.runner import run
 
+        picture = not makes_network(job)
         try:
             result = run(job, on_event=on_event, cancel=cancel)
         except Interrupted as exc:
-            exc.gallery_id = gallery_id(Path(exc.path).name) if exc.path else None
+            exc.gallery_id = gallery_id(Path(exc.path).name) if exc.path and picture else None
             raise
-        return gallery_id(Path(result.output).name)
+        return gallery_id(Path(result.output).name) if picture else None
 
     worker = Worker(runner, store=open_store(out))  # the queue kept in OUT/.dreamstyle/, taken back here
     # The upload store's cap never removes what a job the worker knows needs (to run, or to run
     # again), and removes what the gallery's pictures name only after everything else.
     uploads.needed = lambda: uploads_of([e.job for e in list(worker.entries.values()) if e.job is not None], uploads)
     uploads.named = lambda: [r for i in gallery.items() for r in flat(i["again"]["inputs"].values())]
+    photo_sets.needed = lambda: [e.job.inputs.get("photos") for e in list(worker.entries.values()) if e.job is not None]
 
     async def page(request: Request) -> Response:
         return FileResponse(STATIC / "index.html", headers={"cache-control": "no-store"})
@@ -176,7 +184,7 @@ def create_app(out: Path, *, token: str | None = None, loopback: bool = True, ma
 
     async def submit(request: Request) -> Response:
         data = await read_json(request)  # 415, 413 or 400 when it is not a job's JSON
-        job = checked_job(data, uploads, out)  # 400 {"error", "hint", "field"} when it is not a good job
+        job = checked_job(data, uploads, out, networks, photo_sets)  # 400 {"error", "hint", "field"} when it is not a good job
         with room_in_queue():
             try:
                 entry = await asyncio.to_thread(worker.submit, job)  # on disk before the 201
@@ -309,9 +317,11 @@ def create_app(out: Path, *, token: str | None = None, loopback: bool = True, ma
         Route("/api/gallery", gallery_list),
         Route("/api/gallery/{id}/image", gallery_image),
         Route("/api/gallery/{id}/input", gallery_input),
+        *fast_routes(uploads, networks, max_upload_bytes, max_pixels),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ])  # fmt: skip
     app.add_middleware(Guard, token=token, loopback=loopback)
     app.add_middleware(Catch)  # outermost: whatever escapes anything else is a JSON 500, logged
     app.state.worker, app.state.gallery, app.state.uploads, app.state.out = worker, gallery, uploads, out
+    app.state.networks = networks
     return app

@@ -154,6 +154,8 @@ class Gallery:
         self.folder = folder
         self.uploads = uploads
         self._cache: dict[tuple[str, int, int], dict[str, Any] | None] = {}
+        # A painting's network as the page names it (its name in the network list); the app sets it.
+        self.network_name: Callable[[Any], str | None] = lambda path: None
 
     def items(self) -> list[dict[str, Any]]:
         """Every picture in the folder that carries a Job, newest first. What is read of each is
@@ -213,6 +215,8 @@ class Gallery:
                      [self.uploads.ref_of(s) for s in v] if k == "styles" and isinstance(v, list) else v)
                  for k, v in job.inputs.items()}  # fmt: skip
         settings = _defaults_as_default(job.settings.to_dict())
+        if settings.get("net"):
+            settings["net"] = self.network_name(settings["net"]) or settings["net"]
         has_input = any(isinstance(v, str) for k, v in again.items() if k in ("image", "content"))
         return {
             "id": gid,

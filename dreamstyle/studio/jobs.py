@@ -20,20 +20,28 @@ from ..core.validation import check_model
 from ..errors import UserError, did_you_mean
 from .errors import LOG, Refused, with_field
 from .files import Uploads
-from .schema import STUDIO_ENGINES
+from .networks import Networks, PhotoSets
+from .schema import PAGE_INPUTS, STUDIO_ENGINES
 
 # Settings that would name a file on the server: the page names files by upload id instead.
 FILE_SETTINGS = ("guide", "init")
 # What a job's JSON may hold besides engine, inputs and settings (the output is the studio's choice).
 JOB_KEYS = ("engine", "inputs", "settings", "preset", "motion")
 PRESET_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+MIN_PHOTOS = 3  # the training engine's own minimum (engines/fast_train.py), checked before queueing
+MAX_PHOTOS = 200  # photos one training job may upload
 
 
-def checked_job(data: Any, uploads: Uploads, out: Path) -> Job:
+def checked_job(data: Any, uploads: Uploads, out: Path, networks: Networks | None = None, photos: PhotoSets | None = None) -> Job:
     """job_from, where anything but a UserError is still the request's fault (a value of a type no
     check foresaw): refused with 400, its traceback logged, never a 500 nor a queued job."""
+    return refusing_bugs(job_from, data, uploads, out, networks, photos)
+
+
+def refusing_bugs(build, *args):
+    """`build(*args)`, its unforeseen failures refused as checked_job refuses them."""
     try:
-        return job_from(data, uploads, out)
+        return build(*args)
     except UserError:
         raise
     except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError, RecursionError) as exc:
@@ -45,9 +53,44 @@ def _refuse(message: str, hint: str, field: str) -> UserError:
     return with_field(UserError(message, hint), field)
 
 
-def job_from(data: Any, uploads: Uploads, out: Path) -> Job:
-    """A Job from the page's JSON: its inputs name uploads by id; defaults < preset < settings;
-    the output is a new file in the output folder. A UserError names the field at fault."""
+def job_from(data: Any, uploads: Uploads, out: Path, networks: Networks | None = None, photos: PhotoSets | None = None) -> Job:
+    """A Job from the page's JSON: its inputs name uploads by id (a network by its name in the
+    list); defaults < preset < settings; the output is a new file in the output folder (a
+    training job's, in its networks/). A UserError names the field at fault."""
+    engine, inputs, settings = parts_of(data, uploads, networks)
+    inputs = _page_inputs(engine, inputs, networks, photos)
+    spec = registry.engine(engine)
+    stem = f"{engine.replace('.', '-')}-{secrets.token_hex(4)}"
+    output = networks.output(stem) if spec.output == "network" and networks is not None else out / f"{stem}.png"
+    job = Job(engine, inputs, settings, output=str(output))
+    # The page can only name a backbone the studio loads by name: refused now, not after queueing.
+    check_model(job.settings.model)
+    check_with_fields(job)
+    return job
+
+
+def check_with_fields(job: Job) -> None:
+    """registry.check, its refusal naming the field at fault where the engine's words say it."""
+    try:
+        registry.check(job)
+    except UserError as exc:
+        net = getattr(job.settings, "net", "") or job.inputs.get("resume")
+        fields = [("--mix", "mix"), ("--net", "net"), ("painting", "inputs.styles"), ("photos", "inputs.photos")]
+        if net and isinstance(net, str):
+            # A network's own refusal names its file: said by the name the page knows it by.
+            for shown in (str(Path(net).resolve()), net):
+                if shown in exc.message:
+                    exc.message = exc.message.replace(shown, Path(net).name)
+                    fields.insert(1, (Path(net).name, "net" if job.engine == "fast" else "inputs.resume"))
+        for word, field in fields:
+            if word in exc.message:
+                raise with_field(exc, field) from None
+        raise
+
+
+def parts_of(data: Any, uploads: Uploads, networks: Networks | None = None) -> tuple[str, dict[str, Any], Any]:
+    """The engine, inputs (uploads as their paths) and checked settings of the page's job JSON
+    `data`: all a picture painted at once (studio/fast.py) needs, through a queued job's checks."""
     from ..core.presets import merge
     from ..core.settings import build
 
@@ -78,6 +121,10 @@ def job_from(data: Any, uploads: Uploads, out: Path) -> Job:
         value = settings.get(key)
         if isinstance(value, str) and (key == "guide" or value not in INIT_WORDS):
             settings[key] = _upload(uploads, value, f"--{key}", key)
+    if settings.get("net") not in (None, ""):
+        if networks is None:
+            raise _refuse("this studio has no networks", "start it with an output folder", "net")
+        settings["net"] = _network(networks, settings["net"], "net", "net")
     for key in ("image", "content"):
         if key in inputs:
             inputs[key] = _upload(uploads, inputs[key], key, f"inputs.{key}")
@@ -87,11 +134,45 @@ def job_from(data: Any, uploads: Uploads, out: Path) -> Job:
     spec = registry.engine(engine)
     cls = spec.settings
     values = merge(spec.preset, preset, settings, cls.model)
-    job = Job(engine, inputs, build(cls, {**values, "quiet": True}), output=str(out / f"{engine.replace('.', '-')}-{secrets.token_hex(4)}.png"))
-    # The page can only name a backbone the studio loads by name: refused now, not after queueing.
-    check_model(job.settings.model)
-    registry.check(job)
-    return job
+    return engine, inputs, build(cls, {**values, "quiet": True})
+
+
+def _page_inputs(engine: str, inputs: dict[str, Any], networks: Networks | None, photos: PhotoSets | None) -> dict[str, Any]:
+    """The inputs the page gives in its own terms (schema.PAGE_INPUTS) as the engine takes them:
+    uploaded photos as the folder that holds them, a network's name as its path."""
+    for (eng, name), page in PAGE_INPUTS.items():
+        if eng != engine:
+            continue
+        value = inputs.get(name)
+        if value in (None, "", []):  # left out: the engine's default (the bundled photos, a new network)
+            inputs.pop(name, None)
+            continue
+        field = f"inputs.{name}"
+        if page["kind"] == "network":
+            if networks is None:
+                raise _refuse("this studio has no networks", "start it with an output folder", field)
+            inputs[name] = _network(networks, value, name, field)
+        elif page["kind"] == "image" and page.get("many"):
+            refs = value if isinstance(value, list) else [value]
+            if len(refs) > MAX_PHOTOS:
+                raise _refuse(f"{len(refs)} photos is more than a job takes", f"give at most {MAX_PHOTOS}", field)
+            if len(set(map(str, refs))) < MIN_PHOTOS:
+                raise _refuse(f"{len(set(map(str, refs)))} photos are too few to train on",
+                              f"give {MIN_PHOTOS} or more (20 or more generalise best), or none for the bundled samples", field)  # fmt: skip
+            if photos is None:
+                raise _refuse("this studio keeps no training photos", "leave the photos out: the bundled samples are used", field)
+            try:
+                inputs[name] = photos.folder_for(refs, name)
+            except UserError as exc:
+                raise with_field(exc, field) from None
+    return inputs
+
+
+def _network(networks: Networks, name: Any, what: str, field: str) -> str:
+    try:
+        return networks.resolve(name, what)
+    except UserError as exc:
+        raise with_field(exc, field) from None
 
 
 def flat(values) -> list[Any]:

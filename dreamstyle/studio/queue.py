@@ -14,7 +14,6 @@ last kept picture as its partial, and a job that ended is never run again.
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import logging
 import os
@@ -28,18 +27,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import Interrupted, UserError
-from ..events import Event, ItemDone, Step
 from ..core import registry
 from ..core.job import Job
 from ..core.locate import absolute
-from ..media.images import partial_path, save_image, write_atomically
+from ..media.images import partial_path, write_atomically
 from .files import gallery_id
+from .listener import Listener
 from .store import Store
 
 LOG = logging.getLogger("dreamstyle.studio")
-PREVIEW_STEPS = 3  # a preview needs at least this many steps since the last one…
-PREVIEW_SECONDS = 0.25  # …and at least this long: whichever is rarer, so previews never slow a run
-SNAPSHOT_SECONDS = 2.0  # how often the running job's picture is kept on disk, for a crash
 FINAL = ("done", "stopped", "failed", "interrupted")
 CRASHED = "interrupted: the studio stopped while this job ran"
 
@@ -77,6 +73,18 @@ class Entry:
         return self.state in FINAL
 
     @property
+    def network(self) -> str | None:
+        """The file name of the network a training job wrote (its .partial.pt when it was stopped
+        or interrupted), which the studio's network list knows it by; None for a picture."""
+        if self.job is None or not makes_network(self.job) or not self.finished:
+            return None
+        out = Path(self.job.output)
+        for path in (out, out.with_name(f"{out.stem}.partial{out.suffix}")):
+            if path.is_file():
+                return path.name
+        return None
+
+    @property
     def resumable(self) -> bool:
         """Resume starts from the partial picture (an engine with an `init` picture), not afresh."""
         return self.partial is not None and self.job is not None and hasattr(self.job.settings, "init")
@@ -87,6 +95,7 @@ class Entry:
             "stage": self.stage, "losses": self.losses, "error": self.error, "hint": self.hint,
             "position": position, "result": self.result, "created": self.created, "started": self.started,
             "ended": self.ended, "next": self.next, "dismissed": self.dismissed, "resumable": self.resumable,
+            "network": self.network,
         }  # fmt: skip
 
     def row(self) -> dict[str, Any]:
@@ -142,7 +151,8 @@ class Worker:
             raise UserError(f"the job is {old.state}", "Again and Resume are for jobs that ended; stop it first")
         if old.job is None or not old.job.output:
             raise UserError("this job cannot be read back", "make it again from the form")
-        job = old.job.replace(output=str(Path(old.job.output).with_name(f"{old.engine.replace('.', '-')}-{secrets.token_hex(4)}.png")))
+        old_out = Path(old.job.output)  # a picture's .png, a network's .pt: the copy writes the same kind
+        job = old.job.replace(output=str(old_out.with_name(f"{old.engine.replace('.', '-')}-{secrets.token_hex(4)}{old_out.suffix}")))
         from_partial = resume and old.resumable and Path(old.partial).is_file()
         if from_partial:
             job = job.replace(settings=dataclasses.replace(job.settings, init=old.partial))
@@ -233,7 +243,7 @@ class Worker:
 
     def _run(self, entry: Entry) -> None:
         try:
-            entry.result = self.runner(entry.job, on_event=_Listener(entry, self.store), cancel=entry.cancel)
+            entry.result = self.runner(entry.job, on_event=Listener(entry, self.store), cancel=entry.cancel)
             self._end(entry, "done")
         except Interrupted as exc:
             entry.result = getattr(exc, "gallery_id", None)
@@ -253,7 +263,7 @@ class Worker:
         self._keep(entry, **entry.row())
         if self.store is not None:
             self.store.snapshot(entry.id).unlink(missing_ok=True)
-        entry.events.append(("end", {"state": state, "error": error, "hint": hint, "result": entry.result}))
+        entry.events.append(("end", {"state": state, "error": error, "hint": hint, "result": entry.result, "network": entry.network}))
 
     def _keep(self, entry: Entry, **values: Any) -> None:
         if self.store is not None:
@@ -290,21 +300,29 @@ class Worker:
         snap = self.store.snapshot(entry.id)
         out = Path(entry.job.output) if entry.job is not None and entry.job.output else None
         entry.ended = snap.stat().st_mtime if snap.is_file() else (entry.started or time.time())
+        network = entry.job is not None and makes_network(entry.job)
         if out is not None and out.is_file():
-            entry.state, entry.result, entry.step = "done", gallery_id(out.name), entry.total
+            entry.state, entry.result, entry.step = "done", None if network else gallery_id(out.name), entry.total
         else:
             kept = out.with_name(f"{out.stem}.partial{out.suffix}") if out is not None else None
-            if kept is not None and not kept.is_file() and snap.is_file():
+            # A network's partial is its own last checkpoint (core/network_output.py); the kept
+            # picture of a training job is only its preview sheet, never a .pt.
+            if kept is not None and not kept.is_file() and snap.is_file() and not network:
                 try:
                     kept = write_atomically(partial_path(out), snap.read_bytes())
                 except (UserError, OSError) as exc:
                     LOG.error("could not keep the picture of job %s: %s", entry.id, exc)
             if kept is not None and kept.is_file():
-                entry.partial, entry.result = str(kept), gallery_id(kept.name)
+                entry.partial, entry.result = str(kept), None if network else gallery_id(kept.name)
             at = f" (at step {entry.step} of {entry.total})" if entry.total else ""
             entry.state, entry.error, entry.hint = "interrupted", CRASHED + at, _resume_hint(entry)
         self.store.update(entry.id, **entry.row())
         snap.unlink(missing_ok=True)
+
+
+def makes_network(job: Job) -> bool:
+    """Whether `job` writes a trained network (a .pt the network list shows), not a picture."""
+    return registry.engine(job.engine).output == "network"
 
 
 def _resume_hint(entry: Entry) -> str:
@@ -324,52 +342,3 @@ def _portable(job: Job) -> str:
     if d["output"]:
         d["output"] = os.path.abspath(d["output"])
     return json.dumps(d, sort_keys=True)
-
-
-class _Listener:
-    """Turns a run's events into what the page shows, taking a preview when it is due, and with
-    a store keeping the picture on disk every SNAPSHOT_SECONDS."""
-
-    def __init__(self, entry: Entry, store: Store | None = None):
-        self.entry, self.store = entry, store
-        self.last_step = 0
-        self.last_time = self.last_kept = 0.0
-
-    def __call__(self, event: Event) -> None:
-        e = self.entry
-        if isinstance(event, ItemDone) and event.level == 0 and event.kind in ("octave", "scale"):
-            e.events.append(("item", {"kind": event.kind, "index": event.index, "count": event.count}))
-        if not isinstance(event, Step) or event.level != 0:
-            return
-        e.step, e.total, e.stage = event.step, event.total, event.stage
-        now, wall = time.monotonic(), time.time()
-        due = event.step - self.last_step >= PREVIEW_STEPS and now - self.last_time >= PREVIEW_SECONDS
-        if due or event.step == event.total:
-            # Reading the losses syncs the device; only as often as the picture is shown.
-            e.losses = event.losses()
-        e.events.append(("step", {"step": e.step, "total": e.total, "stage": e.stage, "losses": e.losses}))
-        if due:
-            picture = event.picture()
-            if picture is not None:
-                if self.store is not None and now - self.last_kept >= SNAPSHOT_SECONDS:
-                    self._keep(picture)  # before the preview shows: a shown picture is a kept one
-                    self.last_kept = now
-                buf = io.BytesIO()
-                picture.save(buf, format="PNG")
-                e.preview, e.preview_n = buf.getvalue(), e.preview_n + 1
-                # `t`: when the step ended (server clock), so a client can tell how late it shows it.
-                e.events.append(("preview", {"n": e.preview_n, "step": e.step, "t": wall}))
-            self.last_step, self.last_time = event.step, time.monotonic()
-
-    def _keep(self, picture) -> None:
-        """The picture with its record, saying where it stood, atomically in the state folder."""
-        e = self.entry
-        record = picture.info.get("dreamstyle")
-        if isinstance(record, dict):
-            record = {**record, "ran": {**(record.get("ran") or {}), "interrupted": {"step": e.step, "of": e.total}}}
-        try:
-            save_image(picture, self.store.snapshot(e.id), settings=record, force=True)
-        except UserError as exc:
-            LOG.error("could not keep the picture of job %s: %s", e.id, exc.message)
-            return
-        self.store.update(e.id, step=e.step, total=e.total)

@@ -10,21 +10,40 @@ from typing import Any
 
 from ..core import registry
 from ..core.settings import DEVICES, MODEL_NAMES, PRECISIONS, help_of
+from ..core.settings_fast import NET_SIZES
 
 STUDIO_ENGINES = registry.engine_names("studio")
-# Shown outside "More settings": what people change most.
+# Shown outside "More settings": what people change most (by preset section, else by engine).
 MAIN = {
     "dream": ("model", "layers", "size", "octaves", "steps", "lr", "seed"),
     "style": ("model", "style_weight", "content_weight", "size", "steps", "style_scale", "preserve_color", "seed"),
     "visualize": ("model", "size", "steps", "lr", "seed"),
+    "fast": ("net", "mix", "size"),
+    "train": ("model", "net_size", "style_weight", "size", "iterations", "minutes", "preview_minutes", "style_scale", "preserve_color"),
 }
 # Not offered on the page: a file path on the server (weights), or meaningless there.
 HIDDEN = ("quiet", "weights", "save_every")
+# …and what one engine does not use: a network paints in one pass with the backbone it was
+# trained on, training counts iterations, not steps.
+HIDDEN_FOR = {"fast": ("model", "steps"), "train": ("steps",)}
+# Settings the page shows with a widget of their own rather than a text field (static/fast.js):
+# a network is picked from the studio's list by name, a mix is one slider per painting.
+WIDGETS = {"net": "network", "mix": "mix"}
+WIDGETS_FOR = {("fast", "size"): "slider"}  # painting is live: dragging the size re-paints
+# Inputs the page gives in its own terms: the registry's "str" inputs that name a folder or a
+# file on the server are, on the page, photos uploaded one by one (jobs.py keeps them as a
+# folder) and a network of the studio's list by name. Both may be left out.
+PAGE_INPUTS = {
+    ("train", "photos"): {"kind": "image", "many": True, "optional": True,
+                          "help": "Your photos to train on (20 or more generalise best); none: the four bundled sample photos."},
+    ("train", "resume"): {"kind": "network", "optional": True, "help": "A network of the list to go on training (same paintings)."},
+}  # fmt: skip
 CHOICES = {
     "model": MODEL_NAMES, "device": DEVICES, "precision": PRECISIONS, "norm": ("mean-abs", "std"),
     "optimizer": ("lbfgs", "adam"), "preserve_color": ("none", "luminance", "histogram"), "pooling": ("max", "avg"),
-    "param": ("fft", "pixel"), "transforms": ("none", "standard", "strong"),
+    "param": ("fft", "pixel"), "transforms": ("none", "standard", "strong"), "net_size": NET_SIZES,
 }  # fmt: skip
+CHOICES_FOR = {("train", "preserve_color"): ("none", "luminance")}  # a network learns luminance or nothing
 
 
 def _type(hint: Any) -> str:
@@ -39,18 +58,24 @@ def engine_schema(engine: str) -> dict[str, Any]:
     spec = registry.engine(engine)
     cls = spec.settings
     hints = typing.get_type_hints(cls)
-    main = MAIN[spec.preset]
+    main = MAIN[spec.preset or spec.name]
     fields = []
     for f in dataclasses.fields(cls):
-        if f.name in HIDDEN:
+        if f.name in HIDDEN or f.name in HIDDEN_FOR.get(engine, ()):
             continue
         fields.append({
             "name": f.name, "type": _type(hints[f.name]), "default": f.default, "help": help_of(cls, f.name),
-            "main": f.name in main, "choices": list(CHOICES[f.name]) if f.name in CHOICES else None,
+            "main": f.name in main, "choices": _choices(engine, f.name),
+            "widget": WIDGETS_FOR.get((engine, f.name), WIDGETS.get(f.name)),
         })  # fmt: skip
     fields.sort(key=lambda x: (not x["main"], main.index(x["name"]) if x["main"] else 0))
-    inputs = [{"name": i.name, "kind": i.kind, "many": i.many, "help": i.help} for i in spec.inputs]
+    inputs = [{"name": i.name, "kind": i.kind, "many": i.many, "help": i.help, **PAGE_INPUTS.get((engine, i.name), {})} for i in spec.inputs]
     return {"inputs": inputs, "settings": fields}
+
+
+def _choices(engine: str, name: str) -> list[str] | None:
+    found = CHOICES_FOR.get((engine, name), CHOICES.get(name))
+    return list(found) if found is not None else None
 
 
 def schema() -> dict[str, Any]:

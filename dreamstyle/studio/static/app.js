@@ -3,11 +3,14 @@
 // Gallery are polled. Every API error ({"error", "hint"}) ends up in the message area.
 //
 // This file wires the parts together: api.js (fetch, messages), form.js and uploads.js (Make),
-// live.js (the followed job), queue.js, gallery.js and viewer.js (before/after), with the shared
+// live.js (the followed job), queue.js, gallery.js and viewer.js (before/after), fast.js (the
+// networks, live painting) and camera.js, with the shared
 // state.js and util.js. The parts import one another's functions (form -> live -> queue ->
 // gallery -> form ...); none is called before this file's start(), so the cycles are harmless.
 
 import { api, report, say } from "./api.js";
+import { wireCamera } from "./camera.js";
+import { refreshNetworks } from "./fast.js";
 import { buildEngineSelect, make, resetSettings, setEngine } from "./form.js";
 import { refreshGallery } from "./gallery.js";
 import { stopWatched } from "./live.js";
@@ -26,6 +29,7 @@ async function start() {
   $("#reset").addEventListener("click", resetSettings);
   $("#stop").addEventListener("click", stopWatched);
   $("#gallery-refresh").addEventListener("click", refreshGallery);
+  wireCamera();
   $("#compare-range").addEventListener("input", e => setSplit(e.target.value));
   $("#viewer").addEventListener("click", e => { if (e.target === $("#viewer")) $("#viewer").close(); });
   // Dropping a file anywhere else must not navigate away from the page.
@@ -39,6 +43,7 @@ async function start() {
     $("#make").disabled = true;
     return;
   }
+  await refreshNetworks();  // before the form: the fast engine's network picker lists them
   buildEngineSelect();
   const engines = Object.keys(state.schema.engines);
   setEngine(engines.includes("dream") ? "dream" : engines[0]);

@@ -6,6 +6,7 @@ import { follow } from "./live.js";
 import { refreshQueue } from "./queue.js";
 import { FINAL, state } from "./state.js";
 import { DROP_TEXT, dropZone, renderUploads } from "./uploads.js";
+import { mixField, networkField, networkInput, sizeSlider, widgetsChanged, widgetsFilled } from "./fast.js";
 import { $, el, sameValue } from "./util.js";
 
 const ENGINE_NOTES = {
@@ -16,7 +17,12 @@ const ENGINE_NOTES = {
   "visualize.channels": "Pictures that excite chosen channels of a layer.",
   "visualize.neuron": "A picture that excites one neuron.",
   "visualize.class": "A picture the network takes for an ImageNet class.",
+  "fast": "Paint a photo at once with a trained network: drag the sliders and see it change, or paint what the camera sees.",
+  "train": "Teach a small network one or more paintings, so it paints any photo in a blink (engine fast). Takes minutes.",
 };
+// What the button does, in the engine's words: a painting is already on show and is kept; a
+// network is trained.
+const MAKE_LABEL = { "fast": "Keep in gallery", "train": "Train" };
 
 function engineSchema(engine = state.engine) { return state.schema.engines[engine]; }
 
@@ -45,9 +51,13 @@ export function setEngine(engine, { keepPhoto = true } = {}) {
   buildPresetSelect();
   buildInputs();
   buildSettings();
+  $("#make").textContent = makeLabel();
   const now = primaryInput(engine);
   if (carried && carried.length && now) { state.uploads[now.name] = carried.slice(0, 1); renderUploads(now.name); }
+  widgetsChanged(engine);
 }
+
+function makeLabel() { return MAKE_LABEL[state.engine] || "Make"; }
 
 function primaryInput(engine) {
   const s = state.schema.engines[engine];
@@ -77,6 +87,7 @@ function buildInputs() {
   box.replaceChildren();
   for (const input of engineSchema().inputs) {
     if (input.kind === "image") box.append(dropZone(input));
+    else if (input.kind === "network") box.append(networkInput(input));
     else box.append(plainInput(input));
   }
 }
@@ -118,6 +129,9 @@ function shown(value) {
 function settingField(s) {
   const id = `set-${s.name}`;
   const attrs = { id, name: s.name, "data-testid": `setting-${s.name}`, dataset: { setting: s.name, type: s.type }, title: s.help || null };
+  if (s.widget === "network") return networkField(s);
+  if (s.widget === "mix") return mixField(s);
+  if (s.widget === "slider") return sizeSlider(s);
   const choices = s.choices || (s.name === "model" ? state.schema.models : null);
   let field;
   if (s.type === "bool") {
@@ -209,13 +223,14 @@ export async function make(e) {
     report(exc);
   } finally {
     button.disabled = false;
-    button.textContent = "Make";
+    button.textContent = makeLabel();
   }
 }
 
 export function resetSettings() {
   for (const f of document.querySelectorAll("[data-setting]")) { f.value = ""; f.classList.remove("changed"); }
   $("#preset").value = ""; showPresetHint();
+  widgetsFilled();
 }
 
 export function fillAgain(item) {
@@ -241,6 +256,7 @@ export function fillAgain(item) {
     if (f.closest("#more-settings")) inMore = true;
   }
   if (inMore) $("#more").open = true;
+  widgetsFilled();
   const missing = [];
   for (const input of eng.inputs) {
     const v = (again.inputs || {})[input.name];

@@ -2,6 +2,7 @@
 // shows the kept picture when it ends, and Stop.
 
 import { api, report, say } from "./api.js";
+import { paintWith, refreshNetworks } from "./fast.js";
 import { refreshGallery } from "./gallery.js";
 import { refreshQueue } from "./queue.js";
 import { FINAL, state } from "./state.js";
@@ -37,6 +38,7 @@ export function follow(id) {
   on("step", d => showStep(d));
   on("preview", d => wantPreview(w, d.n));
   on("item", d => { $("#item").textContent = `${d.kind} ${d.index + 1}${d.count ? ` of ${d.count}` : ""} done`; });
+  on("note", d => say("info", d.message, null, { timeout: 15000 }));
   on("end", d => ended(w, d));
   es.onerror = async () => {
     if (state.watch !== w || FINAL.includes(w.state)) { es.close(); return; }
@@ -113,11 +115,21 @@ function ended(w, d) {
   if (d.result) {
     const link = $("#live-result");
     link.hidden = false;
+    link.textContent = "Open result";
     link.href = `/api/gallery/${encodeURIComponent(d.result)}/image`;
     link.onclick = ev => { const item = state.gallery.find(g => g.id === d.result); if (item) { ev.preventDefault(); openViewer(item); } };
     const img = $("#live-image");
     img.src = `/api/gallery/${encodeURIComponent(d.result)}/image`;
     img.hidden = false; img.classList.remove("stale"); $("#live-empty").hidden = true;
+  } else if (d.network) {
+    // A training job: its network joins the list, and one click paints with it.
+    const link = $("#live-result");
+    link.hidden = false;
+    link.textContent = "Paint with this network";
+    link.removeAttribute("href");
+    link.onclick = ev => { ev.preventDefault(); paintWith(d.network); };
+    $("#live-image").classList.remove("stale");
+    refreshNetworks();
   } else {
     $("#live-image").classList.remove("stale");
   }

@@ -4,6 +4,7 @@
 // until one of them is pressed.
 
 import { api, report, say } from "./api.js";
+import { refreshNetworks } from "./fast.js";
 import { refreshGallery } from "./gallery.js";
 import { follow } from "./live.js";
 import { FINAL, state } from "./state.js";
@@ -53,7 +54,7 @@ export async function refreshQueue() {
       say("error", j.error || "A job failed", j.hint);
     }
   }
-  if (changed && state.polledOnce) refreshGallery();
+  if (changed && state.polledOnce) { refreshGallery(); refreshNetworks(); }  // a picture, or a trained network
   state.polledOnce = true;
 }
 

@@ -16,4 +16,5 @@ export const state = {
   galleryKey: "",
   offline: false,
   polledOnce: false,    // the queue was read once (jobs already final then do not refresh the gallery)
+  networks: [],         // the trained networks the studio lists (GET /api/networks)
 };

@@ -7,6 +7,7 @@ import { $, el } from "./util.js";
 
 export const DROP_TEXT = {
   "image": "the photo", "content": "the photo", "styles": "one or more paintings", "style": "the painting",
+  "photos": "3 or more of your own photos (optional)",
 };
 
 export function dropZone(input) {
@@ -74,4 +75,6 @@ export function renderUploads(name) {
   const what = DROP_TEXT[name] || (zone.dataset.many ? "one or more pictures" : "a picture");
   const verb = list.length ? (zone.dataset.many ? "add more" : "replace it") : `drop ${what} here`;
   $(".drop-text", zone).replaceChildren(el("b", { text: "Choose" }), ` or ${verb}`);
+  // Whoever shows something made of these pictures (the fast engine's painting) hears of it.
+  document.dispatchEvent(new CustomEvent("uploads-changed", { detail: { name } }));
 }

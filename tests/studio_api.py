@@ -1,0 +1,29 @@
+"""What the studio's HTTP tests share: uploading a sample and reading a job's event stream, through
+Starlette's TestClient (tests/test_studio.py, tests/test_studio_fast.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+def upload(client, name: str) -> str:
+    with open(SAMPLES / name, "rb") as f:
+        res = client.post("/api/uploads", files={"file": (name, f, "image/jpeg")})
+    assert res.status_code == 201, res.text
+    return res.json()["id"]
+
+
+def events(client, jid: str) -> list[tuple[str, dict]]:
+    """The job's whole event stream, read until it ends."""
+    seen, name = [], None
+    with client.stream("GET", f"/api/jobs/{jid}/events") as res:
+        assert res.headers["content-type"].startswith("text/event-stream")
+        for line in res.iter_lines():
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: "):
+                seen.append((name, json.loads(line[6:])))
+    return seen
