@@ -207,3 +207,17 @@ def test_the_ray_backend_paints_a_folder_and_a_clip_with_a_network(local_ray, ne
     for t, (got, frame) in enumerate(zip(painted, frames)):
         assert Job.from_png(got).is_clip and Job.from_png(got).ran["frame"] == t
         assert np.abs(pixels(got) - alone(frame, net)).max() <= 2, t
+
+
+def test_the_flicker_bench_scores_a_network_on_clips_with_known_motion(net, tmp_path):
+    """bench/fast_video.py at toy size, the network only: warping errors above the input's own,
+    a style distance, and frames per second through the whole command."""
+    import json
+
+    from bench.fast_video import main
+
+    doc = json.loads(main(["--net", str(net), "--style", str(SWIRLS), "--size", "48", "--frames", "3", "--fps-frames", "3",
+                           "--clips", "pan", "--no-optimisation", "--out", str(tmp_path)]).read_text())  # fmt: skip
+    pan = doc["clips"]["pan"]
+    assert pan["network"]["warping_error"] > pan["input"]["warping_error"] + 1e-5 and pan["network"]["style_distance"] > 0
+    assert doc["end_to_end"]["frames"] == 3 and doc["end_to_end"]["fps"] > 0
