@@ -10,13 +10,14 @@ torch and the public names of dreamstyle (the `cli.app`/`cli.main` entry points,
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -212,3 +213,29 @@ def ctrl_c(proc: subprocess.Popen, timeout: float = 60) -> str:
         proc.kill()
         raise
     return err
+
+
+@contextlib.contextmanager
+def local_ray(env: dict[str, str] | None = None) -> Iterator:
+    """A Ray cluster on this machine for one test module: 2 CPUs, 2 logical GPUs, no dashboard, a
+    small object store. Its processes inherit the environment it starts in, so workers import this
+    checkout, stay offline, bind and talk on 127.0.0.1 only and send no usage statistics; `env`
+    adds to that (a test-only hook for the workers, say)."""
+    import ray  # installed with the test extra: a missing Ray fails here, it is not skipped
+
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(SAMPLES.parent), os.environ.get("PYTHONPATH")])),
+           "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0", "DREAMSTYLE_OFFLINE": "1", **(env or {})}  # fmt: skip
+    if os.environ.get("CUDA_VISIBLE_DEVICES") == "":  # conftest hides the GPUs; Ray wants 2 ids to hand out
+        env["CUDA_VISIBLE_DEVICES"] = "0,1"
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    ray.init(address="local", num_cpus=2, num_gpus=2, include_dashboard=False, object_store_memory=80 * 2**20, log_to_driver=False)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -9,7 +9,6 @@ without Ray (the chunks, the option checks) come first.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import threading
@@ -34,6 +33,7 @@ from dreamstyle.core.job import Job
 from dreamstyle.core.runner import run
 from dreamstyle.core.settings import ClusterSettings, DreamSettings, MotionSettings, StyleSettings
 from helpers import DREAM_MOVES, invoke, moved
+from helpers import local_ray as ray_here
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -139,24 +139,8 @@ def kill_file(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def local_ray(kill_file):
-    import ray  # installed with the test extra: a missing Ray fails here, it is not skipped
-    # The cluster's processes inherit this environment when it starts: workers import this
-    # checkout, stay offline, bind and talk on 127.0.0.1 only, and send no usage statistics.
-    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-           "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0",
-           "DREAMSTYLE_OFFLINE": "1", TEST_KILL: str(kill_file)}  # fmt: skip
-    if os.environ.get("CUDA_VISIBLE_DEVICES") == "":  # conftest hides the GPUs; Ray wants 2 ids to hand out
-        env["CUDA_VISIBLE_DEVICES"] = "0,1"
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    ray.init(address="local", num_cpus=2, num_gpus=2, include_dashboard=False, object_store_memory=80 * 2**20, log_to_driver=False)
-    yield ray
-    ray.shutdown()
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with ray_here({TEST_KILL: str(kill_file)}) as ray:
+        yield ray
 
 
 def local_bytes(jobs, out: Path) -> dict[str, bytes]:

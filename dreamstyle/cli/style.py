@@ -29,6 +29,7 @@ from .options import CLUSTER, input_help, shared
     "dreamstyle style photos/ painting.jpg --sweep 10,100,1000 -o grid/ --backend ray",
     "dreamstyle style photo.jpg --net starry.pt -o painted.png        # a network from `dreamstyle train`: one pass",
     "dreamstyle style photos/ --net three.pt --mix 0.2,0.3,0.5 -o painted/",
+    "dreamstyle style clip.mp4 --net starry.pt --size 512 -o clip-painted.mp4   # every frame alone, no flow",
 ))
 @guarded
 @shared("output", "model", "weights", "size", "steps", "seed", "save_every", "preset", "device", "precision", "deterministic",
@@ -69,10 +70,11 @@ def style(
         from ..core.job import Job
 
         earlier_job = Job.from_png(source)
-        if earlier_job.engine == "fast":  # painted by a network: paint again with it
+        if earlier_job.engine == "fast":  # painted by a network: paint again with it (a clip's frame: the clip)
             net, content = Path(earlier_job.settings.net), content or earlier_job.inputs.get("content")
             mix = mix or (",".join(f"{w:g}" for w in earlier_job.settings.mix) if earlier_job.settings.mix else None)
-            opts = {**opts, "from_": None, "size": opts.get("size") or earlier_job.settings.size}
+            opts = {**opts, "from_": None, "size": opts.get("size") or earlier_job.settings.size,
+                    "earlier_motion": recorded_motion(source)}  # fmt: skip
     if net is not None or mix is not None:
         own = dict(content_layers=content_layers, style_layers=style_layers, content_weight=content_weight, style_weight=style_weight,
                    tv_weight=tv_weight, style_blend=style_blend, style_scale=style_scale, optimizer=optimizer, init=init, scales=scales,
@@ -100,29 +102,30 @@ def style(
     execute(todo, force=opts["force"], quiet=settings.quiet, verbose=verbose, stage="style", cluster=cluster)
 
 
-# What painting with a network takes from the shared options: the rest belong to optimising.
+# What painting with a network takes from the shared options: the rest belong to optimising,
+# but for the clip flags (planning.clip_motion says which of them a network takes) and where it runs.
 _NET_FLAGS = ("size", "seed", "device", "precision", "max_pixels", "quiet")
+_NOT_OPTIMISING = ("output", "force", "verbose", "earlier_motion", "temporal", "blend", "temporal_weight", "long_term", "passes", "fps", *CLUSTER)
 
 
 def _paint_with_network(content, styles, net, mix, own: dict[str, Any], opts: dict[str, Any]) -> None:
     """`style PHOTO --net NAME.pt`: Jobs of the "fast" engine, one forward pass a picture."""
     from ..core.planning import plan
     from ..core.settings import build, flag, parse_float_list
-    from ..media.files import is_video
 
     if net is None:
         fail("--mix applies to painting with a trained network", "add --net NAME.pt (made by `dreamstyle train`)")
     if styles:
         fail("--net paints with the paintings the network learnt, so no STYLE image is given",
              "drop the STYLE images, or drop --net to paint with them by optimisation")  # fmt: skip
-    unused = [flag(k) for k, v in {**own, **opts}.items() if v not in (None, False) and k not in (*_NET_FLAGS, "output", "force", "verbose")]
+    cluster = cluster_of(opts)
+    unused = [flag(k) for k, v in {**own, **opts}.items() if v not in (None, False) and k not in (*_NET_FLAGS, *_NOT_OPTIMISING)]
     if unused:
         fail(f"{', '.join(unused)} {'applies' if len(unused) == 1 else 'apply'} to optimising, not to painting with --net",
              "a network's strength and layers were set when it was trained; drop them")  # fmt: skip
-    if content is not None and is_video(content):
-        fail("painting a video with --net is not there yet", "paint its frames: extract them into a folder and pass the folder")
     values = {k: opts[k] for k in _NET_FLAGS if opts.get(k) not in (None, False)}
     settings = build(FastSettings, {**values, "net": str(net), "mix": parse_float_list(mix, "--mix") if mix else None})
     checked("fast", {"content": content}, settings)
-    todo = plan("fast", content, settings, output=opts["output"], name="style")
-    execute(todo, force=opts["force"], quiet=settings.quiet, verbose=opts["verbose"], stage="paint")
+    todo = plan("fast", content, settings, output=opts["output"], name="style", motion=motion_flags(opts),
+                earlier_motion=opts.get("earlier_motion"))  # fmt: skip
+    execute(todo, force=opts["force"], quiet=settings.quiet, verbose=opts["verbose"], stage="paint", cluster=cluster)

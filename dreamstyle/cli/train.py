@@ -40,6 +40,7 @@ def train(
     style_scale: Optional[float] = None,
     preserve_color: Optional[str] = None,
     preview_minutes: Optional[float] = None,
+    temporal_weight: Optional[float] = None,
     **opts: Any,
 ) -> None:
     """Train a network on photos to paint like ART (Johnson et al.), with the style engine's own
@@ -55,7 +56,7 @@ def train(
     flags = setting_flags(
         opts, iterations=iterations, minutes=minutes, net_size=net_size, content_layers=content_layers, style_layers=style_layers,
         content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight, style_scale=style_scale,
-        preserve_color=preserve_color, preview_minutes=preview_minutes,
+        preserve_color=preserve_color, preview_minutes=preview_minutes, temporal_weight=temporal_weight,
     )  # fmt: skip
     settings = settings_for(TrainSettings, "train", None, flags, {})
     inputs = {"styles": [str(p) for p in styles or []], "photos": str(photos) if photos else None, "resume": str(resume) if resume else None}

@@ -77,6 +77,7 @@ def run_chunk(job: Job, chunk: Chunk, folder: Path | None, on_event: Listener | 
     the clip's Job with its frame number in the clip, as in a local run: saved in FOLDER under
     `chunk.names()`, or, without a folder, returned as PNG bytes in that order."""
     from ..engines.clip import clip_frames, open_source
+    from ..core import registry
     from ..core.runner import frame_runner, load
     from ..media.video import Clip
 
@@ -84,7 +85,8 @@ def run_chunk(job: Job, chunk: Chunk, folder: Path | None, on_event: Listener | 
     begin = chunk.first - chunk.warmup
     part = Clip(clip.source, clip.fps, chunk.last - begin, clip.size, lambda: itertools.islice(clip.frames(), begin, chunk.last))
     made = []
-    frames = clip_frames(job, part, Reporter(on_event), frame_runner(load(job.settings)))
+    backbone = load(job.settings) if registry.engine(job.engine).backbone else None  # a network paints without one
+    frames = clip_frames(job, part, Reporter(on_event), frame_runner(backbone))
     for name, (t, img) in zip(chunk.names(), enumerate(frames)):
         img.info["dreamstyle"]["ran"]["frame"] = begin + t
         if folder is not None:  # force: what a worker that died in this chunk left is redone

@@ -49,6 +49,10 @@ def run_clip_on_ray(job: Job, cluster: ClusterSettings, *, on_event: Listener | 
     report = Reporter(on_event, cancel)
     out = check_output(job.output, force=force)
     clip = open_source(job)  # here too: a damaged video is refused before the cluster is joined
+    if job.motion.temporal == "none":
+        # Every frame is made alone (a network's always are): no state for a lead-in to build
+        # up, and the frames across a seam differ as any two neighbours do, so nothing to fade.
+        warmup = 0
     parts = chunk_folder(job, out)
     failed: list[tuple[Chunk, str]] = []
     with joined(cluster) as session:

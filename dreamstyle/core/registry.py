@@ -139,10 +139,9 @@ ENGINES: dict[str, Engine] = {e.name: e for e in (
            why_not={"cluster": "one network learns from one stream of batches: nothing to spread yet",
                     "presets": "not yet: the defaults are the measured ones (docs/fast.md)"}),
     Engine("fast", FastSettings, (Input("content", help="The photo to paint."),),
-           f"{_E}.fast_paint:make", f"{_E}.fast_paint:check", source="content", stage="paint", steps=False, backbone=False,
-           cli="style",
-           why_not={"cluster": "not yet: a network paints a picture in a fraction of a second, so a batch rarely needs one",
-                    "presets": "a network carries its own settings; --mix and --size are all it takes"}),
+           f"{_E}.fast_paint:make", f"{_E}.fast_paint:check", source="content", clips=True, stage="paint", steps=False, backbone=False,
+           cluster=True, cli="style",
+           why_not={"presets": "a network carries its own settings; --mix and --size are all it takes"}),
 )}  # fmt: skip
 
 

@@ -13,6 +13,16 @@ NET_SIZES = ("small", "base")
 MAX_MIX = 64  # paintings one network holds at most
 
 
+def refuse_clip_flags(flags: list[str]) -> None:
+    """A clip painted by a network runs every frame alone (`--temporal none`): the optimisation's
+    ways of holding frames together (flow, blend, the temporal loss, long-term, passes) have
+    nothing to act on in one forward pass. Said the same way by the CLI and by a Job's check."""
+    if flags:
+        raise UserError(f"{', '.join(flags)} {'does' if len(flags) == 1 else 'do'} not apply to painting with --net",
+                        "a network holds frames together through its training (dreamstyle train --temporal-weight); "
+                        f"drop {'it' if len(flags) == 1 else 'them'}, or paint by optimisation without --net")  # fmt: skip
+
+
 @dataclass(kw_only=True)
 class TrainSettings(CommonSettings):
     """Training a network that paints in one pass, with the style engine's own losses."""
@@ -34,6 +44,10 @@ class TrainSettings(CommonSettings):
     style_scale: float = setting(1.0, "Style image size relative to the training crops; smaller = finer strokes.")
     preserve_color: str = setting("none", "none, or luminance: train on luminance so the network keeps the photo's colours.")
     preview_minutes: float = setting(3.0, "Write the preview sheet (photos painted by the network so far) every this many minutes.")
+    # bench/fast_video.py (docs/fast.md, "Video"): without it a network's clip flickered as much as
+    # independent frames of the optimisation (warping error 10x that of --temporal flow); at 200, 6x
+    # less, near flow's, for a style distance 6-14 % higher. Measured on 100-iteration networks only.
+    temporal_weight: float = setting(200.0, "Weight of the temporal loss: the network paints a slightly moved photo as the moved painting, so a video's frames flicker less (Gupta et al. 2017); 0: off.")
 
     def validate(self) -> None:
         super().validate()
@@ -41,7 +55,7 @@ class TrainSettings(CommonSettings):
         if self.minutes is not None:
             _positive(self, "minutes", self.minutes, allow_zero=True, upper=10**6)
         _positive(self, "batch", self.batch, allow_zero=False, upper=256)
-        for name in ("content_weight", "style_weight", "tv_weight"):
+        for name in ("content_weight", "style_weight", "tv_weight", "temporal_weight"):
             _positive(self, name, getattr(self, name), allow_zero=True, upper=1e12)
         if not (self.content_weight or self.style_weight):
             raise UserError("--content-weight and --style-weight are both 0: nothing to learn", "give at least one a positive weight")

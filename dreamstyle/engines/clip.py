@@ -20,6 +20,7 @@ from PIL import Image
 from ..errors import UserError
 from ..events import ItemDone, Reporter
 from ..core.job import Job, Result, record
+from ..core.settings_fast import refuse_clip_flags
 from .temporal import Carry
 from ..media.video import FOLDER_FPS, Clip, open_clip
 
@@ -31,6 +32,9 @@ def check_motion(job: Job) -> None:
     m = job.motion
     if job.engine == "dream" and (m.long_term is not None or m.passes > 1):
         raise UserError("--long-term and --passes apply to style clips", "drop them for a dream")
+    if job.engine == "fast":  # --blend and --temporal-weight mean nothing without a temporal mode
+        refuse_clip_flags([f for f, on in (("--temporal " + m.temporal, m.temporal != "none"), ("--long-term", m.long_term is not None),
+                                           ("--passes", m.passes > 1)) if on])  # fmt: skip
 
 
 def open_source(job: Job) -> Clip:

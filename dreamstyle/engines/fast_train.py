@@ -216,6 +216,10 @@ def make(job, ctx: Context) -> list[NetworkFile]:
                     terms["style"] = weighted(style_w, TRAIN_STYLE_SCALE * s.style_weight, lambda l: style_loss(l, grams[k][l]))(feats)
                 if s.tv_weight:
                     terms["tv"] = s.tv_weight * tv_loss(y.float())
+                if s.temporal_weight:
+                    from .fast_temporal import temporal_term
+
+                    terms["temporal"] = s.temporal_weight * temporal_term(net, x, mix, gen, y)
                 # Summed over the batch by the objectives: per photo, so the weights mean what they mean in `style`.
                 loss = sum(terms.values()) / s.batch
                 loss.backward()

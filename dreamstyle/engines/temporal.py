@@ -121,6 +121,8 @@ class Carry:
     def frame_job(self, t: int, frame: Image.Image, direction: int = 1, earlier: Image.Image | None = None) -> Job:
         """Frame t's Job. `direction` is +1 on a forward pass (frame t looks at t-1, t-2, …) and
         -1 on a backward one; `earlier` is frame t's result from the previous pass, if any."""
+        if self.job.engine == "fast":  # a network paints each frame alone, at its own --size
+            return Job("fast", {"content": frame}, self.job.settings)
         rgb = self.add(t, frame)
         job, s = self.job, self.job.settings
         near = [t - direction * j for j in self.back if t - direction * j in self.outputs]
