@@ -35,7 +35,7 @@ SHARED = ROOT.parent / "shared" / "images"
 
 
 def train_with_copies(art: list[Path], photos: Path | None, iterations: int, marks: list[int], keep: Path, size: int,
-                      style_weight: float | None) -> tuple[dict[int, Path], float]:  # fmt: skip
+                      style_weight: float | None, temporal_weight: float | None = None) -> tuple[dict[int, Path], float]:  # fmt: skip
     """Train, keeping NAME-<iterations>.pt after each mark; returns the copies and seconds per iteration."""
     import dreamstyle
     import dreamstyle.engines.fast_train as fast_train
@@ -57,7 +57,7 @@ def train_with_copies(art: list[Path], photos: Path | None, iterations: int, mar
             if done in marks and partial.exists():
                 copies[done] = shutil.copy(partial, keep / f"net-{done}.pt")
 
-    extra = {"style_weight": style_weight} if style_weight is not None else {}
+    extra = {k: v for k, v in (("style_weight", style_weight), ("temporal_weight", temporal_weight)) if v is not None}
     settings = TrainSettings(model=MODEL, iterations=iterations, minutes=None, size=size, quiet=True, seed=0, **extra)
     inputs = {"styles": [str(a) for a in art], "photos": str(photos) if photos else None}
     dreamstyle.run(Job("train", inputs, settings, output=str(out)), on_event=watch)
@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> Path:
     ap.add_argument("--size", type=int, default=384, help="size of the judged pictures")
     ap.add_argument("--train-size", type=int, default=256)
     ap.add_argument("--style-weight", type=float, default=None)
+    ap.add_argument("--temporal-weight", type=float, default=None)
     ap.add_argument("--sheet", type=Path, default=None)
     ap.add_argument("--plot", type=Path, default=None)
     ap.add_argument("--out", type=Path, default=HERE / "results")
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> Path:
     held = args.held_out or [SHARED / "tubingen.jpg"]
     marks = [int(m) for m in args.marks.split(",") if m]
     keep = Path(tempfile.mkdtemp(prefix="fastq-"))
-    copies, per_it = train_with_copies(args.art, args.photos, args.iterations, marks, keep, args.train_size, args.style_weight)
+    copies, per_it = train_with_copies(args.art, args.photos, args.iterations, marks, keep, args.train_size, args.style_weight, args.temporal_weight)
     print(f"trained {args.iterations} iterations, {per_it:.2f} s each; copies in {keep}", flush=True)
     per_it = args.seconds_per_iteration or per_it
 
@@ -127,7 +128,7 @@ def main(argv: list[str] | None = None) -> Path:
     doc = {"cpu": cpu, "cpu_capability": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads(),
            "torch": torch.__version__, "art": [a.name for a in args.art], "photos": str(args.photos or "samples"),
            "train_size": args.train_size, "size": args.size, "seconds_per_iteration": per_it,
-           "style_weight": args.style_weight, "rows": rows}  # fmt: skip
+           "style_weight": args.style_weight, "temporal_weight": args.temporal_weight, "rows": rows}  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     path = result_path(args.out, "fast-quality" + (f"-{args.tag}" if args.tag else ""), cpu, f"{args.size}px")
     path.write_text(json.dumps(doc, indent=1))

@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> Path:
     cpu = _cpu_name()
     print(f"\n**{cpu}** (torch {torch.__version__}, {torch.get_num_threads()} threads), {w}x{h} px, network "
           f"{Path(net).name} ({load_network(net).iterations} iterations, temporal weight "
-          f"{getattr(record.settings, 'temporal_weight', 0):g}), optimisation {args.steps} steps a frame {MODEL}\n")  # fmt: skip
+          f"{trained_temporal_weight(net):g}), optimisation {args.steps} steps a frame {MODEL}\n")  # fmt: skip
     print("| clip | painted by | frames | warping error (all) | warping error (first frames) | style distance | CPU s / frame |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for name, rows in results.items():
@@ -193,6 +193,14 @@ def main(argv: list[str] | None = None) -> Path:
     path.write_text(json.dumps(doc, indent=1) + "\n")
     print(f"wrote {path}")
     return path
+
+
+def trained_temporal_weight(net) -> float:
+    """The temporal weight the network was trained with, as its file says: a network trained
+    before the setting existed had none (its Job read back would show today's default)."""
+    from dreamstyle.media.network_file import load_network
+
+    return float(((load_network(net).record or {}).get("settings") or {}).get("temporal_weight", 0.0))
 
 
 if __name__ == "__main__":
