@@ -47,7 +47,7 @@ class TrainSettings(CommonSettings):
     # bench/fast_video.py (docs/fast.md, "Video"): without it a network's clip flickered as much as
     # independent frames of the optimisation (warping error 10x that of --temporal flow); at 200, 6x
     # less, near flow's, for a style distance 6-14 % higher. Measured on 100-iteration networks only.
-    temporal_weight: float = setting(200.0, "Weight of the temporal loss: the network paints a slightly moved photo as the moved painting, so a video's frames flicker less (Gupta et al. 2017); 0: off.")
+    temporal_weight: float = setting(200.0, "Weight of the temporal loss: the network paints a slightly moved photo as the moved painting, so a video's frames flicker less (Gupta et al. 2017); 0: off. For video, 2000: steadier than --temporal flow, for less style (docs/fast.md).")
 
     def validate(self) -> None:
         super().validate()
