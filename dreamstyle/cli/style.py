@@ -53,7 +53,7 @@ def style(
     pooling: Optional[str] = None,
     tile: Optional[int] = None,
     lr: Optional[float] = None,
-    net: Annotated[Optional[Path], typer.Option(help=help_of(FastSettings, "net") + " With it no STYLE is given and the picture is painted in one pass.", show_default=False)] = None,
+    net: Annotated[Optional[Path], typer.Option(help=help_of(FastSettings, "net"), show_default=False)] = None,
     mix: Annotated[Optional[str], typer.Option(help=help_of(FastSettings, "mix"), show_default=False)] = None,
     sweep: Annotated[Optional[str], typer.Option(help="A style-weight sweep, e.g. 10,100,1000: one picture per weight (and per photo of a folder), each with its weight in its settings, into the -o folder as STEM-sw10.png …; resumable like a batch.")] = None,
     **opts: Any,

@@ -25,7 +25,7 @@ MAIN = {
 HIDDEN = ("quiet", "weights", "save_every")
 # …and what one engine does not use: a network paints in one pass with the backbone it was
 # trained on, training counts iterations, not steps.
-HIDDEN_FOR = {"fast": ("model", "steps"), "train": ("steps",)}
+HIDDEN_FOR = {"fast": ("model", "steps", "lr"), "train": ("steps",)}  # a network paints in one pass: no steps to size
 # Settings the page shows with a widget of their own rather than a text field (static/fast.js):
 # a network is picked from the studio's list by name, a mix is one slider per painting.
 WIDGETS = {"net": "network", "mix": "mix"}
