@@ -63,11 +63,16 @@ def paint(photo: torch.Tensor, s: FastSettings, ctx: Context) -> torch.Tensor:
     return out.float().clamp(0, 1)
 
 
+def paint_picture(picture, s: FastSettings, ctx: Context) -> Image.Image:
+    """A loaded picture (media.images.Picture) painted at `s.size`, its alpha kept: what a job
+    makes, and what the studio paints live."""
+    rgb = picture.rgb if s.size is None else resize_longest(picture.rgb, s.size)
+    return with_alpha(to_pil(paint(to_tensor(rgb), s, ctx)), picture)
+
+
 def make(job, ctx: Context) -> list[Image.Image]:
     s: FastSettings = job.settings
-    picture = as_picture(job.inputs["content"], s.max_pixels)
-    rgb = picture.rgb if s.size is None else resize_longest(picture.rgb, s.size)
-    out = to_pil(paint(to_tensor(rgb), s, ctx))
+    out = paint_picture(as_picture(job.inputs["content"], s.max_pixels), s, ctx)
     ctx.report.check()
     file, _ = painter(s.net, ctx.device)
-    return [made(with_alpha(out, picture), net_sha256=file.sha256, net_iterations=file.iterations)]
+    return [made(out, net_sha256=file.sha256, net_iterations=file.iterations)]

@@ -107,8 +107,8 @@ def _not_json(word: str) -> None:
 def _paint(job: Job, source: Any, max_pixels: int | None, lock: threading.Lock) -> tuple[bytes, float]:
     """The painted picture as PNG bytes, and the milliseconds the network took."""
     from ..core.runner import context_for
-    from ..engines.fast_paint import paint, painter
-    from ..media.images import as_picture, decode_image, resize_longest, to_pil, to_tensor, with_alpha
+    from ..engines.fast_paint import paint_picture, painter
+    from ..media.images import as_picture, decode_image
 
     s = job.settings
     picture = decode_image(source, FRAME, max_pixels=max_pixels) if isinstance(source, bytes) else as_picture(source, max_pixels)
@@ -116,7 +116,6 @@ def _paint(job: Job, source: Any, max_pixels: int | None, lock: threading.Lock) 
     if side > MAX_LIVE_SIDE:
         raise Refused(413, f"{side} px is over the {MAX_LIVE_SIDE} px painted live",
                       f"choose a size of {MAX_LIVE_SIDE} or less here; Keep paints any size into the gallery", "size")  # fmt: skip
-    rgb = picture.rgb if s.size is None else resize_longest(picture.rgb, s.size)
     ctx = context_for(s, load_backbone=False)
     with lock:
         try:
@@ -125,9 +124,9 @@ def _paint(job: Job, source: Any, max_pixels: int | None, lock: threading.Lock) 
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
             raise Refused(400, f"{job.settings.net.rsplit('/', 1)[-1]} is a damaged network ({first})", "train it again, or pick another", "net") from None
         start = time.perf_counter()
-        out = to_pil(paint(to_tensor(rgb), s, ctx))
+        out = paint_picture(picture, s, ctx)
         took = 1000 * (time.perf_counter() - start)
     buf = io.BytesIO()
     # Fast to write beats small here: the picture goes over loopback and is shown at once.
-    with_alpha(out, picture).save(buf, format="PNG", compress_level=1)
+    out.save(buf, format="PNG", compress_level=1)
     return buf.getvalue(), took
