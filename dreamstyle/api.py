@@ -135,7 +135,8 @@ def zoom_video(image: Any, output, frames: int = 24, *, zoom: float = 1.05, rota
 
 def _clip_job(engine: str, source: Any, style: Any, settings, motion: dict[str, Any], backbone, overrides) -> Job:
     """`motion`: the clip keywords given (None where not), as the CLI's flags: `blend` alone means
-    `temporal="blend"`; `long_term=True` means frames 1, 2 and 4 back."""
+    `temporal="blend"`; `long_term=True` means frames 1, 2 and 4 back; `cuts` may be a list of
+    frame numbers as well as "auto", "none" or "12,40"."""
     from .core.planning import clip_motion
     from .core.settings import LONG_TERM
 
@@ -146,6 +147,8 @@ def _clip_job(engine: str, source: Any, style: Any, settings, motion: dict[str, 
         motion = {**motion, "long_term": list(LONG_TERM)}
     elif motion.get("long_term") is False:
         motion = {**motion, "long_term": None}
+    if isinstance(motion.get("cuts"), (list, tuple)):
+        motion = {**motion, "cuts": ",".join(str(c) for c in motion["cuts"]) or "none"}
     return Job(engine, inputs, s, motion=clip_motion(engine, motion))
 
 
@@ -158,38 +161,42 @@ def _frames(job: Job, backbone: Backbone | None) -> Iterator[Image.Image]:
 
 
 def dream_frames(source: Any, settings: DreamSettings | None = None, *, temporal: str | None = None, blend: float | None = None,
-                 backbone: Backbone | None = None, **overrides: Any) -> Iterator[Image.Image]:
+                 cuts: str | list[int] | None = None, backbone: Backbone | None = None, **overrides: Any) -> Iterator[Image.Image]:
     """Dream every frame of `source` (a video path, GIF, frame folder or list of PIL images), one at
     a time, each held to the one before (`temporal`: "flow", the default, "blend" or "none";
-    `blend`: the share of the previous frame's dream carried on, 0.5; see temporal.py)."""
-    motion = dict(temporal=temporal, blend=blend)
+    `blend`: the share of the previous frame's dream carried on, 0.5; see temporal.py), each
+    new shot starting afresh (`cuts`: "auto", the default, "none", or the frames where a new
+    shot starts, e.g. [48]; see engines/cuts.py)."""
+    motion = dict(temporal=temporal, blend=blend, cuts=cuts)
     return _frames(_clip_job("dream", source, None, settings, motion, backbone, overrides), backbone)
 
 
 def stylize_frames(source: Any, style: Any, settings: StyleSettings | None = None, *, temporal: str | None = None,
                    blend: float | None = None, temporal_weight: float | None = None, long_term: bool | list[int] | None = None,
-                   passes: int | None = None, backbone: Backbone | None = None, **overrides: Any) -> Iterator[Image.Image]:
+                   passes: int | None = None, cuts: str | list[int] | None = None, backbone: Backbone | None = None,
+                   **overrides: Any) -> Iterator[Image.Image]:
     """Paint every frame of `source` in the manner of `style`, each held to the frames before it
-    (`temporal` as for `dream_frames`; with "flow", `temporal_weight`, `long_term` and `passes`
-    as the CLI's --temporal-weight, --long-term and --passes)."""
-    motion = dict(temporal=temporal, blend=blend, temporal_weight=temporal_weight, long_term=long_term, passes=passes)
+    (`temporal` and `cuts` as for `dream_frames`; with "flow", `temporal_weight`, `long_term` and
+    `passes` as the CLI's --temporal-weight, --long-term and --passes)."""
+    motion = dict(temporal=temporal, blend=blend, temporal_weight=temporal_weight, long_term=long_term, passes=passes, cuts=cuts)
     return _frames(_clip_job("style", source, style, settings, motion, backbone, overrides), backbone)
 
 
 def dream_video(source: Any, output, settings: DreamSettings | None = None, *, temporal: str | None = None,
-                blend: float | None = None, fps: float | None = None, backbone: Backbone | None = None, force: bool = False,
-                **overrides: Any) -> Path:
-    """Dream a video, GIF or frame folder into `output` (.mp4, .gif or a folder of PNGs)."""
-    motion = dict(temporal=temporal, blend=blend, fps=fps)
+                blend: float | None = None, fps: float | None = None, cuts: str | list[int] | None = None,
+                backbone: Backbone | None = None, force: bool = False, **overrides: Any) -> Path:
+    """Dream a video, GIF or frame folder into `output` (.mp4, .gif or a folder of PNGs); see
+    `dream_frames`."""
+    motion = dict(temporal=temporal, blend=blend, fps=fps, cuts=cuts)
     job = _clip_job("dream", source, None, settings, motion, backbone, overrides).replace(output=str(output))
     return run(job, on_event=_listener(job.settings, None), backbone=backbone, force=force).output
 
 
 def stylize_video(source: Any, style: Any, output, settings: StyleSettings | None = None, *, temporal: str | None = None,
                   blend: float | None = None, temporal_weight: float | None = None, long_term: bool | list[int] | None = None,
-                  passes: int | None = None, fps: float | None = None, backbone: Backbone | None = None, force: bool = False,
-                  **overrides: Any) -> Path:
+                  passes: int | None = None, fps: float | None = None, cuts: str | list[int] | None = None,
+                  backbone: Backbone | None = None, force: bool = False, **overrides: Any) -> Path:
     """Stylise a video, GIF or frame folder into `output`; see `stylize_frames`."""
-    motion = dict(temporal=temporal, blend=blend, temporal_weight=temporal_weight, long_term=long_term, passes=passes, fps=fps)
+    motion = dict(temporal=temporal, blend=blend, temporal_weight=temporal_weight, long_term=long_term, passes=passes, fps=fps, cuts=cuts)
     job = _clip_job("style", source, style, settings, motion, backbone, overrides).replace(output=str(output))
     return run(job, on_event=_listener(job.settings, None), backbone=backbone, force=force).output

@@ -75,7 +75,7 @@ def path_or_none(p: Path | None) -> str | None:
 
 
 # Shared options that are not settings: where the result goes and how the command talks.
-NOT_SETTINGS = ("output", "from_", "force", "verbose", "preset", *("temporal", "blend", "temporal_weight", "long_term", "passes", "fps"),
+NOT_SETTINGS = ("output", "from_", "force", "verbose", "preset", *("temporal", "blend", "temporal_weight", "long_term", "passes", "fps", "cuts", "debug_flow"),
                 *("backend", "ray_address", "workers", "gpus_per_worker"))
 
 
@@ -83,8 +83,9 @@ def motion_flags(opts: dict[str, Any]) -> dict[str, Any]:
     """The clip flags typed (None where not), in MotionSettings' names."""
     from ..core.settings import LONG_TERM
 
-    names = ("temporal", "blend", "temporal_weight", "passes", "fps")
+    names = ("temporal", "blend", "temporal_weight", "passes", "fps", "cuts")
     flags = {k: opts.get(k) for k in names}
+    flags["debug_flow"] = path_or_none(opts.get("debug_flow"))
     flags["long_term"] = list(LONG_TERM) if opts.get("long_term") else None
     return flags
 

@@ -30,7 +30,7 @@ from .options import CLUSTER, input_help, shared
 ))
 @guarded
 @shared("output", "model", "weights", "size", "steps", "lr", "seed", "save_every", "preset", "device", "precision", "deterministic",
-        "max_pixels", "temporal", "blend", "fps", "from_", "force", "quiet", "verbose", *CLUSTER,
+        "max_pixels", "temporal", "blend", "fps", "cuts", "debug_flow", "from_", "force", "quiet", "verbose", *CLUSTER,
         settings=DreamSettings, defaults={"output": "IMAGE-dream.png beside IMAGE (-2, -3 … if taken); a folder: FOLDER-dream/"})  # fmt: skip
 def dream_command(
     image: Annotated[Optional[Path], typer.Argument(help=input_help("dream", "image", recorded=True), show_default=False)] = None,

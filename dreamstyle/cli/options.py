@@ -45,6 +45,7 @@ OPTIONS = {
     "precision": (Optional[str], None), "deterministic": (Deterministic, False), "max_pixels": (Optional[int], None),
     "temporal": (Optional[str], None), "blend": (Optional[float], None), "temporal_weight": (Optional[float], None),
     "long_term": (LongTerm, False), "passes": (Optional[int], None), "fps": (Optional[float], None),
+    "cuts": (Optional[str], None), "debug_flow": (Optional[Path], None),
     "from_": (From, None), "force": (Force, False), "quiet": (Quiet, False), "verbose": (Verbose, False),
     "backend": (Optional[str], None), "ray_address": (Optional[str], None), "workers": (Optional[int], None), "gpus_per_worker": (Optional[float], None),
 }  # fmt: skip

@@ -33,7 +33,7 @@ from .options import CLUSTER, input_help, shared
 ))
 @guarded
 @shared("output", "model", "weights", "size", "steps", "seed", "save_every", "preset", "device", "precision", "deterministic",
-        "max_pixels", "temporal", "blend", "temporal_weight", "long_term", "passes", "fps", "from_", "force", "quiet", "verbose", *CLUSTER,
+        "max_pixels", "temporal", "blend", "temporal_weight", "long_term", "passes", "fps", "cuts", "debug_flow", "from_", "force", "quiet", "verbose", *CLUSTER,
         settings=StyleSettings, defaults={"output": "CONTENT-style.png beside CONTENT (-2, -3 … if taken); a folder: FOLDER-style/"})  # fmt: skip
 def style(
     content: Annotated[Optional[Path], typer.Argument(help=input_help("style", "content", recorded=True), show_default=False)] = None,
@@ -105,7 +105,8 @@ def style(
 # What painting with a network takes from the shared options: the rest belong to optimising,
 # but for the clip flags (planning.clip_motion says which of them a network takes) and where it runs.
 _NET_FLAGS = ("size", "seed", "device", "precision", "max_pixels", "quiet")
-_NOT_OPTIMISING = ("output", "force", "verbose", "earlier_motion", "temporal", "blend", "temporal_weight", "long_term", "passes", "fps", *CLUSTER)
+_NOT_OPTIMISING = ("output", "force", "verbose", "earlier_motion", "temporal", "blend", "temporal_weight", "long_term", "passes", "fps", "cuts",
+                   "debug_flow", *CLUSTER)  # fmt: skip
 
 
 def _paint_with_network(content, styles, net, mix, own: dict[str, Any], opts: dict[str, Any]) -> None:

@@ -12,6 +12,12 @@ a pixel, after 3 lead-in frames as after 8) and the jump stays. What hides the s
 are then used for: they overlap the previous chunk's last frames, and the join cross-fades from
 that chunk's frames into this one's over the overlap. Each step of the fade then changes the
 picture no more than a step inside a chunk does (1.02-1.04x).
+
+A chunk boundary is not a cut, but a real cut (engines/cuts.py, found once by the driver on the
+whole clip) is kept by every chunk: a chunk restarts its temporal state at a cut inside it or
+its lead-in, and a lead-in never reaches back across a cut (it is shortened to start at the
+cut, or dropped when the chunk starts a shot). So the frames a lead-in overlaps all belong to
+one shot, and the join never fades across a cut: at the cut, the picture switches.
 """
 
 from __future__ import annotations
@@ -39,6 +45,10 @@ class Chunk:
     first: int  # the chunk's own first frame
     last: int  # one past its last frame
     warmup: int  # frames before `first` it runs too (its lead-in), faded in over the chunk before
+    cuts: tuple[int, ...] = ()  # the whole clip's shot starts (a frame records them all)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cuts", tuple(self.cuts))  # read back from JSON as a list
 
     @property
     def frames(self) -> range:
@@ -53,15 +63,24 @@ class Chunk:
         return [lead_name(n) for n in self.lead] + [frame_name(n) for n in self.frames]
 
 
-def split_clip(count: int, workers: int, warmup: int = WARMUP, length: int | None = None) -> list[Chunk]:
+def split_clip(count: int, workers: int, warmup: int = WARMUP, length: int | None = None, cuts=()) -> list[Chunk]:
     """`count` frames as chunks of about `length` frames (default: CHUNKS_PER_WORKER chunks a
     worker, but at least 4 warm-ups long, so warming up costs at most a quarter more work), of
-    near-equal lengths, each warmed up by up to `warmup` frames before it."""
+    near-equal lengths, each warmed up by up to `warmup` frames before it, but never from
+    before the last of `cuts` (the clip's shot starts) at or before its first frame."""
     if length is None:
         length = max(4 * warmup, math.ceil(count / (CHUNKS_PER_WORKER * workers)), 1)
     n = max(1, math.ceil(count / length))
     edges = [round(k * count / n) for k in range(n + 1)]
-    return [Chunk(a, b, min(warmup, a)) for a, b in zip(edges, edges[1:])]
+    cuts = tuple(sorted(cuts))
+    return [Chunk(a, b, lead_in(a, warmup, cuts), cuts) for a, b in zip(edges, edges[1:])]
+
+
+def lead_in(first: int, warmup: int, cuts: tuple[int, ...]) -> int:
+    """How many frames a chunk starting at `first` runs before it: `warmup`, no further back
+    than the clip's start or the shot's (0 when `first` starts a shot)."""
+    shot = max((c for c in cuts if c <= first), default=0)
+    return min(warmup, first - shot)
 
 
 def frame_name(n: int) -> str:
@@ -76,7 +95,7 @@ def run_chunk(job: Job, chunk: Chunk, folder: Path | None, on_event: Listener | 
     """Frames `chunk.first - chunk.warmup` … `chunk.last - 1` of the clip `job`, each carrying
     the clip's Job with its frame number in the clip, as in a local run: saved in FOLDER under
     `chunk.names()`, or, without a folder, returned as PNG bytes in that order."""
-    from ..engines.clip import clip_frames, open_source
+    from ..engines.clip import clip_frames, looks_for_cuts, open_source
     from ..core import registry
     from ..core.runner import frame_runner, load
     from ..media.video import Clip
@@ -86,7 +105,10 @@ def run_chunk(job: Job, chunk: Chunk, folder: Path | None, on_event: Listener | 
     part = Clip(clip.source, clip.fps, chunk.last - begin, clip.size, lambda: itertools.islice(clip.frames(), begin, chunk.last))
     made = []
     backbone = load(job.settings) if registry.engine(job.engine).backbone else None  # a network paints without one
-    frames = clip_frames(job, part, Reporter(on_event), frame_runner(backbone))
+    # The chunk restarts at the clip's cuts inside its frames (numbered in `part`).
+    inside = [c - begin for c in chunk.cuts if begin < c < chunk.last]
+    frames = clip_frames(job, part, Reporter(on_event), frame_runner(backbone), cuts=inside,
+                         recorded_cuts=list(chunk.cuts) if looks_for_cuts(job) else None)  # fmt: skip
     for name, (t, img) in zip(chunk.names(), enumerate(frames)):
         img.info["dreamstyle"]["ran"]["frame"] = begin + t
         if folder is not None:  # force: what a worker that died in this chunk left is redone

@@ -41,14 +41,18 @@ def run_clip_on_ray(job: Job, cluster: ClusterSettings, *, on_event: Listener | 
     that fails, or whose worker kept dying, fails the run once the others are done (they are
     kept for the next run). Ctrl-C (or `cancel`) raises `Interrupted` with `.path` the folder of
     finished frames."""
-    from ..engines.clip import open_source
+    from ..engines.clip import carries, cuts_note, open_source, shot_starts
     from ..media.video import check_output, write_frames
 
     import_ray()
     start = time.perf_counter()
     report = Reporter(on_event, cancel)
+    if job.motion.debug_flow is not None:
+        raise UserError("--debug-flow writes the flow where the frames are made, so it applies to a clip made here", "drop --backend ray to look at the flow")
     out = check_output(job.output, force=force)
     clip = open_source(job)  # here too: a damaged video is refused before the cluster is joined
+    # Found once, on the whole clip, so that every chunk restarts at the same frames.
+    cuts = shot_starts(job, clip) or []
     if job.motion.temporal == "none":
         # Every frame is made alone (a network's always are): no state for a lead-in to build
         # up, and the frames across a seam differ as any two neighbours do, so nothing to fade.
@@ -56,8 +60,10 @@ def run_clip_on_ray(job: Job, cluster: ClusterSettings, *, on_event: Listener | 
     parts = chunk_folder(job, out)
     failed: list[tuple[Chunk, str]] = []
     with joined(cluster) as session:
-        chunks = _chunks(parts, lambda: split_clip(clip.count, session.pool.workers, warmup, chunk_frames))
+        chunks = _chunks(parts, lambda: split_clip(clip.count, session.pool.workers, warmup, chunk_frames, cuts))
         report(Started(job, clip.count, "frame", f"{job.engine} on ray"))
+        if cuts and carries(job):
+            report(ItemDone("note", 0, None, message=cuts_note(cuts)))
         todo: dict[int, Chunk] = {}
         for k, c in enumerate(chunks):
             if all((parts / name).exists() for name in c.names()):

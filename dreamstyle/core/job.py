@@ -188,6 +188,8 @@ def record(job: Job, made: Mapping[str, Any] | None = None, **ran: Any) -> dict[
     # The file is the output: naming it inside would make the same job, written to two names,
     # two different files.
     d["output"] = None
+    if d["motion"] is not None:  # a diagnostic folder is no part of what was made (--debug-flow)
+        d["motion"]["debug_flow"] = None
     d["settings"] = dict(made.get("settings") or d["settings"])
     d["ran"] = {**(made.get("ran") or {}), **ran}
     # Paths are recorded as typed; where they were lets --from find them from another folder.

@@ -47,3 +47,32 @@ def parse_int_list(spec: str | list[int] | None, what: str = "--channels") -> li
     except ValueError:
         raise UserError(f"{what} {spec!r} is not a list of numbers", f"e.g. {what} 12,40 or {what} 0-15") from None
     return out
+
+
+CUT_WORDS = ("auto", "none")  # --cuts: found from the frames, or no cuts at all
+
+
+def parse_cuts(spec: str) -> str:
+    """--cuts as text: "auto", "none", or the frames where a new shot starts, normalised to
+    increasing whole numbers without repeats ("40, 12,12" -> "12,40"), so that two ways of
+    typing the same cuts make the same Job."""
+    text = str(spec).strip().lower()
+    if text in CUT_WORDS:
+        return text
+    hint = "give auto, none, or the frames where a new shot starts, e.g. --cuts 48 or --cuts 12,40"
+    try:
+        frames = sorted({int(p) for p in text.split(",") if p.strip()})
+    except ValueError:
+        raise UserError(f"--cuts {spec!r} is not auto, none or a list of frame numbers", hint) from None
+    if not frames:
+        raise UserError("--cuts is empty", hint)
+    if frames[0] < 1:
+        raise UserError(f"--cuts {frames[0]} is not a frame after the first", "frames count from 0, and frame 0 starts the first shot; e.g. --cuts 48")
+    return ",".join(map(str, frames))
+
+
+def cut_frames(spec: str) -> list[int] | None:
+    """The frames a normalised --cuts names: a list (empty for "none"), or None for "auto"."""
+    if spec == "auto":
+        return None
+    return [] if spec == "none" else [int(p) for p in spec.split(",")]

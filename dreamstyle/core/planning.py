@@ -24,7 +24,7 @@ from .settings import CommonSettings, MotionSettings, StyleSettings, flag, parse
 from .settings_fast import refuse_clip_flags
 
 # The motion settings a clip takes (the rest are the zoom's).
-CLIP_MOTION = ("fps", "blend", "temporal", "temporal_weight", "long_term", "passes")
+CLIP_MOTION = ("fps", "blend", "temporal", "temporal_weight", "long_term", "passes", "cuts", "debug_flow")
 
 VIDEO_OUTPUTS = (".mp4", ".gif")
 _GLOB_CHARS = "*?["
@@ -122,10 +122,12 @@ def clip_motion(engine: str, typed: dict[str, Any], earlier: dict[str, Any] | No
     """A clip's motion settings: an earlier output's (--from) < the flags typed now. `--blend`
     typed without `--temporal` means `--temporal blend`, as it did before flow existed."""
     typed = {k: v for k, v in typed.items() if v is not None}
-    if engine == "fast":  # a network paints each frame alone: only the rate is the user's
-        refuse_clip_flags([f"--temporal {v}" if k == "temporal" else flag(k) for k, v in typed.items() if k != "fps" and (k, v) != ("temporal", "none")])
-        fps = typed.get("fps", (earlier or {}).get("fps"))
-        return MotionSettings(temporal="none", fps=fps)
+    if engine == "fast":  # a network paints each frame alone: only the rate is the user's,
+        # and the cuts, which change nothing there but are accepted and recorded (docs/video.md).
+        refuse_clip_flags([f"--temporal {v}" if k == "temporal" else flag(k) for k, v in typed.items()
+                           if k not in ("fps", "cuts") and (k, v) != ("temporal", "none")])  # fmt: skip
+        kept = {k: typed.get(k, (earlier or {}).get(k)) for k in ("fps", "cuts")}
+        return MotionSettings(temporal="none", **{k: v for k, v in kept.items() if v is not None})
     values = {k: v for k, v in (earlier or {}).items() if k in CLIP_MOTION}
     if "blend" in typed and "temporal" not in typed:
         values["temporal"] = "blend"

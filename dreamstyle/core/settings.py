@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import UserError, did_you_mean
 from ..models.names import DEVICES, MODEL_NAMES, PRECISIONS  # noqa: F401  (read from here by the surfaces)
 # Re-exported: the parsers lived here, and callers import them from here.
-from .parsing import parse_float_list, parse_int_list, parse_layers  # noqa: F401
+from .parsing import parse_cuts, parse_float_list, parse_int_list, parse_layers  # noqa: F401
 from .validation import check_fields, flag, settings_from
 
 MAX_SIZE = 16384  # beyond this an image is a tiling job, not a single pass
@@ -319,6 +319,11 @@ class MotionSettings:
     # Earlier frames held to, nearest first, e.g. [1, 2, 4]; None: t-1 only. The CLI's flag sets LONG_TERM.
     long_term: list[int] | None = setting(None, "Video, style, flow: hold each frame to frames t-1, t-2 and t-4 (Ruder et al.'s long-term consistency): what an object hid comes back as it was.")
     passes: int = setting(1, "Video, style, flow: alternating backward/forward passes over the clip, each of --steps per frame (final renders).")
+    # Where a new shot starts: the frame takes nothing from the one before (engines/cuts.py's rule
+    # for "auto"); kept as typed, normalised ("12,40"). The frames found are in the record.
+    cuts: str = setting("auto", "Video: where the shots change, each new shot starting afresh: auto (found from the frames' colours), none, or the frames where a new shot starts, e.g. 48 or 12,40.")
+    # A diagnostic, not part of the clip: the record leaves it out (core/job.py record).
+    debug_flow: str | None = setting(None, "Video, flow: write each frame's optical flow from the frame before (flow_NNNNN.png, hue: direction, brightness: length) and where it is trusted (mask_NNNNN.png, white: trusted) into this folder, and the shot changes into cuts.txt.")
     field_prefix = "motion."  # how UserError.field names these
 
     def __post_init__(self) -> None:
@@ -346,6 +351,9 @@ class MotionSettings:
             self.long_term = [int(k) for k in self.long_term]
             if not self.long_term or self.long_term != sorted(set(self.long_term)) or not 1 <= self.long_term[0] <= self.long_term[-1] <= 64:
                 raise UserError(f"long-term frames {self.long_term} are not increasing distances from 1 to 64", "e.g. [1, 2, 4]")
+        self.cuts = parse_cuts(self.cuts)
+        if self.debug_flow is not None and self.temporal != "flow":
+            raise UserError(f"--debug-flow shows the optical flow, and --temporal {self.temporal} uses none", "add --temporal flow, or drop --debug-flow")
         if self.temporal != "flow" and (self.long_term is not None or self.passes > 1):
             raise UserError(f"--long-term and --passes need --temporal flow, not {self.temporal}", "drop them, or use --temporal flow")
 

@@ -221,3 +221,11 @@ class Carry:
         detail = self._detail(s, rgb)
         flow, c = self.flows.toward(t, s)
         return to_pil(to_tensor(rgb) + m.blend * c * warp(detail, flow, mode="bicubic"))
+
+    def cut(self, t: int) -> None:
+        """Frame t starts a new shot (engines/cuts.py): what is kept of the frames before it
+        (inputs, outputs, flows) is dropped, so frame t starts as a clip's first frame does and
+        no later frame of its shot reaches back across the cut."""
+        self.inputs = {k: v for k, v in self.inputs.items() if k >= t}
+        self.outputs = {k: v for k, v in self.outputs.items() if k >= t}
+        self.flows.forget(list(self.inputs))
