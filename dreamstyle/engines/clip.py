@@ -50,10 +50,15 @@ def open_source(job: Job) -> Clip:
     check_motion(job)
     source = job.source
     if isinstance(source, Clip):
-        return source
-    if isinstance(source, list) and source and all(isinstance(f, Image.Image) for f in source):
-        return Clip(None, job.motion.fps or FOLDER_FPS, len(source), source[0].size, lambda: iter(source))
-    return open_clip(source, fps=job.motion.fps, max_pixels=job.settings.max_pixels)
+        clip = source
+    elif isinstance(source, list) and source and all(isinstance(f, Image.Image) for f in source):
+        clip = Clip(None, job.motion.fps or FOLDER_FPS, len(source), source[0].size, lambda: iter(source))
+    else:
+        clip = open_clip(source, fps=job.motion.fps, max_pixels=job.settings.max_pixels)
+    given = cut_frames(job.motion.cuts)
+    if given and given[-1] >= clip.count:  # known before a frame is decoded or a model loaded
+        raise UserError(f"--cuts {given[-1]} is past the clip's last frame, {clip.count - 1}", "give frames inside the clip, counted from 0")
+    return clip
 
 
 def units(job: Job, count: int) -> int:
@@ -77,16 +82,14 @@ def looks_for_cuts(job: Job) -> bool:
 
 
 def shot_starts(job: Job, clip: Clip) -> list[int] | None:
-    """The frames of `clip` where a new shot starts: `--cuts LIST` as given (refused past the
-    clip's end), none, or for auto those cuts.py finds on a pre-scan of the source frames. None
+    """The frames of `clip` where a new shot starts: `--cuts LIST` as given (open_source refused
+    frames past the end), none, or for auto those cuts.py finds on a pre-scan of the source. None
     where nothing is looked for: auto on a clip whose frames take nothing from each other."""
     if not looks_for_cuts(job):
         return None
     given = cut_frames(job.motion.cuts)
     if given is not None:
-        if given and given[-1] >= clip.count:
-            raise UserError(f"--cuts {given[-1]} is past the clip's last frame, {clip.count - 1}", "give frames inside the clip, counted from 0")
-        return given
+        return [c for c in given if c < clip.count]
     from .cuts import find_cuts
 
     return find_cuts(clip.frames())
