@@ -5,6 +5,8 @@ chunks around a cut."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +15,7 @@ from PIL import Image, ImageEnhance
 
 from bench.cluster import chunked
 from bench.video import CLIPS
-from dreamstyle.cluster.chunks import split_clip
+from dreamstyle.cluster.chunks import Chunk, split_clip
 from dreamstyle.core.job import Job
 from dreamstyle.core.runner import frame_runner
 from dreamstyle.core.settings import DreamSettings, MotionSettings, StyleSettings
@@ -228,6 +230,8 @@ def test_a_lead_in_never_reaches_back_across_a_cut():
     for c in chunks:  # the frames a lead-in overlaps (and the join fades over) are of one shot
         assert not any(c.first - c.warmup < cut <= c.first for cut in (6, 16)) or c.warmup == 0
     assert [c.warmup for c in split_clip(24, 1, warmup=3, length=8)] == [0, 3, 3]  # no cuts: as before
+    # As a worker reads its chunk, and the driver a kept plan (chunks.json): the cuts come back.
+    assert [Chunk(**json.loads(json.dumps(asdict(c)))) for c in chunks] == chunks
 
 
 def test_a_clip_made_in_chunks_restarts_at_its_cut_and_joins_to_the_whole(lite):

@@ -114,9 +114,7 @@ def _check_output(job: Job, force: bool) -> Path | None:
         from ..media.video import check_output
 
         if job.motion.debug_flow is not None:
-            from ..engines.flow_debug import check_folder
-
-            check_folder(job.motion.debug_flow, force)
+            registry.referenced(CLIPS + ":check_debug_flow")(job.motion.debug_flow, force)
         return check_output(job.output, force=force)
     if registry.engine(job.engine).output == "network":
         from ..media.network_file import check_network_output

@@ -28,6 +28,7 @@ from ..events import ItemDone, Reporter
 from ..core.job import Job, Result, record
 from ..core.parsing import cut_frames
 from ..core.settings_fast import refuse_clip_flags
+from .flow_debug import FlowDebug, check_folder as check_debug_flow  # noqa: F401  (the runner checks --debug-flow through here)
 from .temporal import Carry
 from ..media.video import FOLDER_FPS, Clip, open_clip
 
@@ -116,11 +117,7 @@ def clip_frames(job: Job, clip: Clip, report: Reporter, run_one: RunOne, *, star
     starts = set(cuts or []) if carries(job) else set()
     first = max(0, start - warmup, *(c for c in starts if c <= start))
     carry = Carry(job)
-    debug = None
-    if job.motion.debug_flow is not None:
-        from .flow_debug import FlowDebug
-
-        debug = FlowDebug(job.motion.debug_flow, sorted(starts))
+    debug = FlowDebug(job.motion.debug_flow, sorted(starts)) if job.motion.debug_flow is not None else None
     run = _one_pass if passes_of(job) == 1 else _passes
     extra = {"cuts": recorded_cuts} if recorded_cuts is not None else {}
     for t, out in run(job, clip, report, run_one, carry, first, start, stop, starts, debug):
