@@ -1,4 +1,6 @@
-"""`python -m bench.video`: how well a styled clip holds together, `--temporal none|blend|flow`.
+"""`python -m bench.video --synthetic`: how well a styled clip holds together, `--temporal
+none|blend|flow`, on clips of known motion. Without --synthetic, `python -m bench.video` scores
+real footage (bench/footage.py).
 
 Three synthetic clips are made from samples/ with known motion, so the true flow and the true
 occlusions are known rather than estimated: a diagonal pan across coffee.jpg (3 px right, 1 px
@@ -190,7 +192,19 @@ def strip(saved: dict[str, dict[str, list[Image.Image]]], path: Path, clip: str,
 
 
 def main(argv: list[str] | None = None) -> Path:
-    ap = argparse.ArgumentParser(prog="python -m bench.video", description=__doc__.splitlines()[0])
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--synthetic" not in argv:
+        from .footage import main as footage
+
+        return footage(argv)
+    argv.remove("--synthetic")
+    return synthetic(argv)
+
+
+def synthetic(argv: list[str]) -> Path:
+    ap = argparse.ArgumentParser(prog="python -m bench.video --synthetic", description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=160, help="frame width in pixels (default 160)")
     ap.add_argument("--frames", type=int, default=8, help="frames per clip (default 8)")
     ap.add_argument("--steps", type=int, default=100, help="style steps per frame (default 100)")

@@ -30,7 +30,7 @@ def test_the_clips_true_flow_carries_each_frame_onto_the_next(name, floor):
 
 
 def test_a_quick_run_scores_every_mode(tmp_path):
-    path = bv.main(["--frames", "2", "--steps", "2", "--size", "64", "--clips", "pan", "--out", str(tmp_path)])
+    path = bv.main(["--synthetic", "--frames", "2", "--steps", "2", "--size", "64", "--clips", "pan", "--out", str(tmp_path)])
     doc = json.loads(path.read_text())
     rows = doc["clips"]["pan"]["rows"]
     assert set(rows) == {"input", "none", "blend", "flow"}

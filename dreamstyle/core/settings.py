@@ -251,7 +251,7 @@ class VisualizeSettings(CommonSettings):
 TEMPORAL_MODES = ("flow", "blend", "none")
 # The temporal term's default weight, next to content_weight 1 and style_weight 100: how it was
 # converted from Ruder et al.'s 1:20:200 is written out in temporal.py and docs/video.md.
-TEMPORAL_WEIGHT = 50.0
+TEMPORAL_WEIGHT = 10.0
 LONG_TERM = [1, 2, 4]  # --long-term: Ruder et al.'s J, nearest first
 
 

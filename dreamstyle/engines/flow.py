@@ -3,7 +3,8 @@
 The flow is OpenCV's DIS (Kroeger et al. 2016, the MEDIUM preset): a few milliseconds a pair at
 the sizes we paint, accurate enough on real footage, and in a wheel with no further downloads.
 Which pixels it may be trusted at is Ruder, Dosovitskiy & Brox's consistency check ("Artistic
-style transfer for videos", 2016), and the measure of a result is Lai et al.'s warping error
+style transfer for videos", 2016) together with a look at the pictures (the earlier frame, warped,
+must look like the later one: `mismatched`), and the measure of a result is Lai et al.'s warping error
 ("Learning blind video temporal consistency", 2018).
 
 Conventions: a flow is a (H, W, 2) float tensor of (dx, dy) in pixels, and `flow(a, b)` maps
@@ -26,6 +27,17 @@ BOUNDARY_REL, BOUNDARY_ABS = 0.01, 0.002
 # "Lightly blurred": a one-pixel Gaussian softens the mask's edges so a seam between warped and
 # repainted areas does not show as a hard line.
 MASK_SIGMA = 1.0
+# Where frame s warped by the flow differs from frame t by more than this (grey levels, 0-1) the
+# flow is wrong whatever the consistency check says. Ruder et al.'s check needs the two flows to
+# disagree, and on real footage they often agree on a wrong answer: inside a flat-coloured
+# figure or sky DIS interpolates a smooth guess both ways, and where a figure's ears had been the
+# uncovered background kept the painted ears as a pale ghost for the rest of the shot (issue 25).
+# The picture itself tells: the warped previous frame must look like this one. 0.08 is well above
+# what resampling, noise and H.264 leave on a correct flow (in the first shot of
+# tests/fixtures/walk-cut.mp4, where Ruder et al.'s check trusts the flow, the warped frame misses
+# by 0.01 on average) and below a figure's outline against its background: it takes 2 % of those
+# pixels away, along the figure and on the ground it uncovers.
+PHOTO_TOLERANCE = 0.08
 
 
 def gray(img: Image.Image) -> np.ndarray:
@@ -85,6 +97,14 @@ def unreliable(forward: torch.Tensor, backward: torch.Tensor) -> torch.Tensor:
     return disagree | boundary | outside
 
 
+def mismatched(earlier: np.ndarray, now: np.ndarray, flow: torch.Tensor) -> torch.Tensor:
+    """(H, W) bool: where grey frame `earlier` warped by `flow` (flow(now, earlier)) does not look
+    like grey frame `now` (PHOTO_TOLERANCE above)."""
+    a = torch.tensor(earlier, dtype=torch.float32)[None, None] / 255
+    b = torch.tensor(now, dtype=torch.float32) / 255
+    return (warp(a, flow)[0, 0] - b).abs() > PHOTO_TOLERANCE
+
+
 def soften(bad: torch.Tensor) -> torch.Tensor:
     """The weight c in [0, 1] (1, 1, H, W) from an unreliable-pixel map, lightly blurred."""
     # Imported here: torchvision costs over a second, which clips without flow need not pay.
@@ -109,18 +129,24 @@ class Flows:
 
     def flow(self, a: int, b: int) -> torch.Tensor:
         if (a, b) not in self._flow:
-            ga, gb = self._gray[a], self._gray[b]
-            if gb.shape != ga.shape:  # a folder of frames of mixed sizes: b as seen at a's size
-                gb = np.asarray(Image.fromarray(gb).resize(ga.shape[::-1], Image.BILINEAR))
-            self._flow[(a, b)] = dis_flow(ga, gb)
+            # A folder of frames of mixed sizes: b as seen at a's size.
+            self._flow[(a, b)] = dis_flow(self._gray[a], self._gray_at(b, a))
         return self._flow[(a, b)]
 
     def toward(self, t: int, s: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(flow(t, s), the weight c of frame t's pixels): what warps an image of frame s onto
-        frame t, and where that warped image can be trusted."""
+        frame t, and where that warped image can be trusted: Ruder et al.'s check, and frame s
+        warped must look like frame t (`mismatched`)."""
         if (t, s) not in self._weight:
-            self._weight[(t, s)] = soften(unreliable(self.flow(s, t), self.flow(t, s)))
+            back = self.flow(t, s)
+            bad = unreliable(self.flow(s, t), back) | mismatched(self._gray_at(s, t), self._gray[t], back)
+            self._weight[(t, s)] = soften(bad)
         return self.flow(t, s), self._weight[(t, s)]
+
+    def _gray_at(self, s: int, t: int) -> np.ndarray:
+        """Frame s's grey picture at frame t's size (a folder of frames may mix sizes)."""
+        gs, gt = self._gray[s], self._gray[t]
+        return gs if gs.shape == gt.shape else np.asarray(Image.fromarray(gs).resize(gt.shape[::-1], Image.BILINEAR))
 
     def forget(self, keep: Sequence[int]) -> None:
         """Drop the frames, and the flows touching them, that are not in `keep`."""

@@ -7,10 +7,15 @@ for style with `--temporal flow`, a loss that holds it to them.
   moves under it.
 - `flow` (Ruder, Dosovitskiy & Brox 2016): the earlier outputs are warped by the optical flow of
   the input frames (flow.py) and trusted only where the flow is (the consistency mask c).
+  What is warped is what the engine *added* to the earlier frame (its output minus its input),
+  laid on frame t itself: where the flow is right this is the warped output, and where it is a
+  little off (a figure's outline, a zoom's resampling) frame t's own edges are where they are now,
+  not where the warp put the earlier ones. Carried whole, warped outputs drifted from their
+  frames: on tests/fixtures/walk-cut.mp4 the figure faded and smeared over a shot (issue 25).
   Style: frame t starts from the warped previous output where c says so and elsewhere from the
-  frame itself, given strokes (`Carry._repaint`); its loss gains the temporal term
-  `w * mean(c * (x - warped)^2) / V` (below), over the previous frame or, with `long_term`,
-  several earlier ones. Dream: the detail added to frame t-1 (output minus input) is warped and,
+  frame itself, given strokes (`Carry._repaint`), and takes back ANCHOR of its own fine detail
+  (`_anchor`); its loss gains the temporal term `w * mean(c * (x - warped)^2) / V` (below), over
+  the previous frame or, with `long_term`, several earlier ones. Dream: the detail added to frame t-1 (output minus input) is warped and,
   masked by c, carried onto frame t (`blend` of it), so creatures move with the scene instead of
   sliding over it.
 
@@ -30,14 +35,17 @@ positively homogeneous (ReLUs, max-pooling), so G belongs to the weights, not to
 its pixel scale: a fixed w here is their fixed 200 there. Dividing by V also keeps the balance
 frame by frame: a relative content loss stiffens the pixels by about 1/V (its gradient is the
 feature gain over E_P), so a dark, flat frame is held as firmly as a bright, busy one. The caffe
-weights cannot be loaded offline here to measure G, so the default (settings.TEMPORAL_WEIGHT, 50,
-i.e. G = 4) is the weight measured on the bench (bench/video.py) to do what the paper's does:
-warping error far below independent frames' with the style as strong as theirs.
+weights cannot be loaded offline here to measure G. The default (settings.TEMPORAL_WEIGHT, 10,
+i.e. G = 20) was chosen on real footage (`python -m bench.video`, docs/video.md), from the curve of
+edges kept against warping error, next to independent frames': 50, the weight the synthetic pans
+and zooms had suggested, kept 1.11x their edges over walk-big (0.92x after its cut) at 0.11x their
+warping error, steadier than the eye needs; 10 keeps 1.15x (1.00x) at 0.17x; 5 gains little more
+(1.15x, 1.04x) at 0.19x.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from PIL import Image
@@ -46,10 +54,32 @@ from ..optim import color
 from .flow import Flows, warp
 from ..media.images import resize_longest, resize_to, to_pil, to_tensor
 from ..core.job import Job
+from ..core.settings import AUTO
 
 # Ruder et al.'s multi-pass blend: a later pass starts from its last result moved half-way
 # towards the warped neighbour where the flow is reliable.
 PASS_BLEND = 0.5
+# A frame's start takes back this share of its own fine detail (the frame's high frequencies in
+# place of the start's): each frame starts from where the one before it ended and runs at least
+# the stopping rule's 50 steps, so without it the optimisation of a long shot went on frame after
+# frame and painted the picture further from its frame than one run does (walk-cut's figure and
+# cup faded over a 48-frame shot: 0.89x of independent frames' edges in its second half; a zoom's
+# thin towers 0.86x within 12 frames). Measured at 256 px on that zoom (edges kept against
+# independent frames'): at temporal weight 20, 0.3 kept 0.88x and 0.5 0.91x; at 10, 0.5 kept
+# 0.95x and 0.7 0.98x, all at a warping error near 0.1x theirs; but a frame took 1.2x the time of
+# one from a plain warped start at 0.5 (weight 20) and 1.8x at 0.7 (weight 10).
+ANCHOR = 0.5
+# With --steps auto, a frame that starts from the frames before it runs this many steps a scale:
+# its start is already painted, and what it has to do (settle the anchored detail, paint what was
+# uncovered) the stopping rule let run on for 70-90 steps, 1.4x the time of a frame before the
+# anchor (50, the rule's earliest look that it had stopped at), for edges that the extra steps
+# painted away again. Measured on walk-big's first 30 frames at 256 px, back to back: 1.39 s a
+# frame, against 1.48 s for 0.2's flow and 2.5 s with the rule let run, edges kept 0.90 against
+# 0.87 with the rule; on the zoom after its cut 0.95x independent frames' edges against 0.91x.
+CARRIED_STEPS = 50
+# "Fine detail": above a Gaussian of this fraction of the shorter side (2 px at 108 px), the
+# scale of a stroke's edge.
+ANCHOR_SIGMA = 1 / 54
 
 
 def energy(frame: torch.Tensor) -> float:
@@ -72,6 +102,16 @@ class TemporalLoss:
         if key not in self._at:
             self._at[key] = [(resize_to(w, *x.shape[-2:]).to(x.device), resize_to(c, *x.shape[-2:]).to(x.device)) for w, c in self.targets]
         return self.scale * sum(((x - w).pow(2) * c).mean() for w, c in self._at[key])
+
+
+def _anchor(start: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
+    """`start` with ANCHOR of its fine detail replaced by the frame's (see ANCHOR)."""
+    from torchvision.transforms.functional import gaussian_blur  # here: see flow.soften
+
+    sigma = max(1.0, min(frame.shape[-2:]) * ANCHOR_SIGMA)
+    k = 2 * int(3 * sigma) + 1
+    fine = lambda x: x - gaussian_blur(x, [k, k], [sigma, sigma])  # noqa: E731
+    return (start + ANCHOR * (fine(frame) - fine(start))).clamp(0, 1)
 
 
 def long_term_weights(masks: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -141,6 +181,8 @@ class Carry:
                 targets = [(w, c) for (w, _), c in zip(warped, weights)]
                 inputs["temporal"] = TemporalLoss(targets, job.motion.temporal_weight, energy(to_tensor(rgb)),
                                                   luminance=s.preserve_color == "luminance")  # fmt: skip
+            if warped and earlier is None and s.steps == AUTO:
+                s = replace(s, steps=CARRIED_STEPS)
         return Job("style", inputs, s)
 
     def done(self, t: int, out: Image.Image, *, keep_all: bool = False) -> None:
@@ -163,9 +205,10 @@ class Carry:
         return to_tensor(im.convert("RGB").resize(rgb.size, Image.LANCZOS) if im.size != rgb.size else im)
 
     def _warped(self, t: int, s: int, rgb: Image.Image) -> tuple[torch.Tensor, torch.Tensor]:
-        """Frame s's output seen from frame t, and where that can be trusted."""
+        """Frame s's output seen from frame t (frame t with what the engine added to frame s,
+        warped: see the top), and where that can be trusted."""
         flow, c = self.flows.toward(t, s)
-        return warp(self._at(self.outputs[s], rgb), flow, mode="bicubic").clamp(0, 1), c
+        return (to_tensor(rgb) + warp(self._detail(s, rgb), flow, mode="bicubic")).clamp(0, 1), c
 
     def _flow_start(self, t, near, rgb, warped, weights, earlier) -> torch.Tensor | None:
         if earlier is not None:  # a later pass: its last result, moved towards the warped neighbour
@@ -177,7 +220,8 @@ class Carry:
         if not warped:
             return None  # the clip's first frame starts as a picture does (--init)
         reliable = sum(weights)
-        return sum(c * w for (w, _), c in zip(warped, weights)) + (1 - reliable).clamp_min(0) * self._repaint(t, near, rgb)
+        x = sum(c * w for (w, _), c in zip(warped, weights)) + (1 - reliable).clamp_min(0) * self._repaint(t, near, rgb)
+        return _anchor(x, to_tensor(rgb))
 
     def _repaint(self, t: int, near: list[int], rgb: Image.Image) -> torch.Tensor:
         """Where no earlier frame can be trusted (a strip entering the view, the ground a moving
