@@ -105,14 +105,18 @@ def mismatched(earlier: np.ndarray, now: np.ndarray, flow: torch.Tensor) -> torc
     return (warp(a, flow)[0, 0] - b).abs() > PHOTO_TOLERANCE
 
 
-def soften(bad: torch.Tensor) -> torch.Tensor:
-    """The weight c in [0, 1] (1, 1, H, W) from an unreliable-pixel map, lightly blurred."""
+def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """`x` (N, C, H, W) under a Gaussian of `sigma` pixels, cut at 3 sigma."""
     # Imported here: torchvision costs over a second, which clips without flow need not pay.
     from torchvision.transforms.functional import gaussian_blur
 
-    c = (~bad).float()[None, None]
-    k = 2 * int(3 * MASK_SIGMA) + 1
-    return gaussian_blur(c, [k, k], [MASK_SIGMA, MASK_SIGMA])
+    k = 2 * int(3 * sigma) + 1
+    return gaussian_blur(x, [k, k], [sigma, sigma])
+
+
+def soften(bad: torch.Tensor) -> torch.Tensor:
+    """The weight c in [0, 1] (1, 1, H, W) from an unreliable-pixel map, lightly blurred."""
+    return blur((~bad).float()[None, None], MASK_SIGMA)
 
 
 class Flows:

@@ -51,7 +51,7 @@ import torch
 from PIL import Image
 
 from ..optim import color
-from .flow import Flows, warp
+from .flow import Flows, blur, warp
 from ..media.images import resize_longest, resize_to, to_pil, to_tensor
 from ..core.job import Job
 from ..core.settings import AUTO
@@ -106,11 +106,8 @@ class TemporalLoss:
 
 def _anchor(start: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
     """`start` with ANCHOR of its fine detail replaced by the frame's (see ANCHOR)."""
-    from torchvision.transforms.functional import gaussian_blur  # here: see flow.soften
-
     sigma = max(1.0, min(frame.shape[-2:]) * ANCHOR_SIGMA)
-    k = 2 * int(3 * sigma) + 1
-    fine = lambda x: x - gaussian_blur(x, [k, k], [sigma, sigma])  # noqa: E731
+    fine = lambda x: x - blur(x, sigma)  # noqa: E731
     return (start + ANCHOR * (fine(frame) - fine(start))).clamp(0, 1)
 
 
@@ -236,16 +233,13 @@ class Carry:
         were painted at once but repeated into streaks and stripes and ghosted the moving thing;
         its strokes from elsewhere, with their colour shift, made pale blocks. Colour from nearby
         and strokes from elsewhere blended in, and the content loss fits them to what is there."""
-        from torchvision.transforms.functional import gaussian_blur  # here: see flow.soften
-
         s = near[0]
         detail = self._detail(s, rgb)
         flow, _ = self.flows.toward(t, s)
         h, w = detail.shape[-2:]
         sigma = max(2.0, min(h, w) / 32)
-        k = 2 * int(3 * sigma) + 1
-        tint = gaussian_blur(warp(detail, flow), [k, k], [sigma, sigma])
-        strokes = torch.roll(detail - gaussian_blur(detail, [k, k], [sigma, sigma]), (h // 2, w // 2), (-2, -1))
+        tint = blur(warp(detail, flow), sigma)
+        strokes = torch.roll(detail - blur(detail, sigma), (h // 2, w // 2), (-2, -1))
         return (to_tensor(rgb) + tint + strokes).clamp(0, 1)
 
     def _detail(self, s: int, rgb: Image.Image) -> torch.Tensor:
