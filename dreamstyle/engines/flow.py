@@ -105,7 +105,7 @@ def mismatched(earlier: np.ndarray, now: np.ndarray, flow: torch.Tensor) -> torc
     return (warp(a, flow)[0, 0] - b).abs() > PHOTO_TOLERANCE
 
 
-def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+def gaussian(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """`x` (N, C, H, W) under a Gaussian of `sigma` pixels, cut at 3 sigma."""
     # Imported here: torchvision costs over a second, which clips without flow need not pay.
     from torchvision.transforms.functional import gaussian_blur
@@ -116,7 +116,7 @@ def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 def soften(bad: torch.Tensor) -> torch.Tensor:
     """The weight c in [0, 1] (1, 1, H, W) from an unreliable-pixel map, lightly blurred."""
-    return blur((~bad).float()[None, None], MASK_SIGMA)
+    return gaussian((~bad).float()[None, None], MASK_SIGMA)
 
 
 class Flows:

@@ -51,7 +51,7 @@ import torch
 from PIL import Image
 
 from ..optim import color
-from .flow import Flows, blur, warp
+from .flow import Flows, gaussian, warp
 from ..media.images import resize_longest, resize_to, to_pil, to_tensor
 from ..core.job import Job
 from ..core.settings import AUTO
@@ -107,7 +107,7 @@ class TemporalLoss:
 def _anchor(start: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
     """`start` with ANCHOR of its fine detail replaced by the frame's (see ANCHOR)."""
     sigma = max(1.0, min(frame.shape[-2:]) * ANCHOR_SIGMA)
-    fine = lambda x: x - blur(x, sigma)  # noqa: E731
+    fine = lambda x: x - gaussian(x, sigma)  # noqa: E731
     return (start + ANCHOR * (fine(frame) - fine(start))).clamp(0, 1)
 
 
@@ -238,8 +238,8 @@ class Carry:
         flow, _ = self.flows.toward(t, s)
         h, w = detail.shape[-2:]
         sigma = max(2.0, min(h, w) / 32)
-        tint = blur(warp(detail, flow), sigma)
-        strokes = torch.roll(detail - blur(detail, sigma), (h // 2, w // 2), (-2, -1))
+        tint = gaussian(warp(detail, flow), sigma)
+        strokes = torch.roll(detail - gaussian(detail, sigma), (h // 2, w // 2), (-2, -1))
         return (to_tensor(rgb) + tint + strokes).clamp(0, 1)
 
     def _detail(self, s: int, rgb: Image.Image) -> torch.Tensor:
