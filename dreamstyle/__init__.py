@@ -18,7 +18,7 @@ _WHERE = {
     "train_network": "api", "stylize_with_network": "api", "TrainSettings": "core.settings_fast", "FastSettings": "core.settings_fast",
     "UserError": "errors", "Interrupted": "errors",
     "DreamSettings": "core.settings", "StyleSettings": "core.settings", "VisualizeSettings": "core.settings",
-    "MotionSettings": "core.settings", "ShiftSettings": "core.settings", "TopSettings": "core.settings",
+    "MotionSettings": "core.settings", "ShiftSettings": "core.settings_probe", "TopSettings": "core.settings_probe",
     "ClusterSettings": "core.settings", "run_batch_on_ray": "cluster", "run_clip_on_ray": "cluster",
     "Started": "events", "Step": "events", "ItemDone": "events", "Finished": "events", "Failed": "events",
 }  # fmt: skip

@@ -21,7 +21,8 @@ from PIL.PngImagePlugin import PngInfo
 
 from dreamstyle import DreamSettings, Job, MotionSettings, StyleSettings, UserError, VisualizeSettings
 from dreamstyle.core import registry
-from dreamstyle.core.settings import ClusterSettings, TopSettings, build, flag
+from dreamstyle.core.settings import ClusterSettings, build, flag
+from dreamstyle.core.settings_probe import TopSettings
 from dreamstyle.core.validation import MAX_ITEMS, MAX_TEXT, shown
 from dreamstyle.media.images import SETTINGS_KEY
 from helpers import SAMPLES, invoke

@@ -10,7 +10,8 @@ import typer
 
 from .app import viz
 from .common import check_chatter, checked, cluster_of, examples, execute, given, guarded, path_or_none, recorded, settings_for, show_settings
-from ..core.settings import ShiftSettings, TopSettings, VisualizeSettings
+from ..core.settings import VisualizeSettings
+from ..core.settings_probe import ShiftSettings, TopSettings
 from .options import CLUSTER, OPTIMISING, RUNNING, Layer, input_help, shared
 
 # Flags that are not settings: the command's own business.

@@ -76,3 +76,15 @@ def cut_frames(spec: str) -> list[int] | None:
     if spec == "auto":
         return None
     return [] if spec == "none" else [int(p) for p in spec.split(",")]
+
+
+
+def split_style_weight(text: str | None) -> tuple[float | str | None, list[float] | None]:
+    """The command line's --style-weight: "30" is one weight (returned as a number, or as the text
+    for the type check to refuse in its words), "100,300" one weight per region (region_weights)."""
+    if text is None or "," not in text:
+        try:
+            return (float(text) if text is not None else None), None
+        except ValueError:
+            return text, None
+    return None, parse_float_list(text, "--style-weight")

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UserError, did_you_mean
-from .settings import CommonSettings, DreamSettings, ShiftSettings, StyleSettings, TopSettings, VisualizeSettings
+from .settings import CommonSettings, DreamSettings, StyleSettings, VisualizeSettings
+from .settings_probe import ShiftSettings, TopSettings
 from .settings_fast import FastSettings, TrainSettings
 
 SURFACES = ("studio", "cluster", "presets")
@@ -97,13 +98,17 @@ _E = "dreamstyle.engines"
 _LAYER = "the layer, e.g. block6 (`dreamstyle layers MODEL` lists them)"
 _CHANNELS = "channel numbers, e.g. 0-15 or 3,7,12 [default: 0-15]"
 _VIS = dict(stage="visualize", preset="visualize")
+_MASK = "Dream only where this mask is white (grey: partly, edges feathered); the rest stays as it was. A folder: one mask per frame of a clip."
 
 ENGINES: dict[str, Engine] = {e.name: e for e in (
-    Engine("dream", DreamSettings, (Input("image", help="The photo to dream on."),),
+    Engine("dream", DreamSettings, (Input("image", help="The photo to dream on."), Input("mask", help=_MASK)),
            f"{_E}.dream:make", f"{_E}.dream:check", source="image", clips=True, parts="octave", cluster=True, preset="dream"),
-    Engine("style", StyleSettings, (Input("content", help="The photo to paint."), Input("styles", many=True, help="One or more style images (blended).")),
+    Engine("style", StyleSettings, (Input("content", help="The photo to paint."), Input("styles", many=True, help="One or more style images (blended, or one per region)."),
+                                    Input("masks", many=True, help="One mask per style, in order: white is that style's, grey partly; the last may be left out (it takes the rest)."),
+                                    Input("regions", "str", help="A colour-coded map of the photo, one flat colour per style (docs/regions.md), or auto:K to find K regions."),
+                                    Input("style_masks", many=True, help="One mask per style image: the part of the painting to take its style from.")),
            f"{_E}.style:make", f"{_E}.style:check", source="content", clips=True, parts="scale", cluster=True, preset="style"),
-    Engine("zoom", DreamSettings, (Input("image", help="The photo the zoom starts from."),),
+    Engine("zoom", DreamSettings, (Input("image", help="The photo the zoom starts from."), Input("mask", help=_MASK)),
            f"{_E}.dream:make", f"{_E}.dream:check", frames=f"{_E}.zoom:frames", preset="dream", studio=False,
            why_not={"studio": "a zoom is a video: the studio shows pictures; run `dreamstyle zoom`",
                     "cluster": "each frame dreams the one before it, so its frames cannot be made apart"}),

@@ -175,6 +175,8 @@ class StyleSettings(CommonSettings):
     style_scale: float = setting(1.0, "Style image size relative to the output; smaller = finer strokes.")
     style_blend: list[float] | None = setting(None, "Weights of several style images, e.g. 0.7,0.3.")
     preserve_color: str = setting("none", "none, luminance (keep the photo's colours) or histogram (recolour the style first).")
+    regions_key: str | None = setting(None, "With --regions MAP: the map's colours in the order of the styles, e.g. red,blue or #e6194b,#3cb44b. Default: the order the colours first appear, reading the map row by row from the top-left.")
+    region_weights: list[float] | None = setting(None, "With --mask or --regions: each region's style weight, in the styles' order, e.g. 100,300 (--style-weight 100,300 says the same). Default: --style-weight for every region.")
     pooling: str = setting("max", "max or avg pooling in VGG.")
     tile: int = setting(0, "Refine scales larger than this in tiles of it (Adam, global style targets); 0: never.")
 
@@ -211,6 +213,8 @@ class StyleSettings(CommonSettings):
         if self.scales is not None:
             if not self.scales or any(not 16 <= s <= MAX_SIZE for s in self.scales) or sorted(self.scales) != self.scales:
                 raise UserError(f"--scales {','.join(map(str, self.scales))} is not an increasing list of sizes", "e.g. --scales 256,512")
+        if self.region_weights is not None and (not self.region_weights or any(not 0 <= w <= 1e12 for w in self.region_weights)):
+            raise UserError("region weights must be from 0 up", "e.g. --style-weight 100,300: one per style")
         if self.style_blend is not None and (any(w < 0 for w in self.style_blend) or sum(self.style_blend) <= 0):
             raise UserError("--style-blend weights must be non-negative and not all zero", "e.g. --style-blend 0.7,0.3")
 
@@ -254,52 +258,6 @@ TEMPORAL_MODES = ("flow", "blend", "none")
 TEMPORAL_WEIGHT = 10.0
 LONG_TERM = [1, 2, 4]  # --long-term: Ruder et al.'s J, nearest first
 
-
-@dataclass(kw_only=True)
-class ShiftSettings(CommonSettings):
-    """The translation probe: the picture seen through a window moved by 0…max_shift px (and
-    turned, scaled), and how the top class and each layer's maps follow it."""
-
-    model: str = "efficientnet-lite0"  # bundled: the probe runs offline
-    size: int | None = 224  # the window's side in pixels
-    steps: int = 1  # nothing is optimised: one forward pass per position
-    layers: str | None = setting(None, "Layers whose maps to follow: block3,block8.", shown="the last layer at each stride")
-    max_shift: int = setting(32, "Move the window right by 0 up to this many pixels.")
-    rotate: float = setting(0.0, "Also turn it, reaching this many degrees at the end.")  # counter-clockwise
-    scale: float = setting(1.0, "Also zoom in, reaching this factor at the end.")  # 2: twice as close
-    points: int | None = setting(None, "Positions from start to end.", shown="one per pixel of shift")  # 25 without a shift
-
-    def validate(self) -> None:
-        super().validate()
-        _positive(self, "max_shift", self.max_shift, allow_zero=True, upper=4096)
-        if not -180 <= self.rotate <= 180:
-            raise UserError(f"--rotate {self.rotate} is out of range", "use -180 to 180 degrees, e.g. 30")
-        if not 0.25 <= self.scale <= 4:
-            raise UserError(f"--scale {self.scale} is out of range", "use 0.25 to 4, e.g. 1.5 (1: no zoom)")
-        if self.points is not None and not 2 <= self.points <= 1024:
-            raise UserError(f"--points {self.points} is out of range", "use 2 to 1024")
-        if self.max_shift == 0 and self.rotate == 0 and self.scale == 1:
-            raise UserError("nothing moves: --max-shift 0 with no --rotate or --scale", "e.g. --max-shift 32, or --rotate 30")
-
-    @property
-    def positions(self) -> int:
-        return self.points or (self.max_shift + 1 if self.max_shift else 25)
-
-
-@dataclass(kw_only=True)
-class TopSettings(VisualizeSettings):
-    """The pictures of a folder that excite one channel most, beside what excites it most."""
-
-    model: str = "efficientnet-lite0"  # bundled: works offline
-    size: int | None = 224  # each picture is seen as its central size x size square
-    steps: int = 128  # of the channel's activation-maximisation image
-    top: int = setting(9, "How many pictures.")
-    chunk: int = setting(16, "Pictures per forward pass.")  # while scanning the folder
-
-    def validate(self) -> None:
-        super().validate()
-        _positive(self, "top", self.top, allow_zero=False, upper=256)
-        _positive(self, "chunk", self.chunk, allow_zero=False, upper=1024)
 
 
 @dataclass(kw_only=True)

@@ -56,7 +56,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
 EXAMPLES = {
     "weights": "vgg16.pth", "size": "512", "lr": "0.02", "seed": "0", "max_pixels": "178956970", "layers": "relu4_3:1,relu5_1:0.5",
     "channels": "12,40", "guide": "guide.jpg", "tile": "512", "content_layers": "relu4_2", "style_layers": "relu1_1,relu2_1:0.5",
-    "scales": "256,512", "style_blend": "0.7,0.3", "points": "25", "fps": "24", "long_term": "[1, 2, 4]", "address": "HOST:PORT",
+    "scales": "256,512", "style_blend": "0.7,0.3", "regions_key": "red,blue", "region_weights": "100,300", "points": "25", "fps": "24", "long_term": "[1, 2, 4]", "address": "HOST:PORT",
     "workers": "4", "gpus_per_worker": "1",
 }  # fmt: skip
 _KINDS = {int: "a whole number", float: "a number", str: "text", bool: "true or false"}
@@ -108,8 +108,9 @@ def settings_from(cls: type, values: Mapping[str, Any]) -> Any:
         for name, limit in (("channels", MAX_CHANNELS), ("scales", MAX_ITEMS)):
             if isinstance(values.get(name), str):
                 values[name] = parse_int_list(_countable(name, values[name], limit), flag(name))
-        if isinstance(values.get("style_blend"), str):
-            values["style_blend"] = parse_float_list(_text("style_blend", values["style_blend"], MAX_TEXT), "--style-blend")
+        for name in ("style_blend", "region_weights"):
+            if isinstance(values.get(name), str):
+                values[name] = parse_float_list(_text(name, values[name], MAX_TEXT), flag(name))
     except UserError as exc:
         raise named(exc, names, prefix) from None
     return cls(**values)

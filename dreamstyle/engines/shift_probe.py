@@ -23,7 +23,7 @@ from PIL import Image
 from ..models.backbones import LOGITS, Backbone
 from ..errors import Interrupted, UserError
 from ..media.images import as_picture, to_tensor
-from ..core.settings import ShiftSettings
+from ..core.settings_probe import ShiftSettings
 from ..core.context import Context, made
 from ..core.registry import need
 

@@ -23,7 +23,8 @@ from ..errors import Interrupted, UserError
 from ..events import Reporter, Step
 from ..media.images import load_image, to_tensor, write_atomically
 from ..media.provenance import weights_identity
-from ..core.settings import TopSettings, VisualizeSettings
+from ..core.settings import VisualizeSettings
+from ..core.settings_probe import TopSettings
 from ..core.context import Context, made
 from ..core.registry import need
 
