@@ -10,9 +10,15 @@ import typer
 from .app import app
 from .common import (check_chatter, checked, cluster_of, examples, execute, fail, guarded, motion_flags, recorded, recorded_motion,
                      setting_flags, settings_for, show_settings)
+from ..core.parsing import split_style_weight
+from ..core.registry import ENGINES
 from ..core.settings import StyleSettings, help_of
 from ..core.settings_fast import FastSettings
 from .options import CLUSTER, input_help, shared
+
+
+def input_of(name: str) -> str:
+    return next(i.help for i in ENGINES["style"].inputs if i.name == name)
 
 
 @app.command(epilog=examples(
@@ -25,6 +31,9 @@ from .options import CLUSTER, input_help, shared
     "dreamstyle style clip.mp4 painting.jpg --model efficientnet-lite0 --size 320 --steps 60 -o clip-style.mp4",
     "dreamstyle style clip.gif painting.jpg --long-term --passes 3 -o final.mp4",
     "dreamstyle style 'photos/*.jpg' painting.jpg -o painted/",
+    "dreamstyle style photo.jpg sky.jpg figure.jpg --mask sky-mask.png       # sky.jpg where the mask is white, figure.jpg the rest",
+    "dreamstyle style photo.jpg a.jpg b.jpg --regions map.png --style-weight 100,300",
+    "dreamstyle style photo.jpg a.jpg b.jpg --regions auto:2 -o out.png   # finds 2 regions, writes out.regions.png",
     "dreamstyle style photo.jpg painting.jpg --sweep 10,100,1000 -o sweep/",
     "dreamstyle style photos/ painting.jpg --sweep 10,100,1000 -o grid/ --backend ray",
     "dreamstyle style photo.jpg --net starry.pt -o painted.png        # a network from `dreamstyle train`: one pass",
@@ -42,7 +51,7 @@ def style(
     content_layers: Optional[str] = None,
     style_layers: Optional[str] = None,
     content_weight: Optional[float] = None,
-    style_weight: Optional[float] = None,
+    style_weight: Annotated[Optional[str], typer.Option(help=help_of(StyleSettings, "style_weight") + " With regions, one per style: 100,300.", show_default="100.0")] = None,
     tv_weight: Optional[float] = None,
     style_blend: Optional[str] = None,
     style_scale: Optional[float] = None,
@@ -55,6 +64,10 @@ def style(
     lr: Optional[float] = None,
     net: Annotated[Optional[Path], typer.Option(help=help_of(FastSettings, "net"), show_default=False)] = None,
     mix: Annotated[Optional[str], typer.Option(help=help_of(FastSettings, "mix"), show_default=False)] = None,
+    mask: Annotated[Optional[list[Path]], typer.Option(help=input_of("masks") + " Give it once per style.", show_default=False)] = None,
+    regions: Annotated[Optional[str], typer.Option(help=input_of("regions"), show_default=False)] = None,
+    regions_key: Optional[str] = None,
+    style_mask: Annotated[Optional[list[Path]], typer.Option(help=input_of("style_masks") + " Give it once per style image, in order.", show_default=False)] = None,
     sweep: Annotated[Optional[str], typer.Option(help="A style-weight sweep, e.g. 10,100,1000: one picture per weight (and per photo of a folder), each with its weight in its settings, into the -o folder as STEM-sw10.png …; resumable like a batch.")] = None,
     **opts: Any,
 ) -> None:
@@ -78,28 +91,39 @@ def style(
     if net is not None or mix is not None:
         own = dict(content_layers=content_layers, style_layers=style_layers, content_weight=content_weight, style_weight=style_weight,
                    tv_weight=tv_weight, style_blend=style_blend, style_scale=style_scale, optimizer=optimizer, init=init, scales=scales,
-                   preserve_color=preserve_color, pooling=pooling, tile=tile, lr=lr, sweep=sweep)  # fmt: skip
+                   preserve_color=preserve_color, pooling=pooling, tile=tile, lr=lr, sweep=sweep, mask=mask, regions=regions,
+                   regions_key=regions_key, style_mask=style_mask)  # fmt: skip
         return _paint_with_network(content, styles, net, mix, own, opts)
     cluster = cluster_of(opts)
     if sweep is not None and style_weight is not None:
         fail("--sweep and --style-weight both set the style weight", "give the weights to try to --sweep only")
     earlier, inputs = recorded(source, "style")
     content, styles = content or inputs.get("content"), styles or inputs.get("styles")
+    regional = _regional(inputs, mask, regions, style_mask)
+    style_weight, region_weights = split_style_weight(style_weight)
     flags = setting_flags(
         opts, content_layers=content_layers, style_layers=style_layers, content_weight=content_weight,
-        style_weight=style_weight, tv_weight=tv_weight, style_blend=style_blend, style_scale=style_scale,
+        style_weight=style_weight, regions_key=regions_key, region_weights=region_weights, tv_weight=tv_weight, style_blend=style_blend, style_scale=style_scale,
         optimizer=optimizer, init=init, scales=scales, preserve_color=preserve_color, pooling=pooling, tile=tile, lr=lr,
     )  # fmt: skip
     settings = settings_for(StyleSettings, "style", opts["preset"], flags, earlier)
     # Before `plan` looks for CONTENT as a folder or glob; the Job's inputs are strings.
-    styles = checked("style", {"content": content, "styles": styles}, settings).inputs["styles"]
+    styles = checked("style", {"content": content, "styles": styles, **regional}, settings).inputs["styles"]
     if sweep is not None:
-        todo = sweep_plan(content, settings, sweep, output=opts["output"], inputs={"styles": styles})
+        todo = sweep_plan(content, settings, sweep, output=opts["output"], inputs={"styles": styles, **regional})
     else:
-        todo = plan("style", content, settings, output=opts["output"], inputs={"styles": styles}, motion=motion_flags(opts),
+        todo = plan("style", content, settings, output=opts["output"], inputs={"styles": styles, **regional}, motion=motion_flags(opts),
                     earlier_motion=recorded_motion(source))  # fmt: skip
     show_settings(settings, source, verbose)
     execute(todo, force=opts["force"], quiet=settings.quiet, verbose=verbose, stage="style", cluster=cluster)
+
+
+def _regional(recorded: dict[str, Any], mask, regions, style_mask) -> dict[str, Any]:
+    """The region inputs: those given now, else those of the --from output."""
+    given = {"masks": [str(m) for m in mask] if mask else None, "regions": regions, "style_masks": [str(m) for m in style_mask] if style_mask else None}
+    if any(v is not None for v in given.values()):
+        return {k: v for k, v in given.items() if v is not None}
+    return {k: recorded.get(k) for k in given if recorded.get(k) is not None}
 
 
 # What painting with a network takes from the shared options: the rest belong to optimising,

@@ -11,6 +11,7 @@ No torch here: `--from` and `info` read records at once.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,15 @@ from ..errors import UserError
 from .settings import INIT_WORDS
 
 # Inputs and settings that name files, with how a user would call them.
-PATH_INPUTS = {"image": "IMAGE", "content": "CONTENT", "styles": "STYLE image"}
+PATH_INPUTS = {"image": "IMAGE", "content": "CONTENT", "styles": "STYLE image", "mask": "--mask image", "masks": "--mask image",
+               "regions": "--regions map", "style_masks": "--style-mask image"}  # fmt: skip
+AUTO_REGIONS = re.compile(r"auto(?::\d+)?")
 PATH_SETTINGS = {"guide": "--guide image", "init": "--init image", "weights": "--weights file"}
 
 
 def _is_path(key: str, value: Any) -> bool:
-    return isinstance(value, str) and value != "" and not (key == "init" and value in INIT_WORDS)
+    # "auto:3" asks for regions to be found: it names no file.
+    return isinstance(value, str) and value != "" and not (key == "init" and value in INIT_WORDS) and not (key == "regions" and AUTO_REGIONS.fullmatch(value))
 
 
 def absolute(inputs: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from PIL import Image
 from ..optim import canvas, color, tiling
 from ..models.backbones import MODELS, Backbone
 from ..errors import Interrupted, UserError
-from ..media.images import Picture, as_picture, resize_longest, to_pil, to_tensor, with_alpha
+from ..media.images import Picture, as_picture, resize_longest, save_image, to_pil, to_tensor, with_alpha
 from ..optim.objectives import Objective, content_loss, gram, style_loss, tv_loss, weighted
 from ..optim.loop import LBFGS, Adam, Optimizer, optimise
 from ..optim.param import PixelImage
@@ -22,6 +22,8 @@ from ..models.runtime import generator
 from ..core.settings import AUTO, StyleSettings, parse_layers
 from ..core.context import Context, made
 from ..core.registry import need
+from ..events import ItemDone
+from .style_regions import Regions, auto_map_path
 from ..models.measure import channels_and_strides
 
 ADAM_LR = 0.02
@@ -50,7 +52,7 @@ def _as_run(s: StyleSettings, backbone: Backbone) -> StyleSettings:
 
 def style_images(content: Any, style: Any, s: StyleSettings, ctx: Context, *,
                  sweep: list[float] | None = None, start: Image.Image | None = None,
-                 temporal: Callable[[torch.Tensor], torch.Tensor] | None = None) -> list[Image.Image]:
+                 temporal: Callable[[torch.Tensor], torch.Tensor] | None = None, regions: Regions | None = None) -> list[Image.Image]:
     """Paint `content` in the manner of `style` (one image or a list to blend) with the backbone,
     device and precision of `ctx` (core.runner's `context_for` makes one, and checks the backbone
     pools as `s.pooling` asks). One picture, or one per style weight of `sweep`,
@@ -58,7 +60,8 @@ def style_images(content: Any, style: Any, s: StyleSettings, ctx: Context, *,
     is the one a separate run with that weight paints (up to float rounding of batched kernels).
     `start` is a picture to start the first scale from instead of `s.init` (a clip's frame);
     `temporal(x)` is a loss added at every untiled scale (a clip frame's hold on the frames
-    before it, temporal.TemporalLoss), shown among the loss terms as "temporal".
+    before it, temporal.TemporalLoss), shown among the loss terms as "temporal". `regions` gives
+    each style its own part of the photo (style_regions.py).
     Each step is reported; on Ctrl-C or a cancel raises `Interrupted` with the picture so far."""
     if sweep is not None:
         sweep = [float(w) for w in sweep]
@@ -69,6 +72,8 @@ def style_images(content: Any, style: Any, s: StyleSettings, ctx: Context, *,
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
     if not styles:
         raise UserError("no style image given", "pass at least one STYLE image")
+    if regions is not None:
+        regions.check(s, sweep)
     blend = s.style_blend or [1.0] * len(styles)
     if len(blend) != len(styles):
         raise UserError(f"--style-blend has {len(blend)} weights for {len(styles)} style images", "give one weight per style image")
@@ -110,6 +115,10 @@ def style_images(content: Any, style: Any, s: StyleSettings, ctx: Context, *,
     param: PixelImage | None = None
     margin = 0  # each scale is optimised inside a free margin (canvas.py)
     content_full = to_tensor(resize_longest(picture.rgb, final)).to(device)
+    if regions is not None:
+        regions.place(picture, tuple(content_full.shape[-2:]), ctx, s.seed)
+        for note in regions.notes:
+            report(ItemDone("note", 0, None, message=note))
     first = to_tensor(start.convert("RGB")).to(device) if start is not None else None
 
     def so_far() -> Image.Image | None:
@@ -130,18 +139,19 @@ def style_images(content: Any, style: Any, s: StyleSettings, ctx: Context, *,
                 content_t = color.luminance(content_t)
             if s.tile and max(content_t.shape[-2:]) > s.tile:
                 # Too big for one pass: refine the upsampled coarser result in tiles (tiling.py).
-                init = _init(s, image, content_t, targets, blend, gen, picture, first, sweep)
+                init = _init(s, image, content_t, targets, blend, gen, picture, first, sweep, regions)
                 steps, until = _budget(s, k, len(ladder))
+                style_for = _tiled_regions(regions, backbone, targets, style_w, s, device, dtype, strides) if regions else None
                 image, n = tiling.refine_style(backbone, init, content_t, targets, blend, content_w, style_w, s, gen, device, dtype,
-                                               progress, steps=steps, until=until)  # fmt: skip
+                                               progress, steps=steps, until=until, style_for=style_for)  # fmt: skip
                 _scale_done(progress, taken, n, steps, k, len(ladder))
                 continue
             margin = canvas.canvas_margin(content_t)
             inside = functools.partial(canvas.in_picture, margin=margin, strides=strides)
             content_obj, style_obj = _objectives(backbone, canvas.widen(content_t, margin), targets, blend, content_w, style_w, s,
-                                                 sweep, inside)  # fmt: skip
+                                                 sweep, inside, regions)  # fmt: skip
             layers = (content_obj.layers if content_obj else frozenset()) | (style_obj.layers if style_obj else frozenset())
-            init = _init(s, image, content_t, targets, blend, gen, picture, first, sweep)
+            init = _init(s, image, content_t, targets, blend, gen, picture, first, sweep, regions)
             if sweep and init.shape[0] == 1:
                 init = init.expand(len(sweep), -1, -1, -1)
             param = PixelImage(canvas.widen(init, margin))
@@ -205,10 +215,15 @@ def _fit(x: torch.Tensor, size: int | None) -> torch.Tensor:
 
 
 def _objectives(backbone, content_t, targets, blend, content_w, style_w, s: StyleSettings,
-                sweep: list[float] | None = None, inside=lambda feats: feats) -> tuple[Objective | None, Objective | None]:  # fmt: skip
+                sweep: list[float] | None = None, inside=lambda feats: feats, regions: Regions | None = None) -> tuple[Objective | None, Objective | None]:  # fmt: skip
     """The weighted content and style losses (either None when its weight is 0; style_images has
     refused both being 0). `inside` picks the feature positions the losses are taken over (those of
-    the picture on a canvas)."""
+    the picture on a canvas); `regions`: each style's loss over its own part of the photo."""
+    if regions is not None:
+        with torch.no_grad():
+            c_feats = inside(backbone(content_t, list(content_w)))
+        content = weighted(content_w, s.content_weight, lambda l: content_loss(l, c_feats[l])) if s.content_weight else None
+        return content, regions.objective(regions.targets(backbone, targets, style_w), style_w, s, sweep, content_t.device)
     with torch.no_grad():
         c_feats = inside(backbone(content_t, list(content_w)))
         # Blending several styles mixes their Gram targets, so one run paints in a true mixture
@@ -236,7 +251,7 @@ PALETTE_HALF = 10.0
 
 
 def _init(s: StyleSettings, previous, content_t, targets: list[torch.Tensor], blend: list[float], gen, picture: Picture,
-          start: torch.Tensor | None = None, sweep: list[float] | None = None) -> torch.Tensor:  # fmt: skip
+          start: torch.Tensor | None = None, sweep: list[float] | None = None, regions: Regions | None = None) -> torch.Tensor:  # fmt: skip
     h, w = content_t.shape[-2:]
     if previous is not None:
         up = F.interpolate(previous, size=(h, w), mode="bicubic", align_corners=False).clamp(0, 1)
@@ -252,6 +267,8 @@ def _init(s: StyleSettings, previous, content_t, targets: list[torch.Tensor], bl
         # the photo.
         if s.preserve_color != "none":
             return content_t
+        if regions is not None:
+            return regions.palette(content_t, targets, s, sweep, PALETTE_HALF)
         weights = torch.tensor(sweep or [s.style_weight], dtype=content_t.dtype, device=content_t.device)
         share = (weights / (weights + PALETTE_HALF)).view(-1, 1, 1, 1)
         return torch.lerp(content_t, color.match_color(content_t, targets, blend), share)
@@ -299,8 +316,26 @@ def check(job) -> None:
     styles = need(job, "styles", "STYLE", "give one or more style images after the photo")
     if not isinstance(styles, list) or None in styles:
         raise UserError("a style image was never a file, so it cannot be read again", "give the style images on the command line")
+    regions = Regions.of(job)
+    if regions is not None:
+        regions.check(job.settings, job.inputs.get("sweep"))
 
 
 def make(job, ctx: Context) -> list[Image.Image]:
     i = job.inputs
-    return style_images(i["content"], i["styles"], job.settings, ctx, sweep=i.get("sweep"), start=i.get("start"), temporal=i.get("temporal"))
+    regions = Regions.of(job)
+    out = style_images(i["content"], i["styles"], job.settings, ctx, sweep=i.get("sweep"), start=i.get("start"), temporal=i.get("temporal"),
+                       regions=regions)  # fmt: skip
+    if regions is not None and regions.found is not None and job.output and not job.is_clip:
+        # The regions found for `auto`, beside the picture: a start to edit and pass back as --regions.
+        save_image(regions.found, auto_map_path(job.output), force=True)
+    return out
+
+
+def _tiled_regions(regions: Regions, backbone, targets, style_w, s: StyleSettings, device, dtype, strides):
+    """The region style loss of one tile (tiling.refine_style's `style_for`): the paintings'
+    whole Grams as targets, the guidance channels cropped to the tile."""
+    stride = max(strides.values())
+    grams = {l: torch.stack([tiling.tiled_grams(backbone, t, [l], s.tile, stride, device, dtype)[l][0] for t in targets]) for l in style_w}
+    return lambda where: regions.objective(grams, style_w, s, None, device,
+                                           crop=lambda full: full.index_select(-2, where[0].cpu()).index_select(-1, where[1].cpu()))

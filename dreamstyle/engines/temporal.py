@@ -52,6 +52,7 @@ from PIL import Image
 
 from ..optim import color
 from .flow import Flows, gaussian, warp
+from .style_regions import regions_at
 from ..media.images import resize_longest, resize_to, to_pil, to_tensor
 from ..core.job import Job
 from ..core.settings import AUTO
@@ -165,7 +166,7 @@ class Carry:
         near = [t - direction * j for j in self.back if t - direction * j in self.outputs]
         if job.engine == "dream":
             return Job("dream", {"image": self._dream_start(t, rgb, near)}, s)
-        inputs = {"content": frame, "styles": job.inputs["styles"]}
+        inputs = {"content": frame, "styles": job.inputs["styles"], **regions_at(job.inputs, t)}
         if self.mode == "blend" and near and job.motion.blend > 0:
             inputs["start"] = self._blended(near[0], rgb)
         elif self.mode == "flow":

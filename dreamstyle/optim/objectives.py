@@ -133,6 +133,36 @@ def style_loss(layer: str, target_gram: torch.Tensor, per_image: torch.Tensor | 
     return Objective(fn, [layer], f"style({layer})")
 
 
+def guided_gram(f: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Gram matrices of `f` (B x C x H x W) under each of R guidance channels `w` (R x H x W, at
+    f's size), B x R x C x C: co-activations averaged over each region's positions, weighted by
+    its channel (Gatys et al. 2017), so a region's statistics are its own at any size."""
+    b, c, h, wd = f.shape
+    with fp32(f):
+        x = f.float().permute(0, 2, 3, 1).reshape(b, 1, h * wd, c)
+        m = w.float().reshape(1, -1, h * wd, 1)
+        return (x * m).transpose(-1, -2) @ x / m.sum(2, keepdim=True).clamp_min(1e-6)
+
+
+def guided_style_loss(layer: str, target_grams: torch.Tensor, guide: Callable[[tuple[int, int]], torch.Tensor],
+                      scale: torch.Tensor, per_image: torch.Tensor | None = None) -> Objective:  # fmt: skip
+    """The style loss of R regions at once: region r's guided Gram against its own target
+    (`target_grams` R x C x C), each normalised by its target's magnitude and weighted by
+    `scale[r]` (its share of the picture times its own style weight). `guide(hw)` gives the
+    guidance channels at a map's size."""
+    t = target_grams.detach().float()
+    norm = t.pow(2).sum((1, 2)).clamp_min(1e-8)  # R
+    k = scale.float() / norm
+
+    def fn(f: Features) -> torch.Tensor:
+        a = f[layer]
+        err = (guided_gram(a, guide(tuple(a.shape[-2:]))) - t).pow(2).sum((2, 3))  # B x R
+        per = (err * k).sum(1)
+        return (per if per_image is None else per * per_image).sum()
+
+    return Objective(fn, [layer], f"guided_style({layer})")
+
+
 def tv_loss(x: torch.Tensor) -> torch.Tensor:
     """Mean squared difference of neighbouring pixels: discourages high-frequency noise."""
     dy, dx = x[..., 1:, :] - x[..., :-1, :], x[..., :, 1:] - x[..., :, :-1]

@@ -228,12 +228,13 @@ def tiled_grams(backbone, image: torch.Tensor, layers: list[str], tile: int, str
 
 
 def style_tile_loss(backbone, content: torch.Tensor, grams: dict[str, torch.Tensor], content_w: dict[str, float],
-                    style_w: dict[str, float], content_weight: float, style_weight: float, tv_weight: float) -> TileLoss:
+                    style_w: dict[str, float], content_weight: float, style_weight: float, tv_weight: float,
+                    style_for=None) -> TileLoss:
     """The style-transfer loss of one tile: its features against the content's at the same place,
     its Gram matrices against the global style targets (so every tile is held to the whole
     painting's statistics, and no tile drifts to a style of its own), plus total variation."""
-    style = weighted(style_w, style_weight, lambda l: style_loss(l, grams[l])) if style_weight else None
-    layers = list(dict.fromkeys([*(content_w if content_weight else []), *(style_w if style_weight else [])]))
+    style = weighted(style_w, style_weight, lambda l: style_loss(l, grams[l])) if style_weight and style_for is None else None
+    layers = list(dict.fromkeys([*(content_w if content_weight else []), *(style_w if style_weight or style_for else [])]))
 
     def fn(x: torch.Tensor, where: Where) -> torch.Tensor:
         loss = torch.zeros((), device=x.device)
@@ -244,6 +245,8 @@ def style_tile_loss(backbone, content: torch.Tensor, grams: dict[str, torch.Tens
             loss = loss + weighted(content_w, content_weight, lambda l: content_loss(l, target[l]))(feats)
         if style is not None:
             loss = loss + style(feats)
+        elif style_for is not None:
+            loss = loss + style_for(where)(feats)
         if tv_weight:
             loss = loss + tv_weight * tv_loss(x.float())
         return loss
@@ -253,9 +256,10 @@ def style_tile_loss(backbone, content: torch.Tensor, grams: dict[str, torch.Tens
 
 def refine_style(backbone, init: torch.Tensor, content: torch.Tensor, styles: list[torch.Tensor], blend: list[float],
                  content_w: dict[str, float], style_w: dict[str, float], s, gen: torch.Generator, device, dtype,
-                 progress=None, steps: int | None = None, until=None) -> tuple[torch.Tensor, int]:
+                 progress=None, steps: int | None = None, until=None, style_for=None) -> tuple[torch.Tensor, int]:
     """Refine an upsampled style transfer at full size in tiles of `s.tile`; returns the image and
-    the steps taken (`steps` at most, fewer when `until` says it is done).
+    the steps taken (`steps` at most, fewer when `until` says it is done). `style_for(where)`: the
+    style loss of the tile at `where`, where it depends on the place (styles by region).
 
     Adam, not L-BFGS: the shifting grid makes each step's loss a little different, which Adam
     shrugs off and L-BFGS's curvature pairs do not; and its state is two image-sized tensors
@@ -268,10 +272,10 @@ def refine_style(backbone, init: torch.Tensor, content: torch.Tensor, styles: li
     layers = list(style_w)
     stride = max(stride for _, stride in channels_and_strides(backbone, [*content_w, *style_w], device).values())
     grams: dict[str, torch.Tensor] = {}
-    for t, k in zip(styles, blend):
+    for t, k in zip(styles, blend if style_for is None else []):
         for l, g in tiled_grams(backbone, t, layers, s.tile, stride, device, dtype).items():
             grams[l] = grams.get(l, 0) + k * g
-    tile_loss = style_tile_loss(backbone, content, grams, content_w, style_w, s.content_weight, s.style_weight, s.tv_weight)
+    tile_loss = style_tile_loss(backbone, content, grams, content_w, style_w, s.content_weight, s.style_weight, s.tv_weight, style_for)
     loss_fn = tiled(tile_loss, s.tile, stride, shift_generator(gen))
     param = PixelImage(init)
     # It refines an already painted, upsampled picture: Adam's full 0.02 steps left a pixel-level
