@@ -31,9 +31,9 @@ MIN_SIDE = 32  # below this the stride-8 layer is a 4x4 map: too few cells to cl
 # Beside the deep features (unit vectors, so distances up to 2), each cell's place and colour,
 # weighted so that they break ties between like features rather than decide on their own.
 POSITION_WEIGHT = 0.35
-COLOUR_WEIGHT = 0.5
+COLOUR_WEIGHT = 0.25
 MARGIN = 32  # px of mirrored picture around it: a whole number of cells at strides 8, 16 and 32
-DEEP_SHARE = 0.5
+DEEP_SHARE = 0.8  # of the deep layer: objects over textures (a face joined the backdrop at 0.5)
 RESTARTS = 4
 ITERATIONS = 40
 AGREEMENT, AGREE_ROUNDS = 3.0, 5
