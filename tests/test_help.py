@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 import dreamstyle.cli
 from dreamstyle.cli import dream as cli_dream
+from dreamstyle.cli import regions as cli_regions
 from dreamstyle.cli import style as cli_style
 from dreamstyle.cli import train as cli_train
 from dreamstyle.cli import visualize as cli_visualize
@@ -52,6 +53,7 @@ COMMANDS = {
     "visualize shift": [CAT, "-o", "OUT.png"],
     "visualize top": ["block6:12", str(SAMPLES), "-o", "OUT.png"],
     "train": [str(SAMPLES / "swirls.jpg"), "-o", "OUT.pt"],
+    "regions": [CAT, "-o", "OUT.png"],
 }
 # A stated default that is decided at run time (the setting stays None): the numbers it names are
 # the engine's own.
@@ -68,6 +70,7 @@ NOT_FLAGS = {
     "visualize.maps": {k: _ONE_PASS for k in ("batch", "deterministic", "diversity", "lr", "param", "precision", "save_every", "seed", "steps", "transforms")},
     "visualize.shift": {k: "one forward pass per position: nothing is optimised" for k in ("deterministic", "lr", "precision", "save_every", "seed", "steps")},
     "visualize.top": {"save_every": "not offered for a visualisation", "batch": "one image of the channel", "diversity": "one image of the channel"},
+    "regions": {k: "one forward pass and a clustering: nothing is optimised" for k in ("deterministic", "lr", "save_every", "steps")},
     "train": {"steps": "training counts --iterations (and --minutes)", "save_every": "the preview sheet (--preview-minutes) shows the network as it learns"},
 }  # fmt: skip
 for _k in ("filters", "channels"):
@@ -92,7 +95,7 @@ def planned(tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
     seen = []
     with pytest.MonkeyPatch.context() as mp:
-        for module in (cli_dream, cli_style, cli_zoom, cli_visualize, cli_train):
+        for module in (cli_dream, cli_style, cli_zoom, cli_visualize, cli_train, cli_regions):
             mp.setattr(module, "execute", lambda plan, **kw: seen.append((plan.jobs, kw.get("cluster"))))
 
         def plan(command: str, *extra: str):

@@ -22,6 +22,7 @@ from ..errors import UserError, did_you_mean
 from .settings import CommonSettings, DreamSettings, StyleSettings, VisualizeSettings
 from .settings_probe import ShiftSettings, TopSettings
 from .settings_fast import FastSettings, TrainSettings
+from .settings_regions import RegionsSettings
 
 SURFACES = ("studio", "cluster", "presets")
 
@@ -147,6 +148,11 @@ ENGINES: dict[str, Engine] = {e.name: e for e in (
            f"{_E}.fast_paint:make", f"{_E}.fast_paint:check", source="content", clips=True, stage="paint", steps=False, backbone=False,
            cluster=True, cli="style",
            why_not={"presets": "a network carries its own settings; --mix and --size are all it takes"}),
+    Engine("regions", RegionsSettings, (Input("image", help="The photo whose regions to find."),),
+           f"{_E}.regions:make", f"{_E}.regions:check", source="image", stage="regions", steps=False, studio=False,
+           why_not={"studio": "the studio finds regions with its Find regions button on the photo",
+                    "cluster": "a map takes about a second on a CPU: a folder is done here sooner than a cluster starts",
+                    "presets": "nothing in it is a matter of taste: --k and --seed are all it takes"}),
 )}  # fmt: skip
 
 
