@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from ..optim.masks import PALETTE
 from ..core.context import Context, made
 from ..core.registry import need
 from ..core.settings_regions import check_region_count
@@ -23,9 +24,8 @@ from ..models.backbones import Backbone
 from ..models.measure import channels_and_strides
 from ..models.runtime import autocast, generator
 
-# Region i is drawn in PALETTE[i]: red, green, blue, yellow, purple, cyan, orange, magenta. The
-# studio's brush and the docs use the same list.
-PALETTE = ((230, 25, 75), (60, 180, 75), (67, 99, 216), (255, 225, 25), (145, 30, 180), (66, 212, 244), (245, 130, 49), (240, 50, 230))
+# Region i is drawn in PALETTE[i] (optim/masks.py, where maps are read): red, green, blue, yellow,
+# purple, cyan, orange, magenta. The studio's brush and the docs use the same list.
 MIN_SIDE = 32  # below this the stride-8 layer is a 4x4 map: too few cells to cluster
 
 # Beside the deep features (unit vectors, so distances up to 2), each cell's place and colour,

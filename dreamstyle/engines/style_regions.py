@@ -91,10 +91,10 @@ class Regions:
         """Read the masks or map at the output's size `hw` (finding the regions first for auto)."""
         n = self.styles
         if self.regions is not None and AUTO.fullmatch(self.regions):
-            from .regions import PALETTE, find_regions
+            from .regions import find_regions
 
             self.found = find_regions(picture.rgb, n, ctx.backbone, ctx.device, dtype=ctx.dtype, seed=seed or 0)
-            self.full = masks.map_weights(to_tensor(self.found.resize(hw[::-1], Image.NEAREST))[0] * 255, [tuple(map(float, c)) for c in PALETTE[:n]])
+            self.full = masks.map_weights(to_tensor(self.found.resize(hw[::-1], Image.NEAREST))[0] * 255, [tuple(map(float, c)) for c in masks.PALETTE[:n]])
         elif self.regions is not None:
             self.full = masks.read_map(self.regions, hw, n, self.key, self.notes)
         elif self.masks:

@@ -22,11 +22,11 @@ from ..media.files import image_files
 from ..media.images import as_picture, to_tensor
 from .loop import blur
 
-# Named colours a --regions-key may use: the palette the automatic regions and the studio's brush
-# paint with (engines/regions.py keeps the same list, in this order), and the plain ones.
+# The colours the automatic regions (engines/regions.py) and the studio's brush paint region i in,
+# in this order; a --regions-key may name them, or the plain ones.
+PALETTE = ((230, 25, 75), (60, 180, 75), (67, 99, 216), (255, 225, 25), (145, 30, 180), (66, 212, 244), (245, 130, 49), (240, 50, 230))
 NAMED = {
-    "red": (230, 25, 75), "green": (60, 180, 75), "blue": (67, 99, 216), "yellow": (255, 225, 25),
-    "purple": (145, 30, 180), "cyan": (66, 212, 244), "orange": (245, 130, 49), "magenta": (240, 50, 230),
+    **dict(zip(("red", "green", "blue", "yellow", "purple", "cyan", "orange", "magenta"), PALETTE)),
     "white": (255, 255, 255), "black": (0, 0, 0), "grey": (128, 128, 128), "gray": (128, 128, 128),
 }  # fmt: skip
 # A map's colour is one of its regions when it covers this share of the picture; colours within
