@@ -99,9 +99,12 @@ _CHANNELS = "channel numbers, e.g. 0-15 or 3,7,12 [default: 0-15]"
 _VIS = dict(stage="visualize", preset="visualize")
 
 ENGINES: dict[str, Engine] = {e.name: e for e in (
-    Engine("dream", DreamSettings, (Input("image", help="The photo to dream on."),),
+    Engine("dream", DreamSettings, (Input("image", help="The photo to dream on."), Input("mask", help="Where the dream grows: white = dream, black = leave the photo, grey = partly.")),
            f"{_E}.dream:make", f"{_E}.dream:check", source="image", clips=True, parts="octave", cluster=True, preset="dream"),
-    Engine("style", StyleSettings, (Input("content", help="The photo to paint."), Input("styles", many=True, help="One or more style images (blended).")),
+    Engine("style", StyleSettings, (Input("content", help="The photo to paint."), Input("styles", many=True, help="One or more style images (blended)."),
+                                    Input("masks", many=True, help="One greyscale mask per style: where that style goes."),
+                                    Input("style_masks", many=True, help="One greyscale mask per style image: the part of the painting to take."),
+                                    Input("regions", "str", help="A colour map of the photo: one flat colour per style.")),
            f"{_E}.style:make", f"{_E}.style:check", source="content", clips=True, parts="scale", cluster=True, preset="style"),
     Engine("zoom", DreamSettings, (Input("image", help="The photo the zoom starts from."),),
            f"{_E}.dream:make", f"{_E}.dream:check", frames=f"{_E}.zoom:frames", preset="dream", studio=False,

@@ -177,6 +177,8 @@ class StyleSettings(CommonSettings):
     preserve_color: str = setting("none", "none, luminance (keep the photo's colours) or histogram (recolour the style first).")
     pooling: str = setting("max", "max or avg pooling in VGG.")
     tile: int = setting(0, "Refine scales larger than this in tiles of it (Adam, global style targets); 0: never.")
+    regions_key: str | None = setting(None, "The region map's colours in the order of the styles, e.g. #e6194b,#3cb44b.")
+    region_weights: list[float] | None = setting(None, "One style weight per region, e.g. 100,300.")
 
     auto_steps = True
     # Measured with lite0 at 384 px, Tübingen x Starry Night, L-BFGS (docs/performance.md): 10
