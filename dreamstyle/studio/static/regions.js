@@ -114,14 +114,14 @@ function buildTools() {
   const names = paintings();
   const tools = ed.kind === "regions"
     ? colours().map((c, i) => ({ colour: c, label: `${i + 1} · ${names[i] ? shortName(names[i].name, i) : `painting ${i + 1}`}`,
-      title: i === colours().length - 1 ? "and all that is left unpainted" : "" }))
+      rest: i === colours().length - 1, title: i === colours().length - 1 ? "and all that is left unpainted" : "" }))
     : [{ colour: MASK_SHOWN, label: "Dream here", title: "paint where the dream grows" }];
   tools.push({ erase: true, label: ed.kind === "regions" ? "Eraser (back to the last painting)" : "Eraser (keep the photo)", title: "take paint away" });
   if (ed.tool >= tools.length) ed.tool = 0;
   box.replaceChildren(...tools.map((t, i) => el("label", { class: `region-tool${t.erase ? " eraser" : ""}`, title: t.title || null, "data-testid": t.erase ? "region-eraser" : `region-brush-${i}` },
     el("input", { type: "radio", name: "region-tool", value: String(i), checked: i === ed.tool || null, onchange: () => { ed.tool = i; } }),
     el("span", { class: "swatch", style: t.erase ? null : `background:${t.colour}` }),
-    el("span", { text: t.label }), t.title && !t.erase ? el("small", { class: "fine", text: "+ unpainted" }) : null)));
+    el("span", { text: t.label }), t.rest ? el("small", { class: "fine", text: "+ unpainted" }) : null)));
   ed.tools = tools;
   $("#region-rest").style.background = ed.kind === "regions" ? restColour() : "transparent";
   if (ed.kind === "regions" && names.length < 2) box.append(el("p", { class: "hint", text: "Choose two or more paintings: each region takes one." }));
@@ -248,8 +248,8 @@ export async function paintedParts() {
   return { inputs: { [ed.input]: `upload:${up.id}` }, settings: { regions_key: colours().join(",") } };
 }
 
-// Again: the picture's map or mask back in the editor, from its upload or, when the studio no
-// longer keeps that, from the copy kept beside the picture.
+// Again: the picture's map or mask back in the editor, from the copy kept beside the picture or,
+// for a picture made before that copy was kept, from its upload.
 export function restorePainted(item) {
   const again = item.again || {};
   const ref = (again.inputs || {})[ed.input];
@@ -258,7 +258,8 @@ export function restorePainted(item) {
   (async () => {
     await photoChanged();
     if (!photo()) return;  // the photo is gone too: said by the form
-    const urls = [typeof ref === "string" && ref.startsWith("upload:") ? `/api/uploads/${encodeURIComponent(ref.slice(7))}` : null, item.painted].filter(Boolean);
+    // The copy beside the picture first: it stays while the picture does, and is the same map.
+    const urls = [item.painted, typeof ref === "string" && ref.startsWith("upload:") ? `/api/uploads/${encodeURIComponent(ref.slice(7))}` : null].filter(Boolean);
     for (const url of urls) {
       try { await loadMap(url, key); ed.brush.history = []; openEditor(true); return; } catch { /* the next */ }
     }
