@@ -97,6 +97,7 @@ function photoChanged() {
   const img = $("#region-photo");
   ed.ready = new Promise(resolve => {
     img.onload = () => {
+      if (ed.photo !== id || img !== $("#region-photo")) { resolve(); return; }  // an editor or photo since replaced
       ed.brush.reset(img.naturalWidth, img.naturalHeight);
       $("#region-stage").style.setProperty("--ratio", String(img.naturalWidth / img.naturalHeight));
       buildTools(); showSliders();
