@@ -29,8 +29,9 @@ from ..core.job import Job
 from .errors import HANDLERS, JSON, Catch, Refused, Stream, dumps, error, media_type, read_json, user_error
 from .fast import fast_routes
 from .files import Gallery, StoreFull, Uploads, gallery_id
-from .jobs import checked_job, flat, uploads_of
+from .jobs import checked_job, flat, keep_painted, uploads_of
 from .networks import Networks, PhotoSets
+from .regions import painted_routes
 from .queue import Worker, makes_network
 from .store import open_store
 from .schema import schema
@@ -190,6 +191,7 @@ def create_app(out: Path, *, token: str | None = None, loopback: bool = True, ma
                 entry = await asyncio.to_thread(worker.submit, job)  # on disk before the 201
             except UserError as exc:
                 return error(507, exc.message, exc.hint)
+        await asyncio.to_thread(keep_painted, job)
         return JSON({"id": entry.id}, status_code=201)
 
     def entry_of(request: Request):
@@ -276,6 +278,7 @@ def create_app(out: Path, *, token: str | None = None, loopback: bool = True, ma
             return error(404, "no such job")
         except UserError as exc:
             return error(409, exc.message, exc.hint)
+        await asyncio.to_thread(keep_painted, entry.job)
         return JSONResponse({"id": entry.id, "resumed": resumed}, status_code=201)
 
     async def gallery_list(request: Request) -> Response:
@@ -318,6 +321,7 @@ def create_app(out: Path, *, token: str | None = None, loopback: bool = True, ma
         Route("/api/gallery/{id}/image", gallery_image),
         Route("/api/gallery/{id}/input", gallery_input),
         *fast_routes(uploads, networks, max_upload_bytes, max_pixels),
+        *painted_routes(uploads, gallery),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ])  # fmt: skip
     app.add_middleware(Guard, token=token, loopback=loopback)

@@ -33,6 +33,13 @@ MAX_UPLOADS = 1000  # uploads kept at most…
 MAX_UPLOAD_STORE = 2 * 1024**3  # …and bytes: past either, the oldest unused ones go
 LOG = logging.getLogger("dreamstyle.studio")
 _ID = re.compile(r"[0-9a-f]{16}")
+# A job's inputs that name one upload, and a list of them: the page's "upload:ID"s.
+UPLOADED_ONE = ("image", "content", "regions", "mask")
+UPLOADED_MANY = ("styles", "masks", "style_masks")
+# What the page paints over the photo (static/regions.js), by input: kept beside the picture as
+# STEM.SUFFIX.png (jobs.keep_painted), so the map stays with it when the upload store forgets it.
+PAINTED = {"regions": "regions", "mask": "mask"}
+PAINTED_SUFFIXES = tuple(f".{suffix}.png" for suffix in PAINTED.values())
 
 
 class StoreFull(UserError):
@@ -162,6 +169,8 @@ class Gallery:
         kept while the file stays as it is, and forgotten when it changes or goes."""
         found, seen = [], {}
         for path in image_files(self.folder):
+            if path.name.endswith(PAINTED_SUFFIXES):
+                continue  # a picture's map or mask, shown with the picture (regions.py)
             key, item = self._item(path)
             seen[key] = item
             if item is not None:
@@ -211,9 +220,10 @@ class Gallery:
             LOG.warning("the gallery skips %s:", path.name, exc_info=True)
             return None
         gid = gallery_id(path.name)
-        again = {k: (self.uploads.ref_of(v) if k in ("image", "content") else
-                     [self.uploads.ref_of(s) for s in v] if k == "styles" and isinstance(v, list) else v)
+        again = {k: (self.uploads.ref_of(v) if k in UPLOADED_ONE else
+                     [self.uploads.ref_of(s) for s in v] if k in UPLOADED_MANY and isinstance(v, list) else v)
                  for k, v in job.inputs.items()}  # fmt: skip
+        painted = any(painted_path(path, suffix).is_file() for suffix in PAINTED.values())
         settings = _defaults_as_default(job.settings.to_dict())
         if settings.get("net"):
             settings["net"] = self.network_name(settings["net"]) or settings["net"]
@@ -228,7 +238,16 @@ class Gallery:
             "again": {"engine": job.engine, "inputs": again, "settings": settings},
             "image": f"/api/gallery/{gid}/image",
             "input": f"/api/gallery/{gid}/input" if has_input else None,
+            # The map or mask it was made with, kept beside it: what Again paints back when its
+            # upload is gone.
+            "painted": f"/api/gallery/{gid}/painted" if painted else None,
         }
+
+
+def painted_path(picture: Path, suffix: str) -> Path:
+    """Where the map or mask of `picture` (its .partial.png too) is kept: STEM.SUFFIX.png."""
+    stem = picture.name.removesuffix(picture.suffix).removesuffix(".partial")
+    return picture.with_name(f"{stem}.{suffix}.png")
 
 
 def _defaults_as_default(settings: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import shutil
 import traceback
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from ..core.settings import INIT_WORDS
 from ..core.validation import check_model
 from ..errors import UserError, did_you_mean
 from .errors import LOG, Refused, with_field
-from .files import Uploads
+from .files import PAINTED, UPLOADED_MANY, UPLOADED_ONE, Uploads, painted_path
 from .networks import Networks, PhotoSets
 from .schema import PAGE_INPUTS, STUDIO_ENGINES
 
@@ -125,12 +126,16 @@ def parts_of(data: Any, uploads: Uploads, networks: Networks | None = None) -> t
         if networks is None:
             raise _refuse("this studio has no networks", "start it with an output folder", "net")
         settings["net"] = _network(networks, settings["net"], "net", "net")
-    for key in ("image", "content"):
+    for key in PAINTED:
+        if inputs.get(key) in (None, ""):
+            inputs.pop(key, None)  # nothing painted: the plain job
+    for key in UPLOADED_ONE:
         if key in inputs:
             inputs[key] = _upload(uploads, inputs[key], key, f"inputs.{key}")
-    if "styles" in inputs:
-        styles = inputs["styles"] if isinstance(inputs["styles"], list) else [inputs["styles"]]
-        inputs["styles"] = [_upload(uploads, s, "styles", "inputs.styles") for s in styles]
+    for key in UPLOADED_MANY:
+        if key in inputs:
+            many = inputs[key] if isinstance(inputs[key], list) else [inputs[key]]
+            inputs[key] = [_upload(uploads, s, key, f"inputs.{key}") for s in many]
     spec = registry.engine(engine)
     cls = spec.settings
     values = merge(spec.preset, preset, settings, cls.model)
@@ -173,6 +178,21 @@ def _network(networks: Networks, name: Any, what: str, field: str) -> str:
         return networks.resolve(name, what)
     except UserError as exc:
         raise with_field(exc, field) from None
+
+
+def keep_painted(job: Job) -> None:
+    """Copy the map or mask `job` reads beside its picture (STEM.regions.png, STEM.mask.png);
+    a copy that fails is a line in the log, never a refused job."""
+    if not job.output:
+        return
+    for key, suffix in PAINTED.items():
+        source = job.inputs.get(key)
+        if isinstance(source, str):
+            target = painted_path(Path(job.output), suffix)
+            try:
+                shutil.copyfile(source, target)
+            except OSError as exc:
+                LOG.warning("could not keep %s beside %s: %s", key, target.name, exc)
 
 
 def flat(values) -> list[Any]:

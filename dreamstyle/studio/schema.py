@@ -24,8 +24,9 @@ MAIN = {
 # Not offered on the page: a file path on the server (weights), or meaningless there.
 HIDDEN = ("quiet", "weights", "save_every")
 # …and what one engine does not use: a network paints in one pass with the backbone it was
-# trained on, training counts iterations, not steps.
-HIDDEN_FOR = {"fast": ("model", "steps", "lr"), "train": ("steps",)}  # a network paints in one pass: no steps to size
+# trained on, training counts iterations, not steps; a style's regions key is the painted map's
+# own (static/regions.js sends it with the map).
+HIDDEN_FOR = {"fast": ("model", "steps", "lr"), "train": ("steps",), "style": ("regions_key",)}
 # Settings the page shows with a widget of their own rather than a text field (static/fast.js):
 # a network is picked from the studio's list by name, a mix is one slider per painting.
 WIDGETS = {"net": "network", "mix": "mix"}
@@ -38,6 +39,10 @@ PAGE_INPUTS = {
                           "help": "Your photos to train on (20 or more generalise best); none: the four bundled sample photos."},
     ("train", "resume"): {"kind": "network", "optional": True, "help": "A network of the list to go on training (same paintings)."},
 }  # fmt: skip
+# Inputs the page paints rather than uploads (static/regions.js): a colour map of the photo, one
+# colour per style, and a dream's greyscale mask, drawn over the photo in the form. One mask per
+# style is the command line's way; the page sends the map, so those are listed but not offered.
+PAINTED_INPUTS = {("style", "regions"): "regions", ("dream", "mask"): "mask", ("style", "masks"): "hidden", ("style", "style_masks"): "hidden"}
 CHOICES = {
     "model": MODEL_NAMES, "device": DEVICES, "precision": PRECISIONS, "norm": ("mean-abs", "std"),
     "optimizer": ("lbfgs", "adam"), "preserve_color": ("none", "luminance", "histogram"), "pooling": ("max", "avg"),
@@ -69,7 +74,8 @@ def engine_schema(engine: str) -> dict[str, Any]:
             "widget": WIDGETS_FOR.get((engine, f.name), WIDGETS.get(f.name)),
         })  # fmt: skip
     fields.sort(key=lambda x: (not x["main"], main.index(x["name"]) if x["main"] else 0))
-    inputs = [{"name": i.name, "kind": i.kind, "many": i.many, "help": i.help, **PAGE_INPUTS.get((engine, i.name), {})} for i in spec.inputs]
+    inputs = [{"name": i.name, "kind": i.kind, "many": i.many, "help": i.help, "widget": PAINTED_INPUTS.get((engine, i.name)),
+               **PAGE_INPUTS.get((engine, i.name), {})} for i in spec.inputs]  # fmt: skip
     return {"inputs": inputs, "settings": fields}
 
 
@@ -86,4 +92,16 @@ def schema() -> dict[str, Any]:
         for engine in STUDIO_ENGINES:
             if registry.ENGINES[engine].preset == p.engine:
                 presets.setdefault(engine, []).append({"name": p.name, "description": p.description, "origin": p.origin})
-    return {"engines": {e: engine_schema(e) for e in STUDIO_ENGINES}, "models": list(MODEL_NAMES), "presets": presets}
+    return {"engines": {e: engine_schema(e) for e in STUDIO_ENGINES}, "models": list(MODEL_NAMES), "presets": presets,
+            "palette": [hex_colour(c) for c in palette()]}  # fmt: skip
+
+
+def palette() -> tuple[tuple[int, int, int], ...]:
+    """The regions' colours, region i in colour i: those the automatic regions draw and maps are read by."""
+    from ..optim.masks import PALETTE  # here, not at the top: it brings torch, which the schema's readers need not
+
+    return PALETTE
+
+
+def hex_colour(rgb) -> str:
+    return "#" + "".join(f"{int(v):02x}" for v in rgb)

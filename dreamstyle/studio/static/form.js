@@ -7,6 +7,7 @@ import { refreshQueue } from "./queue.js";
 import { FINAL, state } from "./state.js";
 import { DROP_TEXT, dropZone, renderUploads } from "./uploads.js";
 import { mixField, networkField, networkInput, sizeSlider, widgetsChanged, widgetsFilled } from "./fast.js";
+import { paintedEditor, paintedParts, restorePainted } from "./regions.js";
 import { $, el, sameValue } from "./util.js";
 
 const ENGINE_NOTES = {
@@ -86,7 +87,9 @@ function buildInputs() {
   const box = $("#inputs");
   box.replaceChildren();
   for (const input of engineSchema().inputs) {
-    if (input.kind === "image") box.append(dropZone(input));
+    if (input.widget === "hidden") continue;  // the command line's (one mask per painting)
+    if (input.widget) box.append(paintedEditor(input));  // painted over the photo: a map or a mask
+    else if (input.kind === "image") box.append(dropZone(input));
     else if (input.kind === "network") box.append(networkInput(input));
     else box.append(plainInput(input));
   }
@@ -187,6 +190,7 @@ function typed(type, raw) {
 function collectInputs() {
   const out = {};
   for (const input of engineSchema().inputs) {
+    if (input.widget) continue;  // painted: added by paintedParts
     if (input.kind === "image") {
       const ids = (state.uploads[input.name] || []).filter(u => u.id).map(u => `upload:${u.id}`);
       if (!ids.length) {
@@ -215,6 +219,8 @@ export async function make(e) {
   try {
     if (state.pending.size) { button.textContent = "Uploading…"; await Promise.allSettled([...state.pending]); }
     const body = { engine: state.engine, inputs: collectInputs(), settings: collectSettings(), preset: $("#preset").value || null };
+    const painted = await paintedParts();  // the regions or mask painted over the photo, uploaded
+    if (painted) { Object.assign(body.inputs, painted.inputs); Object.assign(body.settings, painted.settings); }
     const job = await api("/api/jobs", { json: body });
     state.mine.set(job.id, { reported: false });
     if (!state.watch || FINAL.includes(state.watch.state)) follow(job.id);
@@ -260,6 +266,7 @@ export function fillAgain(item) {
   const missing = [];
   for (const input of eng.inputs) {
     const v = (again.inputs || {})[input.name];
+    if (input.widget) continue;  // painted: restorePainted below
     if (input.kind === "image") {
       const vals = (Array.isArray(v) ? v : [v]).filter(x => typeof x === "string" && x.startsWith("upload:"));
       const total = Array.isArray(v) ? v.length : (v ? 1 : 0);
@@ -271,6 +278,7 @@ export function fillAgain(item) {
       if (f) f.value = Array.isArray(v) ? v.join(", ") : String(v);
     }
   }
+  restorePainted(item);
   if (missing.length) say("info", `Settings of ${item.name} are filled in`, `choose the picture for ${missing.join(", ")} again: it was not uploaded here`, { timeout: 12000 });
   const form = $("#make-form");
   form.classList.remove("flash"); void form.offsetWidth; form.classList.add("flash");

@@ -40,7 +40,7 @@ function cardSettings(item) {
   if (eng) {
     for (const input of eng.inputs) {
       const v = (job.inputs || {})[input.name];
-      if (input.kind !== "image" && v !== undefined && v !== null) rows.push([input.name, v]);
+      if (input.kind !== "image" && !input.widget && v !== undefined && v !== null) rows.push([input.name, v]);
     }
     const fields = eng.settings.filter(s => !["model", "size", "steps"].includes(s.name));
     fields.sort((a, b) => a.name.endsWith("layers") - b.name.endsWith("layers"));
@@ -87,8 +87,26 @@ function card(item) {
   const cmp = $(".compare-btn", node);
   cmp.hidden = !item.input;
   cmp.addEventListener("click", () => openViewer(item));
+  if (item.painted) paintedToggle(node, item);
   const dl = $(".download", node);
   dl.href = `${item.image}${item.image.includes("?") ? "&" : "?"}download=1`;
   dl.setAttribute("download", item.name);
   return node;
+}
+
+// The regions or mask the picture was made with, laid over its thumbnail on demand.
+function paintedToggle(node, item) {
+  const button = $(".painted-btn", node);
+  const what = item.engine === "dream" ? "mask" : "regions";
+  button.hidden = false;
+  button.textContent = `Show ${what}`;
+  button.title = `The ${what} this picture was painted with, over it`;
+  button.addEventListener("click", () => {
+    const on = button.getAttribute("aria-pressed") !== "true";
+    button.setAttribute("aria-pressed", String(on));
+    const thumb = $(".thumb", node);
+    const shown = $(".painted-overlay", thumb);
+    if (on && !shown) thumb.append(el("img", { class: "painted-overlay", src: item.painted, alt: `its ${what}`, "data-testid": "painted-overlay" }));
+    else if (!on && shown) shown.remove();
+  });
 }
