@@ -124,7 +124,7 @@ def test_a_style_job_with_regions_is_accepted_and_keeps_its_map(client, out):
     assert f"upload:{rid}" in uploads_of([entry.job], app_uploads)
     wait_ended(client, res.json()["id"])
     # An empty map is no map: the plain job.
-    plain = client.post("/api/jobs", json={**job, "inputs": {**job["inputs"], "regions": ""}})
+    plain = client.post("/api/jobs", json={**job, "inputs": {**job["inputs"], "regions": ""}, "settings": LITE})
     assert plain.status_code == 201, plain.text
     assert "regions" not in client.app.state.worker.get(plain.json()["id"]).job.inputs
     # An unknown upload is refused, naming the field.

@@ -50,8 +50,8 @@ class Regions:
         if not (i.get("masks") or i.get("regions") or i.get("style_masks")):
             for name, value in (("regions_key", s.regions_key), ("region_weights", s.region_weights)):
                 if value is not None:
-                    raise UserError(f"--{name.replace('_', '-')} applies to painting by region",
-                                    "add --regions MAP (or --mask per style), or drop it")  # fmt: skip
+                    raise UserError(f"--{name.replace('_', '-')} applies with --regions or --mask", "add a region map (or a mask per style), or drop it",
+                                    field=name)  # fmt: skip
             return None
         styles = len(i.get("styles") or [])
         return cls(list(i.get("masks") or []), i.get("regions") or None, list(i.get("style_masks") or []), s.regions_key,
