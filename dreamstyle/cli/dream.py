@@ -21,6 +21,7 @@ from .options import CLUSTER, input_help, shared
     "dreamstyle dream photo.jpg --layers relu4_3:1,relu5_1:0.5 --octaves 5",
     "dreamstyle dream photo.jpg --model efficientnet-lite0 --layers block10 --channels 12,40",
     "dreamstyle dream photo.jpg --guide flowers.jpg",
+    "dreamstyle dream photo.jpg --mask sky.png        # dream only where the mask is white",
     "dreamstyle dream --from photo-dream.png --seed 7 -o again.png",
     "dreamstyle dream clip.mp4 --model efficientnet-lite0 --size 320 -o clip-dream.mp4",
     "dreamstyle dream frames/ --temporal flow --blend 0.7 -o dreamed.gif",
@@ -35,6 +36,7 @@ from .options import CLUSTER, input_help, shared
 def dream_command(
     image: Annotated[Optional[Path], typer.Argument(help=input_help("dream", "image", recorded=True), show_default=False)] = None,
     # Settings: their help and defaults are DreamSettings' fields' (see options.shared).
+    mask: Annotated[Optional[Path], typer.Option(help=input_help("dream", "mask", recorded=True), show_default=False)] = None,
     layers: Optional[str] = None,
     channels: Optional[str] = None,
     guide: Optional[Path] = None,
@@ -59,12 +61,28 @@ def dream_command(
     cluster = cluster_of(opts)
     earlier, inputs = recorded(source, "dream")
     image = image or inputs.get("image")
+    mask = path_or_none(mask) or inputs.get("mask")
     flags = setting_flags(
         opts, layers=layers, channels=channels, guide=path_or_none(guide), octaves=octaves, octave_scale=octave_scale,
         jitter=jitter, norm=norm, smooth=smooth, tile=tile,
     )  # fmt: skip
     settings = settings_for(DreamSettings, "dream", opts["preset"], flags, earlier)
-    checked("dream", {"image": image}, settings)  # before `plan` looks for IMAGE as a folder or glob
-    todo = plan("dream", image, settings, output=opts["output"], motion=motion_flags(opts), earlier_motion=recorded_motion(source))
+    masked = {"mask": mask} if mask else {}
+    checked("dream", {"image": image, **masked}, settings)  # before `plan` looks for IMAGE as a folder or glob
+    motion = motion_flags(opts)
+    if mask and Path(mask).is_dir():  # refused before `plan` makes a batch's output folder
+        refuse_mask_folder(mask, image, opts["output"], motion, source)
+    todo = plan("dream", image, settings, output=opts["output"], inputs=masked, motion=motion, earlier_motion=recorded_motion(source))
     show_settings(settings, source, verbose)
     execute(todo, force=opts["force"], quiet=settings.quiet, verbose=verbose, stage="dream", cluster=cluster)
+
+
+def refuse_mask_folder(mask: str, image, output, motion: dict[str, Any], source) -> None:
+    """A folder of masks for a folder of photos that `plan` will make a batch, not a clip: one
+    line, with how to make it a clip (a clip flag or a video output, as `plan` reads them)."""
+    from ..core.planning import kind_of
+    from ..engines.dream import mask_folder_refused
+
+    marked = any(v is not None for k, v in motion.items() if k != "fps") or source is not None
+    if kind_of(image, output, marked) != "clip":
+        raise mask_folder_refused(mask)

@@ -17,6 +17,7 @@ from .options import input_help, shared
     "dreamstyle zoom photo.jpg --frames 48 -o zoom.mp4",
     "dreamstyle zoom photo.jpg --model efficientnet-lite0 --size 320 --frames 24 --zoom 1.04 --rotate 1 -o zoom.gif",
     "dreamstyle zoom photo.jpg --preset swirls --frames 120 --fps 24 -o frames/",
+    "dreamstyle zoom photo.jpg --mask sky.png --frames 48 -o sky-zoom.mp4   # the dream only in the sky, which zooms with the photo",
 ))
 @guarded
 @shared("model", "weights", "size", "steps", "lr", "seed", "preset", "device", "precision", "deterministic", "max_pixels",
@@ -29,6 +30,7 @@ def zoom_cmd(
     zoom: float = 1.05,
     rotate: float = 0.0,
     fps: Annotated[float, typer.Option(help="Frames per second of the output.")] = 12.0,
+    mask: Annotated[Optional[Path], typer.Option(help=input_help("zoom", "mask"), show_default=False)] = None,
     # Dream settings (DreamSettings' help), with the zoom's fewer octaves (engines/zoom.py ZOOM_OCTAVES).
     layers: Optional[str] = None,
     channels: Optional[str] = None,
@@ -57,5 +59,6 @@ def zoom_cmd(
     settings = settings_for(DreamSettings, "dream", opts["preset"], flags, {"octaves": ZOOM_OCTAVES})
     out = output or default_output_path(image, "zoom", ".mp4")
     show_settings(settings, None, verbose)
-    execute(Plan("image", [Job("zoom", {"image": str(image)}, settings, output=str(out), motion=motion)]),
+    inputs = {"image": str(image), **({"mask": str(mask)} if mask else {})}
+    execute(Plan("image", [Job("zoom", inputs, settings, output=str(out), motion=motion)]),
             force=opts["force"], quiet=settings.quiet, verbose=verbose)  # fmt: skip

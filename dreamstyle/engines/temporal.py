@@ -50,7 +50,7 @@ from dataclasses import dataclass, field, replace
 import torch
 from PIL import Image
 
-from ..optim import color
+from ..optim import color, masks
 from .flow import Flows, gaussian, warp
 from .style_regions import regions_at
 from ..media.images import resize_longest, resize_to, to_pil, to_tensor
@@ -165,7 +165,12 @@ class Carry:
         job, s = self.job, self.job.settings
         near = [t - direction * j for j in self.back if t - direction * j in self.outputs]
         if job.engine == "dream":
-            return Job("dream", {"image": self._dream_start(t, rgb, near)}, s)
+            mask = job.inputs.get("mask")
+            if mask is None:
+                return Job("dream", {"image": self._dream_start(t, rgb, near)}, s)
+            # As a picture: a frame whose mask is all black is left as it was (engines/dream.py).
+            mask = masks.open_mask_picture(masks.for_frame(mask, t), f"frame {t}'s mask")
+            return Job("dream", {"image": self._dream_start(t, rgb, near, mask), "mask": mask}, s)
         inputs = {"content": frame, "styles": job.inputs["styles"], **regions_at(job.inputs, t)}
         if self.mode == "blend" and near and job.motion.blend > 0:
             inputs["start"] = self._blended(near[0], rgb)
@@ -250,16 +255,24 @@ class Carry:
     def _blended(self, s: int, rgb: Image.Image) -> Image.Image:
         return to_pil(to_tensor(rgb) + self.job.motion.blend * self._detail(s, rgb))
 
-    def _dream_start(self, t: int, rgb: Image.Image, near: list[int]) -> Image.Image:
+    def _dream_start(self, t: int, rgb: Image.Image, near: list[int], mask: Image.Image | None = None) -> Image.Image:
+        """Frame t with the dream carried from the frame before; with a `mask`, carried only
+        inside frame t's mask, so a creature the flow moves out of it is not left outside."""
         m = self.job.motion
         if not near or m.temporal == "none" or m.blend == 0:
             return rgb
-        if m.temporal == "blend":
-            return self._blended(near[0], rgb)
         s = near[0]
         detail = self._detail(s, rgb)
-        flow, c = self.flows.toward(t, s)
-        return to_pil(to_tensor(rgb) + m.blend * c * warp(detail, flow, mode="bicubic"))
+        if m.temporal == "blend":
+            carried = m.blend * detail
+        else:
+            flow, c = self.flows.toward(t, s)
+            carried = m.blend * c * warp(detail, flow, mode="bicubic")
+        if mask is not None:
+            from .dream import dream_mask
+
+            carried = carried * dream_mask(mask, (rgb.height, rgb.width))
+        return to_pil(to_tensor(rgb) + carried)
 
     def cut(self, t: int) -> None:
         """Frame t starts a new shot (engines/cuts.py): what is kept of the frames before it
