@@ -71,6 +71,7 @@ NOT_FLAGS = {
     "visualize.shift": {k: "one forward pass per position: nothing is optimised" for k in ("deterministic", "lr", "precision", "save_every", "seed", "steps")},
     "visualize.top": {"save_every": "not offered for a visualisation", "batch": "one image of the channel", "diversity": "one image of the channel"},
     "regions": {k: "one forward pass and a clustering: nothing is optimised" for k in ("deterministic", "lr", "save_every", "steps")},
+    "style": {"region_weights": "given as --style-weight 100,300: one weight per region"},
     "train": {"steps": "training counts --iterations (and --minutes)", "save_every": "the preview sheet (--preview-minutes) shows the network as it learns"},
 }  # fmt: skip
 for _k in ("filters", "channels"):

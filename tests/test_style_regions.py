@@ -231,3 +231,46 @@ def test_bad_masks_are_refused_in_one_line(tmp_path, case):
     out = tmp_path / "out.png"
     assert_refused(invoke("style", CAT, SWIRLS, STRIPES, *args, *LITE, "--size", "64", "--steps", "2", "-o", out), *words)
     assert not out.exists() and not list(tmp_path.glob("out*"))
+
+
+def test_a_region_start_takes_its_own_painting_colours_from_its_own_pixels():
+    from dreamstyle.optim.color import match_color
+
+    src = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(1)) * 0.1
+    src[..., :4] += 0.45  # a grey left half
+    src[..., 4:] += torch.tensor([0.85, 0.05, 0.05]).view(1, 3, 1, 1)  # a red right half
+    target = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 0.2 + torch.tensor([0.1, 0.2, 0.7]).view(1, 3, 1, 1)
+    left = torch.zeros(8, 8)
+    left[:, :4] = 1
+
+    def off(x):  # how far the left half's colours are from the painting's (means and spreads)
+        a, t = x[0, :, :, :4].flatten(1), target[0].flatten(1)
+        return float((a.mean(1) - t.mean(1)).abs().sum() + (a.std(1) - t.std(1)).abs().sum())
+
+    # The region takes the painting's colours; matched on the whole photo, with the red half, it would not.
+    assert off(match_color(src, target, where=left)) < 0.01 < off(match_color(src, target))
+    assert off(match_color(src, target, where=left)) < 0.2 * off(match_color(src, target))
+
+
+def test_regions_found_for_you_are_written_beside_the_picture_to_edit_and_pass_back(tmp_path):
+    out = tmp_path / "found.png"
+    result = invoke("style", CAT, SWIRLS, STRIPES, "--regions", "auto:2", *LITE, "--size", "96", "--scales", "96", "--steps", "3", "-o", out)
+    assert result.exit_code == 0, result.output
+    found = tmp_path / "found.regions.png"
+    colours = {c for _, c in Image.open(found).convert("RGB").getcolors(1 << 16)}
+    assert colours == {masks.PALETTE[0], masks.PALETTE[1]}
+    again = invoke("style", CAT, SWIRLS, STRIPES, "--regions", found, *LITE, "--size", "96", "--scales", "96", "--steps", "3", "-o", tmp_path / "again.png")
+    assert again.exit_code == 0, again.output
+
+
+def test_a_sweep_paints_every_weight_by_region(tmp_path):
+    result = invoke("style", CAT, SWIRLS, STRIPES, "--regions", halves(tmp_path / "map.png"), "--sweep", "10,1000", *LITE, "--size", "64",
+                    "--scales", "64", "--steps", "3", "-o", tmp_path / "sweep")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    made = sorted((tmp_path / "sweep").glob("*.png"))
+    assert len(made) == 2 and all(Job.from_png(p).inputs["regions"].endswith("map.png") for p in made)
+    assert {Job.from_png(p).settings.style_weight for p in made} == {10.0, 1000.0}
+
+
+def test_a_key_or_region_weights_without_regions_are_refused(tmp_path):
+    assert_refused(invoke("style", CAT, SWIRLS, "--regions-key", "red", *LITE, "--size", "64", "-o", tmp_path / "o.png"), "--regions-key")

@@ -51,7 +51,7 @@ def style(
     content_layers: Optional[str] = None,
     style_layers: Optional[str] = None,
     content_weight: Optional[float] = None,
-    style_weight: Annotated[Optional[str], typer.Option(help=help_of(StyleSettings, "style_weight") + " With regions, one per style: 100,300.", show_default="100.0")] = None,
+    style_weight: Annotated[Optional[str], typer.Option(help=help_of(StyleSettings, "style_weight"), show_default="100.0")] = None,
     tv_weight: Optional[float] = None,
     style_blend: Optional[str] = None,
     style_scale: Optional[float] = None,

@@ -33,6 +33,7 @@ class Console:
         self.frames_bar: tuple[int, str] | None = None  # a clip's, zoom's or batch's bar, not yet shown
         self.item = ""
         self.shown = 0.0  # when a frame's step count was last drawn
+        self.noted: set[str] = set()
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Started):
@@ -117,7 +118,10 @@ class Console:
         self.bar.set_postfix_str(f"step {e.step}/{e.total}")
 
     def _item(self, e: ItemDone) -> None:
-        if e.level == 0 and e.kind == "note" and not self.quiet:
+        # A note from inside a clip or batch (a frame's stretched mask) is said too, once: the
+        # same words for every frame would bury the bar.
+        if e.kind == "note" and not self.quiet and e.message not in self.noted:
+            self.noted.add(e.message)
             say(f"note: {e.message}")
         if e.level == 0 and e.kind == "preview" and e.path is not None and self.verbose:
             say(f"{self.bar.desc if self.bar is not None else 'train'}: preview {e.message} in {e.path}")

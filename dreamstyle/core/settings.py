@@ -167,7 +167,7 @@ class StyleSettings(CommonSettings):
     content_layers: str | None = setting(None, "Content layers, optionally weighted (relu4_2). Default: the model's.")
     style_layers: str | None = setting(None, "Style layers, optionally weighted (relu1_1,relu2_1:0.5,…). Default: the model's.")
     content_weight: float = setting(1.0, "Weight of the content loss.")
-    style_weight: float = setting(100.0, "Weight of the style loss; 1 is a hint of the painting, 1000 the full texture, and each tenfold step takes visibly more of the photo away.")
+    style_weight: float = setting(100.0, "Weight of the style loss; 1 is a hint of the painting, 1000 the full texture, and each tenfold step takes visibly more of the photo away. By region, one per style: 100,300.")
     tv_weight: float = setting(5.0, "Weight of total-variation smoothing.")
     optimizer: str = setting("lbfgs", "lbfgs or adam.")
     init: str = setting("palette", "Start from: palette (the photo in the painting's colours), content (the photo as it is), noise, style or an image FILE.")

@@ -3,7 +3,7 @@
 With a mask (`--mask`), the dream grows only where it is white: each step moves only the pixels the
 feathered mask reaches, by as much as an unmasked step moves them (the gradient is normalised
 over the mask, not over the whole picture), and the result is laid over the photo through the
-feathered mask, so outside it the photo's pixels are its own (docs/dream-mask.md).
+feathered mask, so outside it the photo's pixels are its own (docs/regions.md).
 """
 
 from __future__ import annotations

@@ -170,7 +170,9 @@ class Regions:
         share = (weights / (weights + half)).to(content_t.device)  # B x R (or B x 1)
         start = content_t.expand(share.shape[0], -1, -1, -1).clone()
         for r, t in enumerate(targets):
-            moved = color.match_color(content_t, t) - content_t
+            # The region's own colours to the painting's: the photo's overall colours would
+            # leave a grey backdrop grey when the whole picture is bright.
+            moved = color.match_color(content_t, t, where=w[0, r]) - content_t
             k = share[:, r if share.shape[1] > 1 else 0].view(-1, 1, 1, 1)
             start = start + k * w[:, r : r + 1] * moved
         return start.clamp(0, 1)

@@ -47,19 +47,24 @@ def _sqrtm(c: torch.Tensor, inverse: bool = False) -> torch.Tensor:
     return vecs @ torch.diag(vals) @ vecs.t()
 
 
-def _stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """An image's pixels (3 x N), their mean and covariance. On the CPU, in float64: MPS has no
-    float64 (and eigh of a 3x3 is no work for a GPU), and the covariance of millions of pixels
-    wants the precision. To the CPU first, then to float64 there: converting on the GPU is what
-    MPS cannot do. (A no-op on the CPU.)"""
+def _stats(x: torch.Tensor, where: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """An image's pixels (3 x N), their mean and covariance (weighted by `where`, H x W, if
+    given). On the CPU, in float64: MPS has no float64 (and eigh of a 3x3 is no work for a GPU),
+    and the covariance of millions of pixels wants the precision. To the CPU first, then to
+    float64 there: converting on the GPU is what MPS cannot do. (A no-op on the CPU.)"""
     p = x.cpu().double().flatten(2)[0]
-    mu = p.mean(1, keepdim=True)
-    return p, mu, torch.cov(p) + 1e-5 * torch.eye(3, dtype=p.dtype, device=p.device)
+    if where is None:
+        return p, p.mean(1, keepdim=True), torch.cov(p) + 1e-5 * torch.eye(3, dtype=p.dtype, device=p.device)
+    w = where.cpu().double().flatten().clamp_min(0) + 1e-12
+    mu = (p * w).sum(1, keepdim=True) / w.sum()
+    return p, mu, torch.cov(p, aweights=w) + 1e-5 * torch.eye(3, dtype=p.dtype, device=p.device)
 
 
-def match_color(source: torch.Tensor, target: torch.Tensor | list[torch.Tensor], weights: list[float] | None = None) -> torch.Tensor:
+def match_color(source: torch.Tensor, target: torch.Tensor | list[torch.Tensor], weights: list[float] | None = None,
+                where: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
     """Affine recolouring of source so its RGB mean and covariance equal target's (several
     targets: those of their mixture, each weighted by `weights`, as a blend of styles paints).
+    `where` (H x W): the part of source whose colours are matched (a region's), its weights.
 
     The symmetric matrix-square-root solution is the one that rotates colours least, so the
     style's palette is remapped rather than scrambled.
@@ -67,7 +72,7 @@ def match_color(source: torch.Tensor, target: torch.Tensor | list[torch.Tensor],
     targets = target if isinstance(target, (list, tuple)) else [target]
     weights = weights or [1.0] * len(targets)
     weights = [w / sum(weights) for w in weights]
-    p, mu_s, cov_s = _stats(source)
+    p, mu_s, cov_s = _stats(source, where)
     parts = [_stats(t)[1:] for t in targets]
     mu_t = sum(w * mu for w, (mu, _) in zip(weights, parts))
     # The mixture's covariance: each part's second moment about the mixture's mean.
