@@ -36,25 +36,28 @@ def _model(backbone: Backbone | None) -> str | None:
     return backbone.name if backbone is not None else None
 
 
-def dream(image: Any, settings: DreamSettings | None = None, *, backbone: Backbone | None = None,
+def dream(image: Any, settings: DreamSettings | None = None, *, mask: Any = None, backbone: Backbone | None = None,
           on_snapshot: SnapshotFn | None = None, on_event: Listener | None = None,
           cancel: threading.Event | None = None, **overrides: Any) -> Image.Image:
     """DeepDream `image` (a path, PIL image or Picture); returns a PIL image carrying its Job in
     `.info["dreamstyle"]` and keeping the input's alpha. On Ctrl-C (or `cancel`) raises
     `Interrupted` holding the picture as it stood. `on_snapshot(step, picture)` is called every
-    `save_every` steps."""
+    `save_every` steps. `mask`: dream only where it is white (docs/regions.md)."""
     s = resolve(DreamSettings, "dream", settings, overrides, _model(backbone))
-    job = Job("dream", {"image": image}, s)
+    job = Job("dream", {"image": image, **({"mask": mask} if mask is not None else {})}, s)
     return run(job, on_event=_listener(s, on_event, on_snapshot), cancel=cancel, backbone=backbone).image
 
 
-def stylize(content: Any, style: Any, settings: StyleSettings | None = None, *, backbone: Backbone | None = None,
-            on_snapshot: SnapshotFn | None = None, on_event: Listener | None = None,
-            cancel: threading.Event | None = None, **overrides: Any) -> Image.Image:
+def stylize(content: Any, style: Any, settings: StyleSettings | None = None, *, masks: Sequence[Any] | None = None, regions: Any = None,
+            style_masks: Sequence[Any] | None = None, backbone: Backbone | None = None, on_snapshot: SnapshotFn | None = None,
+            on_event: Listener | None = None, cancel: threading.Event | None = None, **overrides: Any) -> Image.Image:  # fmt: skip
     """Paint `content` in the manner of `style` (a path/PIL image, or a list of them to blend).
-    Settings are the fields of StyleSettings as keywords (or `settings=`, or `preset=`)."""
+    Settings are the fields of StyleSettings as keywords (or `settings=`, or `preset=`). By
+    region (docs/regions.md): `masks`, one per style, or `regions`, a colour map or "auto:K";
+    `style_masks`, the part of each painting to take."""
     s = resolve(StyleSettings, "style", settings, overrides, _model(backbone))
-    job = Job("style", {"content": content, "styles": _styles(style)}, s)
+    parts = {k: v for k, v in (("masks", masks and list(masks)), ("regions", regions), ("style_masks", style_masks and list(style_masks))) if v}
+    job = Job("style", {"content": content, "styles": _styles(style), **parts}, s)
     return run(job, on_event=_listener(s, on_event, on_snapshot), cancel=cancel, backbone=backbone).image
 
 

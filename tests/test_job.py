@@ -13,6 +13,7 @@ from dreamstyle import DreamSettings, Job, MotionSettings, ShiftSettings, StyleS
 from dreamstyle.cli import app
 from dreamstyle.core.job import SCHEMA
 from dreamstyle.core.settings_fast import FastSettings, TrainSettings
+from dreamstyle.core.settings_regions import RegionsSettings
 from dreamstyle.core.registry import ENGINES
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -37,6 +38,10 @@ def one_of_each() -> list[Job]:
         Job("visualize.top", {"layer": "block6", "channel": 12, "folder": "photos"}, TopSettings(top=4, chunk=8, steps=16)),
         Job("train", {"styles": ["a.jpg", "b.jpg"], "photos": "photos", "resume": None}, TrainSettings(size=64, iterations=10, net_size="base")),
         Job("fast", {"content": "photo.jpg"}, FastSettings(net="two.pt", mix=[0.3, 0.7], size=128)),
+        Job("regions", {"image": "photo.jpg"}, RegionsSettings(k=4, size=128)),
+        Job("style", {"content": "photo.jpg", "styles": ["a.jpg", "b.jpg"], "regions": "map.png", "style_masks": ["sky.png"]},
+            StyleSettings(**LITE, regions_key="red,#3cb44b", region_weights=[100.0, 300.0])),
+        Job("dream", {"image": "photo.jpg", "mask": "sky.png"}, d),
     ]
 
 

@@ -274,3 +274,14 @@ def test_a_sweep_paints_every_weight_by_region(tmp_path):
 
 def test_a_key_or_region_weights_without_regions_are_refused(tmp_path):
     assert_refused(invoke("style", CAT, SWIRLS, "--regions-key", "red", *LITE, "--size", "64", "-o", tmp_path / "o.png"), "--regions-key")
+
+
+def test_the_python_api_paints_by_region(tmp_path):
+    import dreamstyle
+
+    out = dreamstyle.stylize(CAT, [SWIRLS, STRIPES], masks=[left_mask(tmp_path / "l.png")], model="efficientnet-lite0", size=64,
+                             scales=[64], steps=3)  # fmt: skip
+    assert out.size == (64, 43) and "masks" in out.info["dreamstyle"]["inputs"]
+    dreamed = dreamstyle.dream(CAT, mask=left_mask(tmp_path / "l.png"), model="efficientnet-lite0", size=64, steps=2, octaves=1)
+    right = to_tensor(dreamed)[..., 40:] - to_tensor(Image.open(CAT).convert("RGB").resize(dreamed.size, Image.Resampling.LANCZOS))[..., 40:]
+    assert right.abs().mean() < 2 / 255  # the unmasked right half stays the photo
