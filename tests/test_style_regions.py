@@ -285,3 +285,27 @@ def test_the_python_api_paints_by_region(tmp_path):
     dreamed = dreamstyle.dream(CAT, mask=left_mask(tmp_path / "l.png"), model="efficientnet-lite0", size=64, steps=2, octaves=1)
     right = to_tensor(dreamed)[..., 40:] - to_tensor(Image.open(CAT).convert("RGB").resize(dreamed.size, Image.Resampling.LANCZOS))[..., 40:]
     assert right.abs().mean() < 2 / 255  # the unmasked right half stays the photo
+
+
+def test_a_clip_paints_each_frame_by_its_own_mask(lite, tmp_path):
+    # Three frames of the same photo; frame 0's mask gives swirls the left half, frame 2's the right.
+    frames, masks_dir = tmp_path / "frames", tmp_path / "masks"
+    frames.mkdir()
+    masks_dir.mkdir()
+    size = (96, 64)
+    photo = Image.open(CAT).convert("RGB").resize(size, Image.Resampling.LANCZOS)
+    for i in range(3):
+        photo.save(frames / f"{i:03d}.png")
+    left_mask(masks_dir / "000.png", size)
+    left_mask(masks_dir / "001.png", size)
+    right = Image.new("L", size, 0)
+    ImageDraw.Draw(right).rectangle([size[0] // 2, 0, size[0], size[1]], fill=255)
+    right.save(masks_dir / "002.png")
+    out = tmp_path / "out"
+    result = invoke("style", frames, SWIRLS, STRIPES, "--mask", masks_dir, "--temporal", "none", *LITE, "--size", "96", "--scales", "96",
+                    "--steps", "30", "-o", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    first, last = out / "frame_00000.png", out / "frame_00002.png"
+    # Swirls where each frame's mask put them.
+    assert side_distance(lite, first, SWIRLS, "left") < side_distance(lite, last, SWIRLS, "left")
+    assert side_distance(lite, last, SWIRLS, "right") < side_distance(lite, first, SWIRLS, "right")
