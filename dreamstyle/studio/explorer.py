@@ -1,0 +1,226 @@
+"""The explorer's work for the studio: which networks there are, their layer tables, and their
+channels' pictures rendered one model at a time, cached under OUT/.explore/.
+
+What runs a network here is the explorer's core (engines/explore.py); this holds what a page
+needs around it. A network's table is kept in memory once built (a revisit answers at once);
+renders, kernels, top images and maps run under one lock, so two pages never run two models at
+once on a CPU where each would be slower than in turn, and the event loop never waits for them
+(the routes call in from threads). The folder of top images is chosen on the server's side, never
+named by a request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import did_you_mean
+
+LOG = logging.getLogger("dreamstyle.studio")
+KINDS = ("channel", "large", "negative", "diverse")
+TOP_N = 9
+
+
+class Unknown(LookupError):
+    """A model, layer or channel a URL names that does not exist: what does, to say so."""
+
+    def __init__(self, what: str, name: str, known: list[str], hint: str):
+        super().__init__(f"no {what} {name!r}")
+        self.what, self.name, self.known, self.hint = what, name, known, hint
+
+
+class Explorer:
+    """Networks, tables and renders for the Explore view, over the output folder `out`."""
+
+    def __init__(self, out: Path, top_folder: Path | None = None, photos: Path | None = None):
+        self.root = Path(out) / ".explore"
+        self.top_folder, self.photos = top_folder, photos
+        self.lock = threading.Lock()  # one network runs at a time
+        self._indexes: dict[str, dict] = {}
+        self._contexts: dict[str, Any] = {}  # the last model's only: a second one would double the memory
+        self._made: dict[tuple, Path] = {}  # renders the cache could not keep (a full or read-only disk)
+        self._tops: dict[str, Path] = {}  # top images by opaque id
+        self._models: list[dict] | None = None
+        self._cache = None
+        self.note: str | None = None  # why renders are not kept on disk, once that is known
+
+    # --- networks and their tables -------------------------------------------------------------
+
+    def models(self) -> list[dict]:
+        """Every network the explorer opens: the backbones, the course's and torchvision's, each
+        with `trained` False when no weights are found offline (random weights)."""
+        if self._models is None:
+            from ..models.names import MODEL_NAMES
+            from ..models.zoo import COURSE, model_names
+
+            kinds = {**{n: "backbone" for n in MODEL_NAMES}, **{n: "course" for n in COURSE}}
+            self._models = [{"name": n, "kind": kinds.get(n, "torchvision"), "trained": _trained(n)} for n in model_names()]
+        return self._models
+
+    def model_names(self) -> list[str]:
+        return [m["name"] for m in self.models()]
+
+    def index(self, model: str) -> dict:
+        """The network's layer table (network_index's), built once per studio."""
+        if model not in self._indexes:
+            names = self.model_names()
+            if model not in names:
+                raise Unknown("model", model, names, "pick one at /explore")
+            from ..engines.explore import network_index
+
+            with self.lock:
+                if model not in self._indexes:
+                    self._indexes[model] = network_index(model)
+        return self._indexes[model]
+
+    def row(self, model: str, layer: str) -> dict:
+        rows = self.index(model)["layers"]
+        for r in rows:
+            if r["name"] == layer:
+                return r
+        raise Unknown("layer", layer, [r["name"] for r in rows], f"the layers of {model} are listed at /explore/{model}")
+
+    def channel(self, model: str, layer: str, channel: str | int) -> int:
+        count = channels_of(self.row(model, layer))
+        text = str(channel)
+        if not text.isdigit() or int(text) >= count:
+            raise Unknown("channel", text, [f"0 to {count - 1}"] if count else [], f"{layer} of {model} has {count} channels: 0 to {count - 1}")
+        return int(text)
+
+    # --- renders -------------------------------------------------------------------------------
+
+    def cache(self):
+        if self._cache is None:
+            from ..engines.explore import RenderCache
+
+            self._cache = RenderCache(self.root)
+        return self._cache
+
+    def render(self, model: str, layer: str, channels: list[int], kind: str, size: int,
+               on_done: Callable[[int, Path], None], cancel: threading.Event) -> None:  # fmt: skip
+        """Each channel's picture, calling `on_done(channel, path)` as each is ready: the cached
+        ones at once, the others as the network makes them, one model at a time."""
+        from ..engines.explore import render_channels
+
+        def done(ch: int, path) -> None:
+            self._made[(model, layer, ch, kind, size)] = Path(path)
+            on_done(ch, Path(path))
+
+        index = self.index(model)
+        with self.lock:
+            if cancel.is_set():
+                return
+            render_channels(self._context(model), index, layer, channels, self.cache(), kind=kind, size=size, on_done=done, cancel=cancel)
+
+    def image(self, model: str, layer: str, channel: int, kind: str, size: int) -> Path | None:
+        """The rendered picture's file, or None while it is not made."""
+        made = self._made.get((model, layer, channel, kind, size))
+        if made is not None and made.is_file():
+            return made
+        return None
+
+    def kernels(self, model: str) -> bytes:
+        """The first convolution's kernels as a PNG."""
+        from ..engines.explore import first_layer_kernels
+
+        self.index(model)
+        with self.lock:
+            picture = first_layer_kernels(self._context(model))
+        return _png(picture)
+
+    def command(self, model: str, layer: str, channel: int, kind: str) -> str:
+        from ..engines.explore import unit_command
+
+        return unit_command(model, layer, channel, kind)
+
+    def top_folder_now(self) -> Path | None:
+        """The folder top images come from: --top-folder, else the studio's uploaded photos."""
+        for folder in (self.top_folder, self.photos):
+            if folder is not None and Path(folder).is_dir() and any(Path(folder).iterdir()):
+                return Path(folder)
+        return None
+
+    def top(self, model: str, layer: str, channel: int) -> list[dict]:
+        """The channel's strongest pictures in the top folder, each as an opaque id and score."""
+        from ..engines.explore import top_images
+
+        folder = self.top_folder_now()
+        if folder is None:
+            return []
+        self.index(model)
+        with self.lock:
+            found = top_images(self._context(model), folder, layer, channel, n=TOP_N)
+        shown = []
+        for path, score in found:
+            key = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:16]
+            self._tops[key] = Path(path)
+            shown.append({"id": key, "score": float(score), "name": Path(path).name})
+        return shown
+
+    def top_image(self, key: str) -> Path:
+        return self._tops[key]  # KeyError: not one the studio showed
+
+    def on_photo(self, model: str, layer: str, channel: int, photo: Path) -> bytes:
+        """The channel's feature map over `photo`, its receptive field drawn, as a PNG."""
+        from ..engines.explore import unit_on_photo
+        from ..media.images import load_image
+
+        picture = load_image(str(photo)).rgb
+        self.index(model)
+        with self.lock:
+            shown = unit_on_photo(self._context(model), picture, layer, channel)
+        return _png(shown)
+
+    def _context(self, model: str):
+        """The network's Context, loaded once (the lock is held)."""
+        if model not in self._contexts:
+            from ..core import registry
+            from ..core.runner import context_for
+            from ..core.settings import build
+
+            self._contexts.clear()
+            settings: Any = build(registry.engine("visualize.channels").settings, {"model": model, "quiet": True})
+            self._contexts[model] = context_for(settings)
+        return self._contexts[model]
+
+
+def channels_of(row: dict) -> int:
+    """How many channels a layer's row has (its first dimension)."""
+    if row.get("channels") is not None:
+        return int(row["channels"])
+    shape = row.get("shape") or [0]
+    return int(shape[0])
+
+
+def _trained(name: str) -> bool:
+    """Whether `name`'s weights are found offline: bundled, or in torch's hub cache."""
+    if name == "efficientnet-lite0":
+        return True
+    try:
+        import torchvision.models as tvm
+
+        from ..models.backbones import _hub_cache_file
+
+        return _hub_cache_file(tvm.get_model_weights(name).DEFAULT.url).is_file()
+    except (ValueError, KeyError, AttributeError, ImportError):
+        return False  # no torchvision weights at all (lenet, nin, vgg19-caffe without --weights)
+
+
+def _png(picture) -> bytes:
+    buf = io.BytesIO()
+    picture.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def suggestion(exc: Unknown) -> str:
+    """`exc`'s did-you-mean, or what exists."""
+    if exc.what == "channel":
+        return exc.hint
+    near = did_you_mean(exc.name, exc.known)
+    return near or exc.hint
+
