@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import html
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote
 
@@ -20,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 
-from ..errors import UserError
+from ..errors import UserError, did_you_mean
 from .errors import JSON, Refused, Stream, dumps, error, read_json, user_error
 from .explorer import KINDS, Explorer, Unknown, channels_of, suggestion
 from .files import Uploads
@@ -34,6 +35,9 @@ SIZES = (32, 512)  # smallest and largest picture side a request may ask for
 
 def explore_routes(explorer: Explorer, uploads: Uploads, closing=lambda: False) -> list[Route]:
     streams = [0]
+    # The streams' renders wait for the network in threads of their own, so however many pages
+    # wait, the studio's other work (uploads, the gallery) still has the shared threads.
+    workers = ThreadPoolExecutor(MAX_STREAMS, thread_name_prefix="explore")
 
     async def resolve(request: Request) -> dict:
         """The model, layer and channel the path names, checked (Unknown when one is not)."""
@@ -64,7 +68,8 @@ def explore_routes(explorer: Explorer, uploads: Uploads, closing=lambda: False) 
             await resolve(request)
         except Unknown as exc:
             return unknown(exc)
-        return JSON(explorer.index(request.path_params["model"]))
+        index = explorer.index(request.path_params["model"])
+        return JSON({**index, "weights": Path(index["weights"]).name if index.get("weights") else None})  # a name, not the server's path
 
     async def layer_info(request: Request) -> Response:
         try:
@@ -72,12 +77,13 @@ def explore_routes(explorer: Explorer, uploads: Uploads, closing=lambda: False) 
         except Unknown as exc:
             return unknown(exc)
         model, layer = found["model"], found["layer"]
-        names = [r["name"] for r in explorer.index(model)["layers"]]
+        index = explorer.index(model)
+        names = [r["name"] for r in index["layers"]]
         at = names.index(layer)
-        kernels = f"/api/explore/{quote(model)}/{quote(layer)}/kernels.png" if at == 0 else None
+        kernels = f"/api/explore/{quote(model)}/{quote(layer)}/kernels.png" if layer == index.get("first_conv") and index.get("renders") else None
         return JSON({"model": model, "layer": found["row"], "channels": channels_of(found["row"]), "kernels": kernels,
                      "previous": names[at - 1] if at else None, "next": names[at + 1] if at + 1 < len(names) else None,
-                     "trained": explorer.index(model).get("trained"), "note": explorer.note})  # fmt: skip
+                     "trained": index.get("trained"), "renders": index.get("renders", True), "note": index.get("note") or explorer.note})  # fmt: skip
 
     async def unit_info(request: Request) -> Response:
         try:
@@ -85,10 +91,13 @@ def explore_routes(explorer: Explorer, uploads: Uploads, closing=lambda: False) 
         except Unknown as exc:
             return unknown(exc)
         model, layer, channel = found["model"], found["layer"], found["channel"]
-        commands = {kind: explorer.command(model, layer, channel, kind) for kind in KINDS}
         folder = explorer.top_folder_now()
+        commands = {kind: explorer.command(model, layer, channel, kind) for kind in KINDS}
+        if folder is not None:
+            commands["top"] = explorer.command(model, layer, channel, "top", str(folder))
         return JSON({"model": model, "layer": layer, "channel": channel, "channels": channels_of(found["row"]), "commands": commands,
-                     "top_folder": folder.name if folder is not None else None, "trained": explorer.index(model).get("trained")})  # fmt: skip
+                     "top_folder": folder.name if folder is not None else None, "trained": explorer.index(model).get("trained"),
+                     "renders": explorer.index(model).get("renders", True), "note": explorer.index(model).get("note")})  # fmt: skip
 
     async def events(request: Request) -> Response:
         """One `picture` event per channel as its picture is ready, then `end`."""
@@ -129,7 +138,7 @@ def explore_routes(explorer: Explorer, uploads: Uploads, closing=lambda: False) 
                 over.set()
 
         async def stream():
-            task = asyncio.get_running_loop().run_in_executor(None, work)
+            task = asyncio.get_running_loop().run_in_executor(workers, work)
             sent = 0
             try:
                 yield f"event: start\ndata: {dumps({'channels': channels, 'kind': kind, 'size': size})}\n\n"
@@ -181,7 +190,8 @@ def explore_routes(explorer: Explorer, uploads: Uploads, closing=lambda: False) 
         except UserError as exc:
             return user_error(exc, 400)
         folder = explorer.top_folder_now()
-        return JSON({"folder": folder.name if folder else None, "images": [{**t, "url": f"/api/explore/top/{t['id']}"} for t in shown]})
+        images = [{**t, "url": f"/api/explore/top/{t['id']}"} for t in shown["images"]]
+        return JSON({**shown, "folder": folder.name if folder else None, "images": images})
 
     async def top_image(request: Request) -> Response:
         try:
@@ -232,7 +242,7 @@ def number(query, name: str, default: int, low: int, high: int) -> int:
 
 
 def unknown(exc: Unknown) -> Response:
-    return JSON({"error": str(exc), "hint": suggestion(exc), "field": exc.what, "known": exc.known[:200]}, status_code=404)
+    return error(404, str(exc), suggestion(exc), exc.what)  # what exists in the hint: every error is {error, hint, field}
 
 
 def not_found_page(request: Request, exc: Unknown) -> HTMLResponse:
@@ -246,6 +256,6 @@ def not_found_page(request: Request, exc: Unknown) -> HTMLResponse:
     body = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Not found · dreamstyle explore</title><link rel="stylesheet" href="/static/app.css"><link rel="stylesheet" href="/static/explore.css"></head>
 <body><header class="top"><h1>dreamstyle <span>explore</span></h1><nav class="views"><a href="/">Studio</a> <a href="/explore">Explore</a></nav></header>
-<main class="explore" data-testid="not-found"><h2>{html.escape(str(exc))}</h2><p>{html.escape(suggestion(exc))}</p>
-<p><a href="{up}" data-testid="up">Back to {html.escape(up)}</a></p>{links}</main></body></html>"""
+<main class="explore notfound" data-testid="not-found"><h2>{html.escape(str(exc))}</h2><p>{html.escape(did_you_mean(exc.name, exc.known) if exc.what != "channel" else exc.hint)}</p>
+<p><a href="{up}" data-testid="up">Back to {html.escape(up)}</a>{"" if exc.what == "channel" else " — or pick one of these:"}</p>{links}</main></body></html>"""
     return HTMLResponse(body, status_code=404, headers={"cache-control": "no-store"})

@@ -17,9 +17,8 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from ..errors import did_you_mean
+from ..errors import Interrupted, UserError, did_you_mean
 
 LOG = logging.getLogger("dreamstyle.studio")
 KINDS = ("channel", "large", "negative", "diverse")
@@ -42,7 +41,6 @@ class Explorer:
         self.top_folder, self.photos = top_folder, photos
         self.lock = threading.Lock()  # one network runs at a time
         self._indexes: dict[str, dict] = {}
-        self._contexts: dict[str, Any] = {}  # the last model's only: a second one would double the memory
         self._made: dict[tuple, Path] = {}  # renders the cache could not keep (a full or read-only disk)
         self._tops: dict[str, Path] = {}  # top images by opaque id
         self._models: list[dict] | None = None
@@ -55,27 +53,29 @@ class Explorer:
         """Every network the explorer opens: the backbones, the course's and torchvision's, each
         with `trained` False when no weights are found offline (random weights)."""
         if self._models is None:
+            from ..engines.explore import trained_weights
             from ..models.names import MODEL_NAMES
             from ..models.zoo import COURSE, model_names
 
             kinds = {**{n: "backbone" for n in MODEL_NAMES}, **{n: "course" for n in COURSE}}
-            self._models = [{"name": n, "kind": kinds.get(n, "torchvision"), "trained": _trained(n)} for n in model_names()]
+            self._models = [{"name": n, "kind": kinds.get(n, "torchvision"), "trained": _trained(trained_weights, n)} for n in model_names()]
         return self._models
 
     def model_names(self) -> list[str]:
         return [m["name"] for m in self.models()]
 
     def index(self, model: str) -> dict:
-        """The network's layer table (network_index's), built once per studio."""
+        """The network's layer table (network_index's), built once per studio; Unknown for a
+        name the explorer does not know."""
         if model not in self._indexes:
             names = self.model_names()
             if model not in names:
-                raise Unknown("model", model, names, "pick one at /explore")
+                raise Unknown("model", model, names, "the networks (/explore lists them)")
             from ..engines.explore import network_index
 
-            with self.lock:
-                if model not in self._indexes:
-                    self._indexes[model] = network_index(model)
+            # Not under the lock: the table is the architecture's (no weights, a probe of a few
+            # seconds at most), and a page must not wait behind another page's renders for it.
+            self._indexes[model] = network_index(model)
         return self._indexes[model]
 
     def row(self, model: str, layer: str) -> dict:
@@ -83,13 +83,15 @@ class Explorer:
         for r in rows:
             if r["name"] == layer:
                 return r
-        raise Unknown("layer", layer, [r["name"] for r in rows], f"the layers of {model} are listed at /explore/{model}")
+        raise Unknown("layer", layer, [r["name"] for r in rows], f"the layers of {model}")
 
     def channel(self, model: str, layer: str, channel: str | int) -> int:
         count = channels_of(self.row(model, layer))
         text = str(channel)
         if not text.isdigit() or int(text) >= count:
-            raise Unknown("channel", text, [f"0 to {count - 1}"] if count else [], f"{layer} of {model} has {count} channels: 0 to {count - 1}")
+            if not count:
+                raise Unknown("channel", text, [], f"{layer} of {model} has no maps to picture (`dreamstyle visualize class` draws a class)")
+            raise Unknown("channel", text, [f"0 to {count - 1}"], f"{layer} of {model} has {count} channels: 0 to {count - 1}")
         return int(text)
 
     # --- renders -------------------------------------------------------------------------------
@@ -104,7 +106,8 @@ class Explorer:
     def render(self, model: str, layer: str, channels: list[int], kind: str, size: int,
                on_done: Callable[[int, Path], None], cancel: threading.Event) -> None:  # fmt: skip
         """Each channel's picture, calling `on_done(channel, path)` as each is ready: the cached
-        ones at once, the others as the network makes them, one model at a time."""
+        ones at once (even while another page's renders hold the network), the others as the
+        network makes them, one model at a time. A network without trained weights renders none."""
         from ..engines.explore import render_channels
 
         def done(ch: int, path) -> None:
@@ -112,10 +115,34 @@ class Explorer:
             on_done(ch, Path(path))
 
         index = self.index(model)
+        if not index.get("renders", True):
+            return
+        ctx = self._context(model)
+        cached = self.cached(ctx, index, layer, channels, kind, size)
+        for ch, path in cached.items():
+            done(ch, path)
+        todo = [ch for ch in channels if ch not in cached]
+        if not todo:
+            return
         with self.lock:
             if cancel.is_set():
                 return
-            render_channels(self._context(model), index, layer, channels, self.cache(), kind=kind, size=size, on_done=done, cancel=cancel)
+            try:
+                render_channels(ctx, index, layer, todo, self.cache(), kind=kind, size=size, on_done=done, cancel=cancel)
+            except Interrupted:
+                return  # the page left; what was finished stays cached
+            finally:
+                if self.cache().notes:
+                    self.note = self.cache().notes[0]
+
+    def cached(self, ctx, index: dict, layer: str, channels: list[int], kind: str, size: int) -> dict[int, Path]:
+        """The channels whose pictures the cache holds, found the way render_channels finds them."""
+        from ..engines.explore import ExploreSettings, kind_settings, picture_digest
+        from ..models.runtime import precision_name
+
+        digest = picture_digest(kind_settings(ExploreSettings(model=ctx.backbone.name, quiet=True), kind, size), precision_name(ctx.dtype))
+        found = {ch: self.cache().get(index["key"], layer, ch, kind, digest) for ch in channels}
+        return {ch: path for ch, path in found.items() if path is not None}
 
     def image(self, model: str, layer: str, channel: int, kind: str, size: int) -> Path | None:
         """The rendered picture's file, or None while it is not made."""
@@ -133,10 +160,10 @@ class Explorer:
             picture = first_layer_kernels(self._context(model))
         return _png(picture)
 
-    def command(self, model: str, layer: str, channel: int, kind: str) -> str:
+    def command(self, model: str, layer: str, channel: int, kind: str, folder: str | None = None) -> str:
         from ..engines.explore import unit_command
 
-        return unit_command(model, layer, channel, kind)
+        return unit_command(model, layer, channel, kind, folder=folder)
 
     def top_folder_now(self) -> Path | None:
         """The folder top images come from: --top-folder, else the studio's uploaded photos."""
@@ -145,13 +172,14 @@ class Explorer:
                 return Path(folder)
         return None
 
-    def top(self, model: str, layer: str, channel: int) -> list[dict]:
-        """The channel's strongest pictures in the top folder, each as an opaque id and score."""
+    def top(self, model: str, layer: str, channel: int) -> dict:
+        """The channel's strongest pictures in the top folder, each as an opaque id, its name and
+        score, with how many files were read and skipped (unreadable)."""
         from ..engines.explore import top_images
 
         folder = self.top_folder_now()
         if folder is None:
-            return []
+            return {"images": [], "total": 0, "skipped": 0}
         self.index(model)
         with self.lock:
             found = top_images(self._context(model), folder, layer, channel, n=TOP_N)
@@ -160,7 +188,7 @@ class Explorer:
             key = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:16]
             self._tops[key] = Path(path)
             shown.append({"id": key, "score": float(score), "name": Path(path).name})
-        return shown
+        return {"images": shown, "total": getattr(found, "total", len(shown)), "skipped": getattr(found, "skipped", 0)}
 
     def top_image(self, key: str) -> Path:
         return self._tops[key]  # KeyError: not one the studio showed
@@ -177,38 +205,26 @@ class Explorer:
         return _png(shown)
 
     def _context(self, model: str):
-        """The network's Context, loaded once (the lock is held)."""
-        if model not in self._contexts:
-            from ..core import registry
-            from ..core.runner import context_for
-            from ..core.settings import build
+        """The network's Context (the runner's model cache loads it once)."""
+        from ..engines.explore import explore_context
 
-            self._contexts.clear()
-            settings: Any = build(registry.engine("visualize.channels").settings, {"model": model, "quiet": True})
-            self._contexts[model] = context_for(settings)
-        return self._contexts[model]
+        return explore_context(model)
 
 
 def channels_of(row: dict) -> int:
     """How many channels a layer's row has (its first dimension)."""
-    if row.get("channels") is not None:
-        return int(row["channels"])
+    if "channels" in row:  # the core's index: None for a layer without maps (logits)
+        return int(row["channels"] or 0)
     shape = row.get("shape") or [0]
-    return int(shape[0])
+    return int(shape[0]) if len(shape) == 3 else 0
 
 
-def _trained(name: str) -> bool:
-    """Whether `name`'s weights are found offline: bundled, or in torch's hub cache."""
-    if name == "efficientnet-lite0":
-        return True
+def _trained(find, name: str) -> bool:
+    """Whether `find` (the core's trained_weights) finds `name`'s trained weights offline."""
     try:
-        import torchvision.models as tvm
-
-        from ..models.backbones import _hub_cache_file
-
-        return _hub_cache_file(tvm.get_model_weights(name).DEFAULT.url).is_file()
-    except (ValueError, KeyError, AttributeError, ImportError):
-        return False  # no torchvision weights at all (lenet, nin, vgg19-caffe without --weights)
+        return find(name) is not None
+    except UserError:
+        return False
 
 
 def _png(picture) -> bytes:
@@ -218,9 +234,9 @@ def _png(picture) -> bytes:
 
 
 def suggestion(exc: Unknown) -> str:
-    """`exc`'s did-you-mean, or what exists."""
-    if exc.what == "channel":
+    """`exc`'s did-you-mean and what exists (the first 24 names), in one line."""
+    if exc.what == "channel" or not exc.known:
         return exc.hint
     near = did_you_mean(exc.name, exc.known)
-    return near or exc.hint
-
+    shown = ", ".join(exc.known[:24]) + (f", … ({len(exc.known)} in all)" if len(exc.known) > 24 else "")
+    return f"{near + ' ' if near else ''}{exc.hint}: {shown}"

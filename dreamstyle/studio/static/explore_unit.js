@@ -11,8 +11,8 @@ const query = new URLSearchParams(location.search);
 const whole = (name, fallback) => { const v = Number(query.get(name)); return Number.isInteger(v) && v > 0 ? v : fallback; };
 const SIZE = whole("size", 96);  // a thumbnail's side; ?size=48 for a quick look (and the tests)
 const PAGE = whole("count", 16);  // channels asked for at a time; "More" asks for the next ones
-const LARGE = Math.min(512, Math.round(SIZE * 2.5));
-const KIND_LABEL = { channel: "thumbnail", large: "larger", negative: "negative direction", diverse: "diverse" };
+const LARGE = Math.min(512, Math.round(SIZE * 5 / 3));  // 160 px beside 96 px thumbnails, the core's own
+const KIND_LABEL = { channel: "thumbnail", large: "larger", negative: "negative direction", diverse: "diverse", top: "top images" };
 
 const path = (model, layer) => `/api/explore/${encodeURIComponent(model)}/${encodeURIComponent(layer)}`;
 
@@ -48,6 +48,11 @@ export async function showLayer(model, layer) {
   if (info.kernels) {
     view.push(el("figure", { class: "kernels" }, el("img", { src: info.kernels, alt: `${layer}'s kernels`, "data-testid": "kernels" }),
       el("figcaption", { class: "fine", text: "the first convolution's kernels, one per channel, as pictures" })));
+  }
+  if (!info.renders || !count) {  // random weights, a network the studio does not load, or logits: the table's numbers only
+    view.push(el("p", { class: "random", "data-testid": "no-pictures", text: info.note || `${layer} has no maps to picture` }));
+    $("#view").replaceChildren(...view);
+    return;
   }
   view.push(grid, more);
   $("#view").replaceChildren(...view);
@@ -108,6 +113,11 @@ export async function showUnit(model, layer, channel) {
   const commands = Object.entries(info.commands).map(([kind, cmd]) => el("div", { class: "cmd", "data-testid": `command-${kind}` },
     el("span", { class: "fine", text: KIND_LABEL[kind] }), el("code", { text: cmd }),
     el("button", { type: "button", class: "small", text: "Copy", onclick: e => copy(cmd, e.target) })));
+  if (!info.renders) {
+    $("#view").replaceChildren(el("div", { class: "unit", "data-testid": "unit" }, nav,
+      el("p", { class: "random", "data-testid": "no-pictures", text: info.note }), el("section", {}, el("h3", { text: "Command lines" }), ...commands)));
+    return;
+  }
   $("#view").replaceChildren(el("div", { class: "unit", "data-testid": "unit" },
     nav, el("div", { class: "row" }, large, negative, diverse),
     el("section", {}, el("h3", { text: "Strongest images" }), info.top_folder ? null : el("p", { class: "fine",
@@ -126,9 +136,11 @@ export async function showUnit(model, layer, channel) {
 
 async function showTops(model, layer, channel, box) {
   try {
-    const { images } = await api(`${path(model, layer)}/${channel}/top`);
+    const { images, total, skipped, folder } = await api(`${path(model, layer)}/${channel}/top`);
     box.replaceChildren(...images.map(t => el("img", { src: t.url, alt: t.name, title: `${t.name}: ${t.score.toFixed(3)}`, "data-testid": "top-img" })));
-    if (!images.length) box.replaceChildren(el("span", { class: "fine", text: "no pictures to rank" }));
+    const said = `${images.length ? `the strongest ${images.length} of ${total} pictures in ${folder}` : `no pictures to rank in ${folder}`}` +
+      (skipped ? ` (${skipped} unreadable files skipped)` : "");
+    box.append(el("p", { class: "fine", text: said, style: "flex-basis: 100%" }));
   } catch (exc) {
     box.replaceChildren();
     report(exc, "Ranking the top images");
