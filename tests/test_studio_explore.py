@@ -30,45 +30,7 @@ def env(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DREAMSTYLE_OFFLINE", "1")
         mp.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch-home")))  # no weights: torchvision's are random
-        try:
-            import dreamstyle.engines.explore  # noqa: F401
-        except ImportError:  # until the explorer's core lands: a stand-in with its names
-            import sys
-
-            mp.setitem(sys.modules, "dreamstyle.engines.explore", fake_core())
         yield mp
-
-
-def fake_core():
-    import types
-
-    from dreamstyle.models.inspector import inspect, to_json
-    from dreamstyle.models.zoo import network
-
-    m = types.ModuleType("dreamstyle.engines.explore")
-
-    def network_index(model, *, weights=None, size=224):
-        return {"model": model, "trained": model == MODEL, "weights": None, "key": model, "layers": to_json(inspect(network(model), size))}
-
-    class RenderCache:
-        def __init__(self, root):
-            self.root = root
-
-    def render_channels(ctx, index, layer, channels, cache, *, kind="channel", size=96, on_done=None, cancel=None):
-        cache.root.mkdir(parents=True, exist_ok=True)
-        for ch in channels:
-            path = cache.root / f"{layer}-{ch}-{kind}-{size}.png"
-            if not path.exists():
-                time.sleep(0.3)
-                Image.new("RGB", (size, size), (ch * 20 % 255, 100, 50)).save(path)
-            on_done(ch, path)
-
-    m.network_index, m.RenderCache, m.render_channels = network_index, RenderCache, render_channels
-    m.first_layer_kernels = lambda ctx: Image.new("RGB", (64, 32), "gray")
-    m.unit_command = lambda model, layer, channel, kind: f"dreamstyle visualize channels --model {model} --layer {layer} --channels {channel} # {kind}"
-    m.top_images = lambda ctx, folder, layer, channel, n=9: [(p, 1.0 / (i + 1)) for i, p in enumerate(sorted(folder.glob("*.jpg"))[:n])]
-    m.unit_on_photo = lambda ctx, image, layer, channel: image.convert("RGB").resize((64, 64))
-    return m
 
 
 @pytest.fixture(scope="module")
@@ -77,10 +39,23 @@ def out(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def client(env, out):
+def photos(tmp_path_factory):
+    """The samples as the folder of top images (a copy: its index is written beside them), with
+    one file that is not a picture."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("photos")
+    for p in SAMPLES.glob("*.jpg"):
+        shutil.copy(p, folder / p.name)
+    (folder / "broken.jpg").write_bytes(b"not a picture")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def client(env, out, photos):
     from dreamstyle.studio.app import create_app
 
-    with TestClient(create_app(out, top_folder=SAMPLES), base_url=HOST) as c:
+    with TestClient(create_app(out, top_folder=photos), base_url=HOST) as c:
         yield c
 
 
@@ -154,14 +129,37 @@ def test_a_layer_streams_one_picture_per_channel_and_a_revisit_is_cached(client)
     assert took < 2.0, f"a cached revisit took {took:.2f} s"  # ~0.05 s here; the measured number is in docs/studio.md
 
 
-def test_a_channel_page_has_its_commands_top_images_and_map_on_a_photo(client):
+def test_a_network_with_random_weights_shows_its_table_and_says_it_has_no_pictures(client):
+    index = client.get("/api/explore/resnet18").json()
+    assert index["trained"] is False and index["layers"] and not index["renders"]
+    layer = next(r["name"] for r in index["layers"] if r["channels"])
+    seen = stream(client, f"/api/explore/resnet18/{layer}/events?count=2")
+    assert [n for n, _ in seen] == ["start", "note", "end"] and "random weights" in seen[1][1]["message"]
+
+
+def test_a_cache_that_cannot_be_written_still_shows_the_pictures_with_a_note(env, tmp_path, photos):
+    from dreamstyle.studio.app import create_app
+
+    (tmp_path / ".explore").write_text("a file where the cache's folder would be")
+    with TestClient(create_app(tmp_path), base_url=HOST) as c:
+        seen = stream(c, f"/api/explore/{MODEL}/block0/events?count=2&size=32")
+        pictures = [d for n, d in seen if n == "picture"]
+        assert [p["channel"] for p in pictures] == [0, 1]
+        assert all(c.get(p["url"]).status_code == 200 for p in pictures)
+        notes = [d["message"] for n, d in seen if n == "note"]
+        assert notes and "cannot be written" in notes[0]
+        assert "cannot be written" in c.get(f"/api/explore/{MODEL}/block0").json()["note"]
+
+
+def test_a_channel_page_has_its_commands_top_images_and_map_on_a_photo(client, photos):
     info = client.get(f"/api/explore/{MODEL}/block1/3").json()
-    assert info["channel"] == 3 and info["channels"] == 24 and info["top_folder"] == SAMPLES.name
-    assert set(info["commands"]) == {"channel", "large", "negative", "diverse"}
+    assert info["channel"] == 3 and info["channels"] == 24 and info["top_folder"] == photos.name
+    assert set(info["commands"]) == {"channel", "large", "negative", "diverse", "top"}  # top: with the folder it ranks
     assert all("block1" in c for c in info["commands"].values())
     top = client.get(f"/api/explore/{MODEL}/block1/3/top").json()
     assert top["images"] and all(t["url"].startswith("/api/explore/top/") for t in top["images"])
-    assert str(SAMPLES) not in json.dumps(top)  # the server's paths stay on the server
+    assert str(photos) not in json.dumps(top)  # the server's paths stay on the server
+    assert top["skipped"] == 1 and top["total"] == len(list(photos.glob("*.jpg"))), top  # broken.jpg: skipped and counted
     assert client.get(top["images"][0]["url"]).status_code == 200
     photo = upload(client, "cat.jpg")
     res = client.post(f"/api/explore/{MODEL}/block1/3/photo", json={"image": f"upload:{photo}"})
@@ -172,10 +170,10 @@ def test_a_channel_page_has_its_commands_top_images_and_map_on_a_photo(client):
 # --- the walk, in a real browser -------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def studio(env, tmp_path_factory):
+def studio(env, photos, tmp_path_factory):
     pytest.importorskip("uvicorn")
     out = tmp_path_factory.mktemp("explore-browser-out")
-    with serve_studio(out, top_folder=SAMPLES) as url:
+    with serve_studio(out, top_folder=photos) as url:
         yield url
 
 
@@ -218,9 +216,10 @@ def test_the_walk_from_the_networks_to_one_channel(studio, context, request):
     page.wait_for_selector(f"{tid('thumb-2')} img")
     page.click(tid("thumb-2"))
     page.wait_for_url(f"**/explore/{MODEL}/block1/2?*")
-    page.wait_for_selector(tid("unit-large-img"), timeout=TIMEOUT_MS)
-    page.wait_for_selector(tid("top-img"), timeout=TIMEOUT_MS)
-    assert "block1" in page.inner_text(tid("command-large"))
+    for shown in ("unit-large-img", "unit-negative-img", "unit-diverse-img", "top-img"):
+        page.wait_for_selector(tid(shown), timeout=TIMEOUT_MS)
+    assert "--layers block1 --channels 2 --kind large" in page.inner_text(tid("command-large"))
+    assert "--size 48" in page.inner_text(tid("command-channel"))  # the command makes the picture shown
     page.set_input_files(tid("photo-input"), SAMPLES / "cat.jpg")
     page.wait_for_selector(tid("photo-map"), timeout=TIMEOUT_MS)
     page.wait_for_function("document.querySelector(\"[data-testid='photo-map']\").naturalWidth > 0")

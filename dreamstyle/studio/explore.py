@@ -91,10 +91,10 @@ def explore_routes(explorer: Explorer, uploads: Uploads, closing=lambda: False) 
         except Unknown as exc:
             return unknown(exc)
         model, layer, channel = found["model"], found["layer"], found["channel"]
-        folder = explorer.top_folder_now()
-        commands = {kind: explorer.command(model, layer, channel, kind) for kind in KINDS}
+        folder, size = explorer.top_folder_now(), number(request.query_params, "size", 96, *SIZES)
+        commands = {kind: explorer.command(model, layer, channel, kind, size) for kind in KINDS}
         if folder is not None:
-            commands["top"] = explorer.command(model, layer, channel, "top", str(folder))
+            commands["top"] = explorer.command(model, layer, channel, "top", size, str(folder))
         return JSON({"model": model, "layer": layer, "channel": channel, "channels": channels_of(found["row"]), "commands": commands,
                      "top_folder": folder.name if folder is not None else None, "trained": explorer.index(model).get("trained"),
                      "renders": explorer.index(model).get("renders", True), "note": explorer.index(model).get("note")})  # fmt: skip
@@ -123,6 +123,9 @@ def explore_routes(explorer: Explorer, uploads: Uploads, closing=lambda: False) 
             ready.append(("picture", {"channel": channel, "kind": kind, "url": url}))
 
         def work() -> None:
+            index = explorer.index(model)
+            if not index.get("renders", True):  # random weights, or a network the studio does not load
+                ready.append(("note", {"message": index.get("note") or f"{model} has no pictures to show"}))
             try:
                 explorer.render(model, layer, channels, kind, size, on_done, cancel)
             except UserError as exc:

@@ -160,10 +160,13 @@ class Explorer:
             picture = first_layer_kernels(self._context(model))
         return _png(picture)
 
-    def command(self, model: str, layer: str, channel: int, kind: str, folder: str | None = None) -> str:
-        from ..engines.explore import unit_command
+    def command(self, model: str, layer: str, channel: int, kind: str, size: int = 96, folder: str | None = None) -> str:
+        """The command line that makes the picture the page shows: `size` is the thumbnail's side,
+        the larger ones are 5/3 of it (160 px beside 96, the core's own)."""
+        from ..engines.explore import ExploreSettings, unit_command
 
-        return unit_command(model, layer, channel, kind, folder=folder)
+        settings = ExploreSettings(model=model, size=size, large=large_side(size))
+        return unit_command(model, layer, channel, kind, settings=settings, folder=folder)
 
     def top_folder_now(self) -> Path | None:
         """The folder top images come from: --top-folder, else the studio's uploaded photos."""
@@ -209,6 +212,11 @@ class Explorer:
         from ..engines.explore import explore_context
 
         return explore_context(model)
+
+
+def large_side(size: int) -> int:
+    """A unit's larger pictures beside `size` px thumbnails (explore_unit.js draws the same)."""
+    return min(512, round(size * 5 / 3))
 
 
 def channels_of(row: dict) -> int:

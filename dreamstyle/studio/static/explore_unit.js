@@ -90,7 +90,7 @@ export async function showLayer(model, layer) {
 // --- one channel -----------------------------------------------------------------------------
 
 export async function showUnit(model, layer, channel) {
-  const [info, index] = await Promise.all([api(`${path(model, layer)}/${channel}`), api(`/api/explore/${encodeURIComponent(model)}`)]);
+  const [info, index] = await Promise.all([api(`${path(model, layer)}/${channel}?size=${SIZE}`), api(`/api/explore/${encodeURIComponent(model)}`)]);
   markRandom(info.trained);
   const count = info.channels;
   keys.left = channel > 0 ? () => go(model, layer, channel - 1) : null;
@@ -139,7 +139,7 @@ async function showTops(model, layer, channel, box) {
     const { images, total, skipped, folder } = await api(`${path(model, layer)}/${channel}/top`);
     box.replaceChildren(...images.map(t => el("img", { src: t.url, alt: t.name, title: `${t.name}: ${t.score.toFixed(3)}`, "data-testid": "top-img" })));
     const said = `${images.length ? `the strongest ${images.length} of ${total} pictures in ${folder}` : `no pictures to rank in ${folder}`}` +
-      (skipped ? ` (${skipped} unreadable files skipped)` : "");
+      (skipped ? ` (${skipped} unreadable ${skipped === 1 ? "file" : "files"} skipped)` : "");
     box.append(el("p", { class: "fine", text: said, style: "flex-basis: 100%" }));
   } catch (exc) {
     box.replaceChildren();
