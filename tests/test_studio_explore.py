@@ -242,6 +242,8 @@ def test_the_walk_from_the_networks_to_one_channel(studio, context, request):
     res = page.goto(studio + f"explore/{MODEL}/blok6")
     assert res.status == 404
     assert "block6" in page.inner_text(tid("not-found"))
+    assert page.problems == ["console error: Failed to load resource: the server responded with a status of 404 (Not Found)"], page.problems
+    page.problems.clear()  # that one was asked for
     page.click(f"a[href='/explore/{MODEL}/block6']")
     page.wait_for_selector("body[data-ready=true]")
     shoot(page, request, "layer-block6")
@@ -250,3 +252,13 @@ def test_the_walk_from_the_networks_to_one_channel(studio, context, request):
     page.wait_for_selector("body[data-ready=true]")
     page.click(tid("nav-explore"))
     page.wait_for_selector(tid(f"model-{MODEL}"))
+    shoot(page, request, "models")
+    # A network without trained weights here: its table, said to be random, and no pictures.
+    page.click(tid("model-resnet18"))
+    page.wait_for_selector(tid("layer-table"))
+    assert page.locator(tid("random-weights")).is_visible()
+    page.locator(f"{tid('layer-table')} tbody tr").nth(1).click()
+    page.wait_for_selector(tid("no-pictures"))
+    assert page.locator(tid("grid")).count() == 0
+    shoot(page, request, "random")
+    assert page.problems == [], page.problems

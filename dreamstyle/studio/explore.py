@@ -257,7 +257,7 @@ def not_found_page(request: Request, exc: Unknown) -> HTMLResponse:
     else:
         links = "<ul class='known'>" + "".join(f"<li><a href='{up}/{quote(k)}'>{html.escape(k)}</a></li>" for k in exc.known[:300]) + "</ul>"
     body = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Not found · dreamstyle explore</title><link rel="stylesheet" href="/static/app.css"><link rel="stylesheet" href="/static/explore.css"></head>
+<title>Not found · dreamstyle explore</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/static/app.css"><link rel="stylesheet" href="/static/explore.css"></head>
 <body><header class="top"><h1>dreamstyle <span>explore</span></h1><nav class="views"><a href="/">Studio</a> <a href="/explore">Explore</a></nav></header>
 <main class="explore notfound" data-testid="not-found"><h2>{html.escape(str(exc))}</h2><p>{html.escape(did_you_mean(exc.name, exc.known) if exc.what != "channel" else exc.hint)}</p>
 <p><a href="{up}" data-testid="up">Back to {html.escape(up)}</a>{"" if exc.what == "channel" else " — or pick one of these:"}</p>{links}</main></body></html>"""

@@ -62,7 +62,10 @@ class Explorer:
         return self._models
 
     def model_names(self) -> list[str]:
-        return [m["name"] for m in self.models()]
+        """The names alone: no weights looked for, so a page's first check is quick."""
+        from ..models.zoo import model_names
+
+        return model_names()
 
     def index(self, model: str) -> dict:
         """The network's layer table (network_index's), built once per studio; Unknown for a

@@ -32,7 +32,7 @@ export const field = r => r.receptive_field === null || r.receptive_field === un
 export const channelsOf = r => r.channels ?? (r.shape || [0])[0];
 
 function crumbs() {
-  const parts = [el("a", { href: link(), text: "networks" })];
+  const parts = [where.length ? el("a", { href: link(), text: "networks" }) : el("strong", { text: "networks", "data-testid": "here" })];
   where.forEach((p, i) => {
     parts.push(el("span", { class: "sep", text: "›" }));
     const label = i === 2 ? `channel ${p}` : p;

@@ -50,7 +50,8 @@ export async function showLayer(model, layer) {
       el("figcaption", { class: "fine", text: "the first convolution's kernels, one per channel, as pictures" })));
   }
   if (!info.renders || !count) {  // random weights, a network the studio does not load, or logits: the table's numbers only
-    view.push(el("p", { class: "random", "data-testid": "no-pictures", text: info.note || `${layer} has no maps to picture` }));
+    const why = info.trained === false ? "No pictures: the banner above says why." : info.note || `${layer} has no maps to picture`;
+    view.push(el("p", { class: info.trained === false ? "fine" : "random", "data-testid": "no-pictures", text: why }));
     $("#view").replaceChildren(...view);
     return;
   }
