@@ -129,6 +129,23 @@ def test_a_layer_streams_one_picture_per_channel_and_a_revisit_is_cached(client)
     assert took < 2.0, f"a cached revisit took {took:.2f} s"  # ~0.05 s here; the measured number is in docs/studio.md
 
 
+@pytest.mark.cpu("the command's picture is byte-identical to the studio's on the CPU")
+def test_a_thumbnails_command_line_makes_that_thumbnail(client, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from dreamstyle.cli import app as cli
+
+    seen = stream(client, f"/api/explore/{MODEL}/block1/events?start=2&count=1&size=48")
+    shown = client.get([d for n, d in seen if n == "picture"][0]["url"]).content
+    command = client.get(f"/api/explore/{MODEL}/block1/2?size=48").json()["commands"]["channel"]
+    assert command.startswith("dreamstyle explore ") and "--size 48" in command
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(cli, command.split()[1:] + ["--quiet"])
+    assert res.exit_code == 0, res.output
+    with Image.open(io.BytesIO(shown)) as a, Image.open(tmp_path / command.split(" -o ")[1]) as b:
+        assert a.size == b.size and a.convert("RGB").tobytes() == b.convert("RGB").tobytes()
+
+
 def test_a_network_with_random_weights_shows_its_table_and_says_it_has_no_pictures(client):
     index = client.get("/api/explore/resnet18").json()
     assert index["trained"] is False and index["layers"] and not index["renders"]
