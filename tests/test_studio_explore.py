@@ -146,6 +146,23 @@ def test_a_thumbnails_command_line_makes_that_thumbnail(client, tmp_path, monkey
         assert a.size == b.size and a.convert("RGB").tobytes() == b.convert("RGB").tobytes()
 
 
+def test_leaving_a_page_stops_its_renders(env, tmp_path):
+    """A page left mid-render frees the network for the next page: 64 channels at 256 px would
+    hold it for minutes; its stream closed, another layer's picture comes in seconds."""
+    import urllib.request
+
+    pytest.importorskip("uvicorn")
+    with serve_studio(tmp_path) as url:
+        base = url.rstrip("/") + f"/api/explore/{MODEL}"
+        with urllib.request.urlopen(f"{base}/block6/events?count=64&size=256") as first:
+            assert first.readline() == b"event: start\n"
+            time.sleep(1.5)  # rendering now
+        start = time.perf_counter()
+        with urllib.request.urlopen(f"{base}/block0/events?count=1&size=32", timeout=120) as second:
+            assert any(line.startswith(b"event: picture") for line in second)
+        assert time.perf_counter() - start < 30
+
+
 def test_a_network_with_random_weights_shows_its_table_and_says_it_has_no_pictures(client):
     index = client.get("/api/explore/resnet18").json()
     assert index["trained"] is False and index["layers"] and not index["renders"]
