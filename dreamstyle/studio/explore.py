@@ -177,9 +177,12 @@ def explore_routes(explorer: Explorer, uploads: Uploads, closing=lambda: False) 
 
     async def kernels(request: Request) -> Response:
         try:
-            await resolve(request)
+            found = await resolve(request)
         except Unknown as exc:
             return unknown(exc)
+        index = explorer.index(found["model"])
+        if found["layer"] != index.get("first_conv") or not index.get("renders"):
+            return error(404, f"{found['layer']} is not {found['model']}'s first convolution", f"its kernels are at its first convolution, {index.get('first_conv')}")
         png = await asyncio.to_thread(explorer.kernels, request.path_params["model"])
         return Response(png, media_type="image/png", headers={"cache-control": "no-cache"})
 

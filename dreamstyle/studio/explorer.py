@@ -15,6 +15,7 @@ import hashlib
 import io
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from ..errors import Interrupted, UserError, did_you_mean
 LOG = logging.getLogger("dreamstyle.studio")
 KINDS = ("channel", "large", "negative", "diverse")
 TOP_N = 9
+MADE = 20_000  # pictures remembered for the page to fetch (a stream announces them again)
 
 
 class Unknown(LookupError):
@@ -41,7 +43,9 @@ class Explorer:
         self.top_folder, self.photos = top_folder, photos
         self.lock = threading.Lock()  # one network runs at a time
         self._indexes: dict[str, dict] = {}
-        self._made: dict[tuple, Path] = {}  # renders the cache could not keep (a full or read-only disk)
+        # Where each picture a stream announced is (the cache's folder, or its spare one when the
+        # disk is full or read-only), for the page to fetch; the oldest are forgotten past MADE.
+        self._made: OrderedDict[tuple, Path] = OrderedDict()
         self._tops: dict[str, Path] = {}  # top images by opaque id
         self._models: list[dict] | None = None
         self._cache = None
@@ -115,6 +119,8 @@ class Explorer:
 
         def done(ch: int, path) -> None:
             self._made[(model, layer, ch, kind, size)] = Path(path)
+            while len(self._made) > MADE:
+                self._made.popitem(last=False)
             on_done(ch, Path(path))
 
         index = self.index(model)
