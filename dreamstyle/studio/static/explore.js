@@ -74,8 +74,8 @@ async function showModel(model) {
   $("#view").replaceChildren(
     index.note && index.trained ? el("p", { class: "random", "data-testid": "no-pictures", text: index.note }) : "",
     el("p", { class: "fine", text: `${model} at ${index.size || 224}×${index.size || 224} px · ${index.trained ? "trained weights" : "random weights"}` }),
-    el("table", { class: "layers", "data-testid": "layer-table" },
-      el("thead", {}, el("tr", {}, ...head.map(h => el("th", { text: h })))), el("tbody", {}, ...rows)),
+    el("div", { class: "table-wrap" }, el("table", { class: "layers", "data-testid": "layer-table" },
+      el("thead", {}, el("tr", {}, ...head.map(h => el("th", { text: h })))), el("tbody", {}, ...rows))),
     el("p", { class: "fine total", text: `total: ${human(params)} parameters, ${human(flops)} FLOPs; stride and RF in input pixels` }));
 }
 
