@@ -232,8 +232,12 @@ def context():
 
 
 def shoot(page, request, name: str) -> None:
-    """A screenshot of the view, kept with the test's files (for a look, and for the docs)."""
-    folder = request.config.cache.mkdir("explore-screens")
+    """A screenshot of the view in .pytest_cache/d/explore-screens/ (to look at; the docs' own come
+    from there), unless pytest runs without its cache."""
+    cache = getattr(request.config, "cache", None)
+    if cache is None:
+        return
+    folder = cache.mkdir("explore-screens")
     page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
 
@@ -313,3 +317,12 @@ def test_the_walk_from_the_networks_to_one_channel(studio, context, request):
     assert page.locator(tid("grid")).count() == 0
     shoot(page, request, "random")
     assert page.problems == [], page.problems
+
+
+def test_the_top_folder_is_chosen_when_the_studio_starts_and_must_be_a_folder(tmp_path):
+    from typer.testing import CliRunner
+
+    from dreamstyle.cli import app as cli
+
+    res = CliRunner().invoke(cli, ["studio", "--out", str(tmp_path), "--top-folder", str(tmp_path / "none"), "--no-open"])
+    assert res.exit_code == 2 and "--top-folder" in res.output and "is not a folder" in res.output
