@@ -199,6 +199,17 @@ def test_a_cache_that_cannot_be_written_still_shows_the_pictures_with_a_note(env
         assert "cannot be written" in c.get(f"/api/explore/{MODEL}/block0").json()["note"]
 
 
+def test_without_a_top_folder_the_uploaded_photos_are_ranked(env, tmp_path):
+    from dreamstyle.studio.app import create_app
+
+    with TestClient(create_app(tmp_path), base_url=HOST) as c:
+        assert c.get(f"/api/explore/{MODEL}/block1/0/top").json()["images"] == []  # nothing uploaded yet
+        assert c.get(f"/api/explore/{MODEL}/block1/0").json()["top_folder"] is None
+        ids = {upload(c, "cat.jpg"), upload(c, "coffee.jpg")}
+        top = c.get(f"/api/explore/{MODEL}/block1/0/top").json()
+        assert {t["name"].split(".")[0] for t in top["images"]} == ids and top["folder"] == ".uploads"
+
+
 def test_a_channel_page_has_its_commands_top_images_and_map_on_a_photo(client, photos):
     info = client.get(f"/api/explore/{MODEL}/block1/3").json()
     assert info["channel"] == 3 and info["channels"] == 24 and info["top_folder"] == photos.name
