@@ -171,10 +171,11 @@ class Explorer:
 
     def command(self, model: str, layer: str, channel: int, kind: str, size: int = 96, folder: str | None = None) -> str:
         """The command line that makes the picture the page shows: `size` is the thumbnail's side,
-        the larger ones are 5/3 of it (160 px beside 96, the core's own)."""
+        the larger and the negative ones are 5/3 of it (160 px beside 96, the core's own large)."""
         from ..engines.explore import ExploreSettings, unit_command
 
-        settings = ExploreSettings(model=model, size=size, large=large_side(size))
+        side = large_side(size) if kind == "negative" else size  # the page shows it beside the large one
+        settings = ExploreSettings(model=model, size=side, large=large_side(size))
         return unit_command(model, layer, channel, kind, settings=settings, folder=folder)
 
     def top_folder_now(self) -> Path | None:
