@@ -80,14 +80,15 @@ async function showModel(model) {
 }
 
 // The search box: "block6/12" (a layer and a channel), "12" (a channel of this layer), "block6"
-// (a layer of this network), or on the list of networks a network's name.
+// (a layer of this network), or on the list of networks a network's name (and its layer and
+// channel: "efficientnet-lite0/block6/12").
 function search(e) {
   e.preventDefault();
   const text = $("#search-input").value.trim();
   if (!text) return;
   const [model, layer] = where;
   const slash = text.match(/^(.+?)[/:](\d+)$/);
-  if (!model) go(text);
+  if (!model) go(...text.split("/").filter(Boolean));
   else if (slash) go(model, slash[1], slash[2]);
   else if (/^\d+$/.test(text) && layer) go(model, layer, text);
   else go(model, text);
