@@ -100,6 +100,23 @@ def test_a_cache_that_cannot_be_written_still_gives_the_pictures(ctx, tmp_path):
     assert len(cache.notes) == 1 and "cannot be written" in cache.notes[0]
 
 
+def test_a_cancel_stops_after_the_step_and_keeps_what_was_finished(ctx, tmp_path):
+    import dataclasses
+    import threading
+
+    from dreamstyle.errors import Interrupted
+
+    cancel, cache, got = threading.Event(), RenderCache(tmp_path), []
+
+    def done(c, p):
+        got.append(c)
+        cancel.set()  # after the first batch of one channel
+
+    with pytest.raises(Interrupted):
+        render_channels(ctx, "k", "block3", [0, 1, 2], cache, on_done=done, cancel=cancel, settings=dataclasses.replace(FAST, chunk=1))
+    assert got == [0] and len(list(tmp_path.rglob("*.png"))) == 1
+
+
 def test_top_images_skip_and_count_unreadable_files(ctx, folder):
     ranked = top_images(ctx, folder, "block6", 3, n=2)
     assert len(ranked) == 2 and ranked.skipped == 1 and ranked.total == 4

@@ -200,7 +200,7 @@ def kind_settings(base: ExploreSettings, kind: str, size: int | None = None) -> 
         steps = s.steps if isinstance(s.steps, str) else s.steps * 3 // 2
         s = dataclasses.replace(s, size=s.large, steps=steps, lr=(s.lr or 0.05) * 0.8)
     elif kind == "diverse" and s.batch == 1:
-        s = dataclasses.replace(s, batch=3, diversity=s.diversity or 1.0)
+        s = dataclasses.replace(s, batch=3, diversity=s.diversity or 30.0)
     elif kind != "diverse":
         s = dataclasses.replace(s, batch=1, diversity=0.0)
     return dataclasses.replace(s, size=size) if size else s
@@ -226,6 +226,9 @@ def unit_pictures(ctx: Context, layer: str, channels: list[int], kind: str, s: E
     sign = -1.0 if kind == "negative" else 1.0
     objective = sum(channel(layer, c, batch=i * per + j) * sign for i, c in enumerate(channels) for j in range(per))
     visual = VisualizeSettings(**{f.name: getattr(s, f.name) for f in dataclasses.fields(VisualizeSettings)})
+    if per > 1 and s.diversity:  # each channel's pictures pushed apart from each other, not from other channels'
+        objective = objective - s.diversity * _grouped_diversity(layer, per)
+        visual = dataclasses.replace(visual, diversity=0.0)
     images = render(objective, dataclasses.replace(visual, batch=len(channels) * per), ctx=ctx, diversity_layer=layer)
     out = []
     for i, c in enumerate(channels):
@@ -234,6 +237,20 @@ def unit_pictures(ctx: Context, layer: str, channels: list[int], kind: str, s: E
         name = f"{'-' if sign < 0 else ''}channel({layer}, {c})"
         out.append(made(img, s, objective=name, steps_taken=group[0].info["dreamstyle"].facts.get("steps_taken")))
     return out
+
+
+def _grouped_diversity(layer: str, per: int):
+    """The mean of optim.objectives.diversity over each run of `per` pictures of the batch."""
+    from ..optim.objectives import Objective, diversity
+
+    inner = diversity(layer)
+
+    def fn(f) -> Any:
+        a = f[layer]
+        groups = [inner({layer: a[k : k + per]}) for k in range(0, a.shape[0], per)]
+        return sum(groups) / len(groups)
+
+    return Objective(fn, [layer], f"diversity({layer}, per {per})")
 
 
 def _strip(images: list):

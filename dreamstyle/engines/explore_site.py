@@ -83,7 +83,7 @@ a{color:#8cf}table{border-collapse:collapse}td,th{padding:2px 10px;text-align:ri
 td:first-child,th:first-child{text-align:left}tr:nth-child(even){background:#222}
 .grid{display:flex;flex-wrap:wrap;gap:6px}.grid a{text-align:center;font-size:12px;color:#ccc;text-decoration:none}
 .grid img{display:block;width:96px;height:96px;image-rendering:auto;background:#333}
-figure{display:inline-block;max-width:460px;margin:0 14px 14px 0;vertical-align:top}figcaption{font-size:12px}
+figure{display:inline-block;max-width:420px;margin:0 14px 14px 0;vertical-align:top}figcaption{font-size:12px}
 code{display:block;background:#222;padding:4px 6px;margin-top:4px;font-size:12px;max-width:60em;white-space:pre-wrap}
 .note{color:#fb6}nav{margin-bottom:1em}kbd{background:#333;padding:0 4px;border-radius:3px}
 </style>"""
