@@ -30,6 +30,7 @@ def env(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DREAMSTYLE_OFFLINE", "1")
         mp.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch-home")))  # no weights: torchvision's are random
+        mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))  # the user's shared render cache: empty
         yield mp
 
 
@@ -183,6 +184,19 @@ def test_a_network_with_random_weights_shows_its_table_and_says_it_has_no_pictur
     layer = next(r["name"] for r in index["layers"] if r["channels"])
     seen = stream(client, f"/api/explore/resnet18/{layer}/events?count=2")
     assert [n for n, _ in seen] == ["start", "note", "end"] and "random weights" in seen[1][1]["message"]
+
+
+def test_pictures_a_site_rendered_into_the_shared_cache_are_shown_at_once(env, tmp_path):
+    from dreamstyle.engines.explore import default_cache, explore_context, network_index, render_channels
+    from dreamstyle.studio.app import create_app
+
+    made = {}
+    render_channels(explore_context(MODEL), network_index(MODEL), "block0", [5], default_cache(), size=32, on_done=made.__setitem__)
+    with TestClient(create_app(tmp_path), base_url=HOST) as c:
+        seen = stream(c, f"/api/explore/{MODEL}/block0/events?start=5&count=1&size=32")
+        pictures = [d for n, d in seen if n == "picture"]
+        assert len(pictures) == 1 and c.get(pictures[0]["url"]).content == made[5].read_bytes()
+    assert not (tmp_path / ".explore").exists() or not any((tmp_path / ".explore").rglob("*.png"))  # shown, not rendered again
 
 
 def test_a_cache_that_cannot_be_written_still_shows_the_pictures_with_a_note(env, tmp_path, photos):

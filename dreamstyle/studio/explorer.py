@@ -1,5 +1,6 @@
 """The explorer's work for the studio: which networks there are, their layer tables, and their
-channels' pictures rendered one model at a time, cached under OUT/.explore/.
+channels' pictures rendered one model at a time, cached under OUT/.explore/ (and read from the
+user's shared cache too, where `dreamstyle explore` keeps a site's pictures).
 
 What runs a network here is the explorer's core (engines/explore.py); this holds what a page
 needs around it. A network's table is kept in memory once built (a revisit answers at once);
@@ -145,13 +146,18 @@ class Explorer:
                     self.note = self.cache().notes[0]
 
     def cached(self, ctx, index: dict, layer: str, channels: list[int], kind: str, size: int) -> dict[int, Path]:
-        """The channels whose pictures the cache holds, found the way render_channels finds them."""
-        from ..engines.explore import ExploreSettings, kind_settings, picture_digest
+        """The channels whose pictures the studio's cache holds, or else the user's shared one
+        (where `dreamstyle explore` keeps a site's pictures), found as render_channels finds them."""
+        from ..engines.explore import ExploreSettings, default_cache, kind_settings, picture_digest
         from ..models.runtime import precision_name
 
         digest = picture_digest(kind_settings(ExploreSettings(model=ctx.backbone.name, quiet=True), kind, size), precision_name(ctx.dtype))
-        found = {ch: self.cache().get(index["key"], layer, ch, kind, digest) for ch in channels}
-        return {ch: path for ch, path in found.items() if path is not None}
+        found = {}
+        for cache in (self.cache(), default_cache()):
+            for ch in channels:
+                if ch not in found and (path := cache.get(index["key"], layer, ch, kind, digest)) is not None:
+                    found[ch] = path
+        return found
 
     def image(self, model: str, layer: str, channel: int, kind: str, size: int) -> Path | None:
         """The rendered picture's file, or None while it is not made."""
