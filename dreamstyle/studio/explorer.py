@@ -176,12 +176,15 @@ class Explorer:
         return _png(picture)
 
     def command(self, model: str, layer: str, channel: int, kind: str, size: int = 96, folder: str | None = None) -> str:
-        """The command line that makes the picture the page shows: `size` is the thumbnail's side,
-        the larger and the negative ones are 5/3 of it (160 px beside 96, the core's own large)."""
-        from ..engines.explore import ExploreSettings, unit_command
+        """The command line that makes the picture the page shows, with the settings it was made
+        with spelled out (a large one's steps and lr too): `size` is the thumbnail's side, the
+        larger and the negative ones are 5/3 of it (160 px beside 96, the core's own large)."""
+        from ..engines.explore import RENDERED, ExploreSettings, kind_settings, unit_command
 
-        side = large_side(size) if kind == "negative" else size  # the page shows it beside the large one
-        settings = ExploreSettings(model=model, size=side, large=large_side(size))
+        side = large_side(size) if kind in ("large", "negative") else size  # the page shows them side by side
+        settings = ExploreSettings(model=model, size=size, large=large_side(size))
+        if kind in RENDERED:
+            settings = kind_settings(settings, kind, side)
         return unit_command(model, layer, channel, kind, settings=settings, folder=folder)
 
     def top_folder_now(self) -> Path | None:
