@@ -52,6 +52,13 @@ def explore_routes(explorer: Explorer, uploads: Uploads, closing=lambda: False) 
             found["channel"] = explorer.channel(p["model"], p["layer"], p["channel"])
         return found
 
+    async def checked(request: Request) -> dict:
+        """resolve's answer, or a 404 JSON error that says what exists."""
+        try:
+            return await resolve(request)
+        except Unknown as exc:
+            raise Refused(404, str(exc), suggestion(exc), exc.what) from None  # what exists in the hint: every error is {error, hint, field}
+
     async def page(request: Request) -> Response:
         if request.path_params:
             try:
@@ -64,18 +71,12 @@ def explore_routes(explorer: Explorer, uploads: Uploads, closing=lambda: False) 
         return JSON({"models": await asyncio.to_thread(explorer.models), "top_folder": explorer.top_folder_now() is not None})
 
     async def model_index(request: Request) -> Response:
-        try:
-            await resolve(request)
-        except Unknown as exc:
-            return unknown(exc)
+        await checked(request)
         index = explorer.index(request.path_params["model"])
         return JSON({**index, "weights": Path(index["weights"]).name if index.get("weights") else None})  # a name, not the server's path
 
     async def layer_info(request: Request) -> Response:
-        try:
-            found = await resolve(request)
-        except Unknown as exc:
-            return unknown(exc)
+        found = await checked(request)
         model, layer = found["model"], found["layer"]
         index = explorer.index(model)
         names = [r["name"] for r in index["layers"]]
@@ -86,25 +87,20 @@ def explore_routes(explorer: Explorer, uploads: Uploads, closing=lambda: False) 
                      "trained": index.get("trained"), "renders": index.get("renders", True), "note": index.get("note") or explorer.note})  # fmt: skip
 
     async def unit_info(request: Request) -> Response:
-        try:
-            found = await resolve(request)
-        except Unknown as exc:
-            return unknown(exc)
+        found = await checked(request)
         model, layer, channel = found["model"], found["layer"], found["channel"]
         folder, size = explorer.top_folder_now(), number(request.query_params, "size", 96, *SIZES)
         commands = {kind: explorer.command(model, layer, channel, kind, size) for kind in KINDS}
         if folder is not None:
             commands["top"] = explorer.command(model, layer, channel, "top", size, str(folder))
+        index = explorer.index(model)
         return JSON({"model": model, "layer": layer, "channel": channel, "channels": channels_of(found["row"]), "commands": commands,
-                     "top_folder": folder.name if folder is not None else None, "trained": explorer.index(model).get("trained"),
-                     "renders": explorer.index(model).get("renders", True), "note": explorer.index(model).get("note")})  # fmt: skip
+                     "top_folder": folder.name if folder is not None else None, "trained": index.get("trained"),
+                     "renders": index.get("renders", True), "note": index.get("note")})  # fmt: skip
 
     async def events(request: Request) -> Response:
         """One `picture` event per channel as its picture is ready, then `end`."""
-        try:
-            found = await resolve(request)
-        except Unknown as exc:
-            return unknown(exc)
+        found = await checked(request)
         model, layer, count = found["model"], found["layer"], channels_of(found["row"])
         q = request.query_params
         kind = q.get("kind", "channel")
@@ -164,10 +160,7 @@ def explore_routes(explorer: Explorer, uploads: Uploads, closing=lambda: False) 
         return Stream(stream(), done, media_type="text/event-stream", headers={"cache-control": "no-store"})
 
     async def image(request: Request) -> Response:
-        try:
-            found = await resolve(request)
-        except Unknown as exc:
-            return unknown(exc)
+        found = await checked(request)
         q = request.query_params
         kind = q.get("kind", "channel")
         path = explorer.image(found["model"], found["layer"], found["channel"], kind, number(q, "size", 96, *SIZES))
@@ -176,10 +169,7 @@ def explore_routes(explorer: Explorer, uploads: Uploads, closing=lambda: False) 
         return FileResponse(path, media_type="image/png", headers={"cache-control": "no-cache"})
 
     async def kernels(request: Request) -> Response:
-        try:
-            found = await resolve(request)
-        except Unknown as exc:
-            return unknown(exc)
+        found = await checked(request)
         index = explorer.index(found["model"])
         if found["layer"] != index.get("first_conv") or not index.get("renders"):
             return error(404, f"{found['layer']} is not {found['model']}'s first convolution", f"its kernels are at its first convolution, {index.get('first_conv')}")
@@ -187,10 +177,7 @@ def explore_routes(explorer: Explorer, uploads: Uploads, closing=lambda: False) 
         return Response(png, media_type="image/png", headers={"cache-control": "no-cache"})
 
     async def top(request: Request) -> Response:
-        try:
-            found = await resolve(request)
-        except Unknown as exc:
-            return unknown(exc)
+        found = await checked(request)
         try:
             shown = await asyncio.to_thread(explorer.top, found["model"], found["layer"], found["channel"])
         except UserError as exc:
@@ -206,10 +193,7 @@ def explore_routes(explorer: Explorer, uploads: Uploads, closing=lambda: False) 
             return error(404, "no such top image", "open a channel's page to list them")
 
     async def photo(request: Request) -> Response:
-        try:
-            found = await resolve(request)
-        except Unknown as exc:
-            return unknown(exc)
+        found = await checked(request)
         data = await read_json(request)
         path = named_photo(data if isinstance(data, dict) else {}, uploads)
         try:
@@ -245,10 +229,6 @@ def number(query, name: str, default: int, low: int, high: int) -> int:
     if not text.isdigit() or not low <= int(text) <= high:
         raise Refused(400, f"{name} {text[:40]!r} is not a whole number from {low} to {high}", f"e.g. {name}={default}", name)
     return int(text)
-
-
-def unknown(exc: Unknown) -> Response:
-    return error(404, str(exc), suggestion(exc), exc.what)  # what exists in the hint: every error is {error, hint, field}
 
 
 def not_found_page(request: Request, exc: Unknown) -> HTMLResponse:
