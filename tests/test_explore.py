@@ -175,13 +175,34 @@ def test_a_second_run_makes_nothing_new(site):
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.png")} == before
 
 
-def test_a_picture_of_the_site_runs_again_from_its_job(site, tmp_path):
+def test_a_picture_of_the_site_runs_again_from_its_job(site, tmp_path, monkeypatch):
     out, _, _ = site
     again = tmp_path / "again.png"
     res = runner.invoke(app, ["explore", "--from", str(out / "block6" / "1-negative.png"), "-q", "-o", str(again)])
     assert res.exit_code == 0, res.output
     job = Job.from_png(again)
     assert (job.inputs["layer"], job.inputs["channels"], job.inputs["kind"], job.settings.size) == ("block6", [1], "negative", 48)
+    monkeypatch.chdir(tmp_path)  # without -o: the picture again, named for what it is
+    res = runner.invoke(app, ["explore", "--from", str(again), "-q"])
+    assert res.exit_code == 0 and (tmp_path / "efficientnet-lite0-block6-1-negative.png").is_file(), res.output
+
+
+def test_a_site_on_ray_workers_is_made_of_one_job_per_picture(tmp_path):
+    from helpers import local_ray
+
+    out = tmp_path / "site"
+    args = ["explore", "--layers", "block3", "--channels", "0-1", "--steps", "1", "--size", "32", "--large", "48",
+            "--device", "cpu", "-o", str(out), "--backend", "ray", "--workers", "2"]  # fmt: skip
+    with local_ray():
+        res = runner.invoke(app, args)
+        assert res.exit_code == 0, res.output
+        assert "8 written, 0 already there, 0 failed" in res.output
+        pngs = sorted(out.rglob("*.png"))
+        assert [p.name for p in pngs] == ["0-diverse.png", "0-large.png", "0-negative.png", "0.png", "1-diverse.png", "1-large.png", "1-negative.png", "1.png"]
+        job = Job.from_png(out / "block3" / "1-large.png")
+        assert (job.inputs["channels"], job.inputs["kind"], job.settings.size) == ([1], "large", 48)
+        again = runner.invoke(app, args)
+        assert again.exit_code == 0 and "0 written, 8 already there" in again.output
 
 
 @pytest.mark.parametrize("args, words", [

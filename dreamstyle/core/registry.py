@@ -157,9 +157,8 @@ ENGINES: dict[str, Engine] = {e.name: e for e in (
     Engine("explore", ExploreSettings, (Input("layer", "str", help=_LAYER), Input("channels", "str", help="channel numbers, e.g. 12 or 0-31"),
                                         Input("kind", "str", help="channel, large, negative, diverse or top [default: channel]."),
                                         Input("folder", "str", help="A folder of pictures to find a unit's top ones in (kind top).")),
-           f"{_E}.explore:make", f"{_E}.explore:check", stage="explore", studio=False,
+           f"{_E}.explore:make", f"{_E}.explore:check", stage="explore", studio=False, cluster=True,
            why_not={"studio": "the studio shows it in its Explore view, which asks the render cache, not the job form",
-                    "cluster": "its pictures are rendered a batch of channels at a time on one backbone, cached on the machine that renders them: spreading a site over workers is not built yet",
                     "presets": "its settings are the measured thumbnail settings (docs/explore.md): --size, --steps and --large are all it takes"}),
 )}  # fmt: skip
 

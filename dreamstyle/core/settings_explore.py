@@ -20,11 +20,13 @@ class ExploreSettings(VisualizeSettings):
     unit's larger, negative and diverse pictures at the same settings."""
 
     model: str = "efficientnet-lite0"  # bundled: the explorer runs offline
-    size: int | None = 96  # a thumbnail's side; "large" uses --large
+    size: int | None = setting(96, "Side of a thumbnail (and of the negative and diverse pictures), in pixels.")
     # 32 steps at lr 0.1 rather than `visualize`'s auto (128+ at 0.05): 4x sooner, and each
     # thumbnail still excites its own channel most of a layer's 16 (docs/explore.md).
-    steps: int | str = 32
+    steps: int | str = setting(32, "Optimisation steps of each picture (the large one: half as many again), or auto.")
     lr: float | None = 0.1
+    batch: int = setting(1, "Diverse pictures per channel; 1: three.")
+    diversity: float = setting(0.0, "How hard a channel's diverse pictures are pushed apart; 0: 30.")
     large: int = setting(160, "Side of a unit's large picture, in pixels.")
     top: int = setting(9, "Top pictures per unit from --top-folder.")
     chunk: int = setting(8, "Channels rendered together in one batch (the grid fills in batch by batch).")

@@ -199,8 +199,8 @@ def kind_settings(base: ExploreSettings, kind: str, size: int | None = None) -> 
     if kind == "large":
         steps = s.steps if isinstance(s.steps, str) else s.steps * 3 // 2
         s = dataclasses.replace(s, size=s.large, steps=steps, lr=(s.lr or 0.05) * 0.8)
-    elif kind == "diverse" and s.batch == 1:
-        s = dataclasses.replace(s, batch=3, diversity=s.diversity or 30.0)
+    elif kind == "diverse":
+        s = dataclasses.replace(s, batch=s.batch if s.batch > 1 else 3, diversity=s.diversity or 30.0)
     elif kind != "diverse":
         s = dataclasses.replace(s, batch=1, diversity=0.0)
     return dataclasses.replace(s, size=size) if size else s

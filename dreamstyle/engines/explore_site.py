@@ -175,14 +175,9 @@ def _write_text(path: Path, text: str) -> None:
 # --------------------------------------------------------------------------- the site
 
 
-def write_site(ctx: Context, plan: SitePlan, out: Path, cache: RenderCache, s: ExploreSettings, *,
-               on_picture: Callable[[], None] | None = None, cancel=None) -> int:  # fmt: skip
-    """Write the pages, then every picture the site lacks (thumbnails of every layer first,
-    then each unit's other kinds); returns how many pictures were added. `on_picture` hears each
-    one that is there (made now or kept); a set `cancel` stops between steps (Interrupted)."""
-    out = Path(out)
-    ix, tick = plan.index, on_picture or (lambda: None)
-    first = ix.get("first_conv")
+def write_pages(ctx: Context, plan: SitePlan, out: Path, s: ExploreSettings) -> None:
+    """Every page of the site, the JS file and the first convolution's kernels."""
+    out, first = Path(out), plan.index.get("first_conv")
     _write_text(out / "explore.js", _JS)
     _write_text(out / "index.html", index_page(plan))
     for layer, chans in plan.channels.items():
@@ -192,6 +187,32 @@ def write_site(ctx: Context, plan: SitePlan, out: Path, cache: RenderCache, s: E
             _write_text(d / f"{c}.html", unit_page(plan, layer, c, s))
         if layer == first and not (d / "kernels.png").is_file():
             _save(ctx, first_layer_kernels(ctx), d / "kernels.png", layer, 0, "kernels", s)
+
+
+def _file(kind: str) -> str:
+    return "{c}.png" if kind == "channel" else "{c}-" + kind + ".png"
+
+
+def picture_jobs(plan: SitePlan, out: Path, s: ExploreSettings) -> list:
+    """Every picture of the site as a Job of its own, its output in the site: a batch that
+    `--backend ray` spreads over a cluster's workers (a picture that exists is skipped there)."""
+    from ..core.job import Job
+    from .explore import kind_settings
+
+    folder = {"folder": str(plan.folder)} if plan.folder else {}
+    kinds = ("channel", *plan.kinds, *(("top",) if plan.folder else ()))
+    return [Job("explore", {"layer": layer, "channels": [c], "kind": kind, **(folder if kind == "top" else {})},
+                kind_settings(s, kind), output=str(Path(out) / _safe(layer) / _file(kind).format(c=c)))
+            for kind in kinds for layer, chans in plan.channels.items() for c in chans]  # fmt: skip
+
+
+def write_site(ctx: Context, plan: SitePlan, out: Path, cache: RenderCache, s: ExploreSettings, *,
+               on_picture: Callable[[], None] | None = None, cancel=None) -> int:  # fmt: skip
+    """Write the pages, then every picture the site lacks (thumbnails of every layer first,
+    then each unit's other kinds); returns how many pictures were added. `on_picture` hears each
+    one that is there (made now or kept); a set `cancel` stops between steps (Interrupted)."""
+    out, ix, tick = Path(out), plan.index, on_picture or (lambda: None)
+    write_pages(ctx, plan, out, s)
     added = 0
 
     def kept(target: Path):
@@ -205,9 +226,8 @@ def write_site(ctx: Context, plan: SitePlan, out: Path, cache: RenderCache, s: E
 
     for kind in ("channel", *plan.kinds):
         for layer, chans in plan.channels.items():
-            name = "{c}.png" if kind == "channel" else "{c}-" + kind + ".png"
-            target = out / _safe(layer) / name
-            todo = [c for c in chans if not (target.parent / name.format(c=c)).is_file()]
+            target = out / _safe(layer) / _file(kind)
+            todo = [c for c in chans if not (target.parent / target.name.format(c=c)).is_file()]
             for _ in range(len(chans) - len(todo)):
                 tick()
             if todo:
