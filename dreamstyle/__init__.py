@@ -19,7 +19,7 @@ _WHERE = {
     "UserError": "errors", "Interrupted": "errors",
     "DreamSettings": "core.settings", "StyleSettings": "core.settings", "VisualizeSettings": "core.settings",
     "MotionSettings": "core.settings", "ShiftSettings": "core.settings_probe", "TopSettings": "core.settings_probe",
-    "RegionsSettings": "core.settings_regions",
+    "RegionsSettings": "core.settings_regions", "ExploreSettings": "core.settings_explore",
     "ClusterSettings": "core.settings", "run_batch_on_ray": "cluster", "run_clip_on_ray": "cluster",
     "Started": "events", "Step": "events", "ItemDone": "events", "Finished": "events", "Failed": "events",
 }  # fmt: skip

@@ -1,7 +1,10 @@
 """Shoot docs/studio.png: the studio mid-run, a style picture of the cat in the manner of swirls
-forming, in the same server and chromium the browser tests drive (tests/studio_harness.py).
+forming, in the same server and chromium the browser tests drive (tests/studio_harness.py). With
+--explore, the Explore view instead: docs/studio-explore-layer.png (efficientnet-lite0 block6's
+first 16 channels) and docs/studio-explore-unit.png (its channel 12, the samples as top images,
+its map on the cat).
 
-Usage: .venv/bin/python scripts/studio_screenshot.py [--out docs/studio.png]
+Usage: .venv/bin/python scripts/studio_screenshot.py [--out docs/studio.png] [--explore]
 
 Needs chromium (Debian's /usr/bin/chromium, or $DREAMSTYLE_CHROMIUM) and playwright-python; the
 job runs offline on the bundled efficientnet-lite0 (about a minute on two CPU cores).
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -48,9 +52,24 @@ def shoot(url: str, executable: str, target: Path) -> None:
             raise SystemExit("the page reported errors:\n" + "\n".join(page.problems))
 
 
+def shoot_explore(url: str, executable: str, folder: Path) -> None:
+    with browser(executable, width=1280, height=900) as context:
+        page = open_page(context, url + "explore/efficientnet-lite0/block6")
+        page.wait_for_function("document.querySelectorAll(\"[data-testid='thumb-img']\").length >= 16", timeout=WAIT_MS)
+        save_small_png(page.screenshot(clip={"x": 0, "y": 0, "width": 1280, "height": 480}), folder / "studio-explore-layer.png")
+        page = open_page(context, url + "explore/efficientnet-lite0/block6/12")
+        page.set_input_files(tid("photo-input"), ROOT / "samples" / "cat.jpg")
+        page.wait_for_selector(tid("photo-map"), timeout=WAIT_MS)
+        page.wait_for_function("document.querySelector(\"[data-testid='photo-map']\").naturalWidth > 0")
+        save_small_png(page.screenshot(full_page=True), folder / "studio-explore-unit.png")
+        if page.problems:
+            raise SystemExit("the page reported errors:\n" + "\n".join(page.problems))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "studio.png", help="where to write the PNG (default: docs/studio.png)")
+    parser.add_argument("--explore", action="store_true", help="shoot the Explore view into docs/studio-explore-*.png instead")
     args = parser.parse_args(argv)
     executable = chromium()
     if executable is None:
@@ -67,6 +86,13 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["TORCH_HOME"] = str(Path(tmp) / "torch-home")
         out = Path(tmp) / "studio-out"
         out.mkdir()
+        if args.explore:
+            top = Path(tmp) / "samples"  # a copy: the top images' index is written beside them
+            shutil.copytree(ROOT / "samples", top)
+            with serve_studio(out, top_folder=top) as url:
+                shoot_explore(url, executable, ROOT / "docs")
+            print("wrote docs/studio-explore-layer.png and docs/studio-explore-unit.png")
+            return 0
         with serve_studio(out) as url:
             shoot(url, executable, args.out)
     print(f"wrote {args.out}")

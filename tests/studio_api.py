@@ -18,8 +18,13 @@ def upload(client, name: str) -> str:
 
 def events(client, jid: str) -> list[tuple[str, dict]]:
     """The job's whole event stream, read until it ends."""
+    return stream(client, f"/api/jobs/{jid}/events")
+
+
+def stream(client, url: str) -> list[tuple[str, dict]]:
+    """An event stream's (name, data) pairs, read until it ends."""
     seen, name = [], None
-    with client.stream("GET", f"/api/jobs/{jid}/events") as res:
+    with client.stream("GET", url) as res:
         assert res.headers["content-type"].startswith("text/event-stream")
         for line in res.iter_lines():
             if line.startswith("event: "):

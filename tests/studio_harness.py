@@ -61,14 +61,15 @@ def browser_or_skip() -> str:
 
 
 @contextmanager
-def serve_studio(out: Path) -> Iterator[str]:
-    """The real studio app on `out`, on a free loopback port, served from a thread; yields its URL.
-    The caller sets the environment its jobs run in (DREAMSTYLE_OFFLINE, TORCH_HOME) first."""
+def serve_studio(out: Path, **options) -> Iterator[str]:
+    """The real studio app on `out` (create_app's `options` besides), on a free loopback port,
+    served from a thread; yields its URL. The caller sets the environment its jobs run in
+    (DREAMSTYLE_OFFLINE, TORCH_HOME) first."""
     import uvicorn
 
     from dreamstyle.studio.app import create_app
 
-    app = create_app(out)
+    app = create_app(out, **options)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))

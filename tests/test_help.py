@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 import dreamstyle.cli
 from dreamstyle.cli import dream as cli_dream
+from dreamstyle.cli import explore as cli_explore
 from dreamstyle.cli import regions as cli_regions
 from dreamstyle.cli import style as cli_style
 from dreamstyle.cli import train as cli_train
@@ -54,6 +55,7 @@ COMMANDS = {
     "visualize top": ["block6:12", str(SAMPLES), "-o", "OUT.png"],
     "train": [str(SAMPLES / "swirls.jpg"), "-o", "OUT.pt"],
     "regions": [CAT, "-o", "OUT.png"],
+    "explore": ["--layers", "block6", "-o", "OUT.png"],
 }
 # A stated default that is decided at run time (the setting stays None): the numbers it names are
 # the engine's own.
@@ -72,6 +74,8 @@ NOT_FLAGS = {
     "visualize.top": {"save_every": "not offered for a visualisation", "batch": "one image of the channel", "diversity": "one image of the channel"},
     "regions": {k: "one forward pass and a clustering: nothing is optimised" for k in ("deterministic", "lr", "save_every", "steps")},
     "style": {"region_weights": "given as --style-weight 100,300: one weight per region"},
+    "explore": {"save_every": "its pictures are many small ones, each made in seconds: no snapshots",
+                "max_pixels": "top pictures are read as `visualize top` reads them, with its guard"},
     "train": {"steps": "training counts --iterations (and --minutes)", "save_every": "the preview sheet (--preview-minutes) shows the network as it learns"},
 }  # fmt: skip
 for _k in ("filters", "channels"):
@@ -96,7 +100,7 @@ def planned(tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
     seen = []
     with pytest.MonkeyPatch.context() as mp:
-        for module in (cli_dream, cli_style, cli_zoom, cli_visualize, cli_train, cli_regions):
+        for module in (cli_dream, cli_style, cli_zoom, cli_visualize, cli_train, cli_regions, cli_explore):
             mp.setattr(module, "execute", lambda plan, **kw: seen.append((plan.jobs, kw.get("cluster"))))
 
         def plan(command: str, *extra: str):

@@ -14,6 +14,7 @@ from dreamstyle.cli import app
 from dreamstyle.core.job import SCHEMA
 from dreamstyle.core.settings_fast import FastSettings, TrainSettings
 from dreamstyle.core.settings_regions import RegionsSettings
+from dreamstyle.core.settings_explore import ExploreSettings
 from dreamstyle.core.registry import ENGINES
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -42,6 +43,7 @@ def one_of_each() -> list[Job]:
         Job("style", {"content": "photo.jpg", "styles": ["a.jpg", "b.jpg"], "regions": "map.png", "style_masks": ["sky.png"]},
             StyleSettings(**LITE, regions_key="red,#3cb44b", region_weights=[100.0, 300.0])),
         Job("dream", {"image": "photo.jpg", "mask": "sky.png"}, d),
+        Job("explore", {"layer": "block6", "channels": [12], "kind": "diverse"}, ExploreSettings(batch=3, diversity=1.0)),
     ]
 
 

@@ -156,7 +156,9 @@ def job_bodies(draw, pictures) -> dict:
 ROUTES = ["/", "/api/schema", "/api/uploads", "/api/uploads/{id}", "/api/jobs", "/api/jobs/{id}", "/api/jobs/{id}/events",
           "/api/jobs/{id}/preview", "/api/jobs/{id}/result", "/api/jobs/{id}/stop", "/api/jobs/{id}/again", "/api/jobs/{id}/resume",
           "/api/gallery", "/api/gallery/{id}/image", "/api/gallery/{id}/input", "/static/{id}", "/static/app.js", "/{id}", "/api/{id}",
-          "/api/jobs/{id}/{id}"]  # fmt: skip
+          "/api/jobs/{id}/{id}", "/api/explore/{id}", "/api/explore/efficientnet-lite0/{id}",
+          "/api/explore/efficientnet-lite0/{id}/events", "/api/explore/efficientnet-lite0/block1/{id}",
+          "/api/explore/efficientnet-lite0/block1/{id}/photo", "/api/explore/top/{id}"]  # fmt: skip
 METHODS = ["GET", "GET", "GET", "HEAD", "POST", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 
 

@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from . import dream, info, layers, presets, regions, studio, style, train, visualize, zoom  # noqa: F401  (each adds its command)
+from . import dream, explore, info, layers, presets, regions, studio, style, train, visualize, zoom  # noqa: F401  (each adds its command)
 from .app import app
 from .common import EXIT_INTERRUPTED, interrupt_once
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -14,6 +14,7 @@ from .common import examples, fail, guarded
 @app.command(epilog=examples(
     "dreamstyle studio",
     "dreamstyle studio --out my-pictures --port 8000 --no-open",
+    "dreamstyle studio --top-folder ~/photos         # Explore: a channel's strongest pictures from there",
     "dreamstyle studio --host 0.0.0.0            # other machines: a token in the printed URL",
 ))
 @guarded
@@ -21,6 +22,7 @@ def studio(
     out: Annotated[Path, typer.Option(help="Folder the pictures go to; the gallery shows every picture there that dreamstyle made.")] = Path("outputs"),
     host: Annotated[str, typer.Option(help="Address to listen on. Anything but 127.0.0.1/localhost needs the token printed in the URL.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 7860,
+    top_folder: Annotated[Optional[Path], typer.Option(help="Folder of pictures the Explore view ranks for a channel's strongest images (default: the studio's uploads).")] = None,
     open_browser: Annotated[bool, typer.Option("--open/--no-open", help="Open the page in the web browser.")] = True,
 ) -> None:
     """A local web page to make pictures and watch them form: upload, pick an engine and settings,
@@ -40,6 +42,8 @@ def studio(
         fail(f"--out {out} is a file", "give a folder")
     if not out.exists() and not out.parent.is_dir():
         fail(f"--out folder {out.parent} does not exist", f"create it first: mkdir -p {out.parent}")
+    if top_folder is not None and not top_folder.is_dir():
+        fail(f"--top-folder {top_folder} is not a folder", "give a folder of pictures, e.g. --top-folder samples")
     loopback = host in LOOPBACK_NAMES
     token = None if loopback else secrets.token_urlsafe(24)
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
@@ -52,7 +56,7 @@ def studio(
     typer.echo(f"dreamstyle studio: {url}  (pictures in {out.resolve()}; Ctrl-C to stop)", err=True)
     if open_browser:
         webbrowser.open(url)
-    studio_app = create_app(out, token=token, loopback=loopback)
+    studio_app = create_app(out, token=token, loopback=loopback, top_folder=top_folder)
     server = uvicorn.Server(uvicorn.Config(studio_app, host=host.strip("[]"), port=port, log_level="warning"))
     exit_server = server.handle_exit
 

@@ -23,6 +23,7 @@ from .settings import CommonSettings, DreamSettings, StyleSettings, VisualizeSet
 from .settings_probe import ShiftSettings, TopSettings
 from .settings_fast import FastSettings, TrainSettings
 from .settings_regions import RegionsSettings
+from .settings_explore import ExploreSettings
 
 SURFACES = ("studio", "cluster", "presets")
 
@@ -153,6 +154,12 @@ ENGINES: dict[str, Engine] = {e.name: e for e in (
            why_not={"studio": "the studio finds regions with its Find regions button on the photo",
                     "cluster": "a map takes about a second on a CPU: a folder is done here sooner than a cluster starts",
                     "presets": "nothing in it is a matter of taste: --k and --seed are all it takes"}),
+    Engine("explore", ExploreSettings, (Input("layer", "str", help=_LAYER), Input("channels", "str", help="channel numbers, e.g. 12 or 0-31"),
+                                        Input("kind", "str", help="channel, large, negative, diverse or top [default: channel]."),
+                                        Input("folder", "str", help="A folder of pictures to find a unit's top ones in (kind top).")),
+           f"{_E}.explore:make", f"{_E}.explore:check", stage="explore", studio=False, cluster=True,
+           why_not={"studio": "the studio shows it in its Explore view, which asks the render cache, not the job form",
+                    "presets": "its settings are the measured thumbnail settings (docs/explore.md): --size, --steps and --large are all it takes"}),
 )}  # fmt: skip
 
 

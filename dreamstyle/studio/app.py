@@ -26,6 +26,8 @@ from starlette.staticfiles import StaticFiles
 from ..errors import Interrupted, UserError
 from ..media.images import DEFAULT_MAX_PIXELS
 from ..core.job import Job
+from .explore import explore_routes
+from .explorer import Explorer
 from .errors import HANDLERS, JSON, Catch, Refused, Stream, dumps, error, media_type, read_json, user_error
 from .fast import fast_routes
 from .files import Gallery, StoreFull, Uploads, gallery_id
@@ -100,8 +102,9 @@ class Guard:
 
 
 def create_app(out: Path, *, token: str | None = None, loopback: bool = True, max_upload_bytes: int = MAX_UPLOAD_BYTES,
-               max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Starlette:
-    """The studio over the output folder `out` (made if missing); it starts its worker thread."""
+               max_pixels: int | None = DEFAULT_MAX_PIXELS, top_folder: Path | None = None) -> Starlette:
+    """The studio over the output folder `out` (made if missing); it starts its worker thread.
+    `top_folder`: where the Explore view finds a channel's strongest pictures (else the uploads)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     uploads = Uploads(out / ".uploads", max_pixels)
@@ -122,6 +125,7 @@ def create_app(out: Path, *, token: str | None = None, loopback: bool = True, ma
             raise
         return gallery_id(Path(result.output).name) if picture else None
 
+    explorer = Explorer(out, top_folder, uploads.folder)
     worker = Worker(runner, store=open_store(out))  # the queue kept in OUT/.dreamstyle/, taken back here
     # The upload store's cap never removes what a job the worker knows needs (to run, or to run
     # again), and removes what the gallery's pictures name only after everything else.
@@ -322,10 +326,11 @@ def create_app(out: Path, *, token: str | None = None, loopback: bool = True, ma
         Route("/api/gallery/{id}/input", gallery_input),
         *fast_routes(uploads, networks, max_upload_bytes, max_pixels),
         *painted_routes(uploads, gallery),
+        *explore_routes(explorer, uploads, lambda: worker.closing),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ])  # fmt: skip
     app.add_middleware(Guard, token=token, loopback=loopback)
     app.add_middleware(Catch)  # outermost: whatever escapes anything else is a JSON 500, logged
     app.state.worker, app.state.gallery, app.state.uploads, app.state.out = worker, gallery, uploads, out
-    app.state.networks = networks
+    app.state.networks, app.state.explorer = networks, explorer
     return app

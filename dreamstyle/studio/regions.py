@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import io
 import threading
+from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
@@ -38,13 +39,7 @@ def painted_routes(uploads: Uploads, gallery: Gallery) -> list[Route]:
         k = data.get("k", 2)
         if isinstance(k, bool) or not isinstance(k, int) or not MIN_REGIONS <= k <= MAX_REGIONS:
             raise Refused(400, f"k {k!r} is not a number of regions", f"give a whole number from {MIN_REGIONS} to {MAX_REGIONS}", "k")
-        ref = data.get("image")
-        if not isinstance(ref, str) or not ref.startswith(UPLOAD_PREFIX):
-            raise Refused(400, "image must name an upload as \"upload:ID\"", "upload the photo first (POST /api/uploads)", "image")
-        try:
-            path = uploads.path(ref[len(UPLOAD_PREFIX):])
-        except KeyError:
-            raise Refused(404, f"no upload {ref[len(UPLOAD_PREFIX):]!r}", "upload the photo again", "image") from None
+        path = named_photo(data, uploads)
         try:
             found = await asyncio.to_thread(_find, str(path), k, lock)
         except ImportError:
@@ -74,6 +69,17 @@ def painted_routes(uploads: Uploads, gallery: Gallery) -> list[Route]:
         Route("/api/regions", regions, methods=["POST"]),
         Route("/api/gallery/{id}/painted", painted),
     ]
+
+
+def named_photo(data: dict, uploads: Uploads) -> Path:
+    """The uploaded photo a request's `{"image": "upload:ID"}` names (400 or 404 otherwise)."""
+    ref = data.get("image")
+    if not isinstance(ref, str) or not ref.startswith(UPLOAD_PREFIX):
+        raise Refused(400, "image must name an upload as \"upload:ID\"", "upload the photo first (POST /api/uploads)", "image")
+    try:
+        return uploads.path(ref[len(UPLOAD_PREFIX):])
+    except KeyError:
+        raise Refused(404, f"no upload {ref[len(UPLOAD_PREFIX):]!r}", "upload the photo again", "image") from None
 
 
 def _find(path: str, k: int, lock: threading.Lock) -> tuple[bytes, list[str]]:
