@@ -51,6 +51,16 @@ def test_the_index_is_the_layers_table(ctx):
     assert [r["channels"] for r in index["layers"][:2]] == [r["shape"][0] for r in table[:2]]
 
 
+def test_the_index_kept_in_the_cache_is_read_back_by_a_new_process(tmp_path, monkeypatch):
+    cache = RenderCache(tmp_path)
+    first = network_index("efficientnet-lite0", cache=cache)
+    monkeypatch.setattr(explore, "_probed", set())  # as a new process finds it
+    monkeypatch.setattr(explore, "_index", lambda *a: pytest.fail("probed again"))
+    start = time.perf_counter()
+    assert network_index("efficientnet-lite0", cache=cache) == first
+    assert time.perf_counter() - start < 0.2
+
+
 def test_a_network_without_weights_here_is_marked_random():
     for model in ("vgg16", "lenet"):  # offline (conftest): no hub cache
         index = network_index(model)

@@ -34,22 +34,44 @@ SEED = 0  # the key of a network without weights: its pictures are of seeded ran
 # --------------------------------------------------------------------------- the index
 
 
-def network_index(model: str, *, weights: str | None = None, size: int | None = None) -> dict:
+def network_index(model: str, *, weights: str | None = None, size: int | None = None, cache: "RenderCache | None" = None) -> dict:
     """The layer table `dreamstyle layers MODEL --json` prints ("layers": the same rows, each with
     its "channels" added), whether the weights are trained ones found offline, where they are,
     and `key`, the cache key of its pictures (the weights file's SHA-256 prefix, or "random-0").
-    `size`: the input side the shapes are for [default: the network's own, as `layers`: 224]."""
-    from ..models.zoo import model_names, native_size
+    `size`: the input side the shapes are for [default: the network's own, as `layers`: 224].
+    With a `cache`, the index is also kept there, so a new process (a restarted studio) reads it
+    back in milliseconds instead of probing the network and hashing its weights again."""
+    from ..models.names import MODEL_NAMES
+    from ..models.zoo import COURSE, model_names, native_size
 
-    known = model_names()
-    if model not in known:
+    if model not in MODEL_NAMES and model not in COURSE and model not in (known := model_names()):  # torchvision's names cost a second
         raise UserError(f"unknown model {model!r}", did_you_mean(model, known) + " (`dreamstyle layers --list` names them all)")
     size = native_size(model) if size is None else size
     if isinstance(size, bool) or not isinstance(size, int) or not 16 <= size <= 4096:
         raise UserError(f"size {size!r} is out of range", "use 16 to 4096 pixels")
     path = trained_weights(model, weights)
-    stamp = _stamp(path)
-    return json.loads(_index(model, str(weights) if weights else None, path, size, stamp))  # a fresh copy each call
+    args = (model, str(weights) if weights else None, path, size, _stamp(path))
+    if cache is None:
+        return json.loads(_index(*args))  # a fresh copy each call
+    kept = cache.root / "index" / (hashlib.sha256(json.dumps(args).encode()).hexdigest()[:20] + ".json")
+    if args not in _probed:
+        try:
+            return json.loads(kept.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            pass
+    text = _index(*args)
+    if not kept.is_file():
+        try:
+            from ..media.images import write_atomically
+
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(kept, text.encode("utf-8"), force=True)
+        except (OSError, UserError):
+            pass  # a cache that cannot be written costs the probe next time, nothing else
+    return json.loads(text)
+
+
+_probed: set[tuple] = set()  # what _index holds in this process
 
 
 def trained_weights(model: str, weights: str | None = None) -> str | None:
@@ -88,6 +110,7 @@ def _stamp(path: str | None) -> tuple | None:
 @functools.lru_cache(maxsize=32)
 def _index(model: str, given: str | None, path: str | None, size: int, stamp: tuple | None) -> str:
     """Memoised by the weights file's size and time: a revisit costs a JSON parse, not a probe."""
+    _probed.add((model, given, path, size, stamp))
     from ..media.provenance import weights_identity
     from ..models.backbones import MODELS
     from ..models.inspector import inspect, to_json
