@@ -138,7 +138,7 @@ PENDING = "for the core: "
     ("channel", 1, 48), ("large", 1, 80), ("negative", 1, 80),
     pytest.param("channel", 4, 48, marks=pytest.mark.xfail(reason=PENDING + "a grid's channels are rendered in one batch, "
                                                            "and a channel's picture depends on the batch it was in")),
-    pytest.param("diverse", 1, 48, marks=pytest.mark.xfail(reason=PENDING + "unit_command leaves out --batch 3")),
+    ("diverse", 1, 48),
 ])  # fmt: skip
 def test_a_pictures_command_line_makes_that_picture(client, tmp_path, monkeypatch, kind, count, size):
     from typer.testing import CliRunner

@@ -374,6 +374,8 @@ def make(job, ctx: Context) -> list:
 
     i, s = job.inputs, job.settings
     kind, layer, chans = i.get("kind") or "channel", i["layer"], _job_channels(job)
+    if kind == "diverse":  # batch 1 and diversity 0 mean the strip's own three and 30, as the pages make it
+        s = kind_settings(s, kind)
     _check_unit(ctx, layer, chans)
     if kind == "top":
         images = [top_crops(ctx, i["folder"], layer, c, s.top) for c in chans]
