@@ -30,6 +30,7 @@ from .explore import explore_routes
 from .explorer import Explorer
 from .errors import HANDLERS, JSON, Catch, Refused, Stream, dumps, error, media_type, read_json, user_error
 from .fast import fast_routes
+from .info import info_routes
 from .files import Gallery, StoreFull, Uploads, gallery_id
 from .jobs import checked_job, flat, keep_painted, uploads_of
 from .networks import Networks, PhotoSets
@@ -327,6 +328,7 @@ def create_app(out: Path, *, token: str | None = None, loopback: bool = True, ma
         *fast_routes(uploads, networks, max_upload_bytes, max_pixels),
         *painted_routes(uploads, gallery),
         *explore_routes(explorer, uploads, lambda: worker.closing),
+        *info_routes(uploads, gallery, out, local=loopback and not token, max_bytes=max_upload_bytes),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ])  # fmt: skip
     app.add_middleware(Guard, token=token, loopback=loopback)

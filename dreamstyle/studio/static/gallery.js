@@ -1,7 +1,8 @@
 // The Gallery: the output folder's pictures as cards (settings worth showing, job JSON, Again,
-// Before/after, Download), redrawn only when the list changes.
+// Before/after, Download, Select to compare two), redrawn only when the list changes.
 
 import { api, report } from "./api.js";
+import { openPair } from "./compare.js";
 import { fillAgain } from "./form.js";
 import { state } from "./state.js";
 import { $, el, fmt, sameValue } from "./util.js";
@@ -14,9 +15,40 @@ export async function refreshGallery() {
   const key = items.map(i => `${i.id}:${i.created}:${i.partial}`).join("|");
   $("#gallery-empty").hidden = items.length > 0;
   $("#gallery-count").textContent = items.length ? `${items.length} picture${items.length === 1 ? "" : "s"}` : "";
+  const ids = new Set(items.map(i => i.id));
+  picked.splice(0, picked.length, ...picked.filter(id => ids.has(id)));
+  showPicked();
   if (key === state.galleryKey) return;
   state.galleryKey = key;
   $("#gallery").replaceChildren(...items.map(card));
+}
+
+// The two pictures chosen to compare, in the order they were chosen; a third drops the first.
+const picked = [];
+
+function pick(id, on) {
+  const at = picked.indexOf(id);
+  if (on && at < 0) picked.push(id);
+  if (!on && at >= 0) picked.splice(at, 1);
+  if (picked.length > 2) picked.shift();
+  showPicked();
+}
+
+function showPicked() {
+  let button = $("#gallery-compare");
+  if (!button) {
+    button = $("#gallery-refresh").insertAdjacentElement("beforebegin", el("button", {
+      type: "button", id: "gallery-compare", class: "small", "data-testid": "gallery-compare",
+      title: "Tick Compare on two pictures, then open them one over the other and side by side, with what differs",
+      onclick: () => { const [a, b] = picked.map(id => state.gallery.find(i => i.id === id)); if (a && b) openPair(a, b); },
+    }));
+  }
+  button.disabled = picked.length < 2;
+  button.textContent = `Compare ${picked.length}/2`;
+  for (const box of document.querySelectorAll("#gallery .pick input")) {
+    box.checked = picked.includes(box.closest(".card").dataset.id);
+    box.closest(".card").classList.toggle("picked", box.checked);
+  }
 }
 
 function ago(seconds) {
@@ -88,6 +120,10 @@ function card(item) {
   cmp.hidden = !item.input;
   cmp.addEventListener("click", () => openViewer(item));
   if (item.painted) paintedToggle(node, item);
+  const box = el("input", { type: "checkbox", "data-testid": "gallery-pick", checked: picked.includes(item.id),
+    onchange: e => pick(item.id, e.target.checked) });
+  $(".card-actions", node).append(el("label", { class: "pick small", title: "Choose two pictures to compare" }, box, " Compare"));
+  node.classList.toggle("picked", picked.includes(item.id));
   const dl = $(".download", node);
   dl.href = `${item.image}${item.image.includes("?") ? "&" : "?"}download=1`;
   dl.setAttribute("download", item.name);
