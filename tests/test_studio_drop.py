@@ -104,6 +104,18 @@ def test_info_gives_the_job_and_uploads_the_photo_again(made, tmp_path):
         assert raw.status_code == 200 and raw.json()["job"] == body["job"]
 
 
+def test_a_studio_picture_gets_its_upload_back_without_a_copy(made, tmp_path):
+    """A picture the studio made records its photo in OUT/.uploads: that upload is named again."""
+    with client_for(tmp_path) as client:
+        with open(made["photo"], "rb") as f:
+            uid = client.post("/api/uploads", files={"file": ("photo.jpg", f, "image/jpeg")}).json()["id"]
+        kept = str(tmp_path / ".uploads" / f"{uid}.png")
+        png = with_record(made["png"], tmp_path / "studio-made.png", lambda r: {**r, "inputs": {**r["inputs"], "image": kept}, "ran": None})
+        res = post(client, png)
+    assert res.status_code == 200, res.text
+    assert res.json()["inputs"] == {"image": f"upload:{uid}"} and len(list((tmp_path / ".uploads").glob("*.png"))) == 1
+
+
 def test_a_photo_that_is_nowhere_is_marked_missing(made, tmp_path):
     with client_for(tmp_path) as client:
         res = post(client, made["gone"])
@@ -228,3 +240,18 @@ def test_two_gallery_pictures_compare_with_a_slider_and_their_differences(made, 
         phone.screenshot(path=str(made["shots"] / "studio-compare-phone.png"))
     finally:
         phone.close()
+
+
+def test_broken_pictures_and_records_are_refused_with_json(made, tmp_path):
+    """Whatever is posted, the answer is under 500, with the studio's JSON error. (A PNG cut short
+    after its record still gives its Job, as `dreamstyle info` does: the record comes first.)"""
+    png = made["png"].read_bytes()
+    bad_json = with_record(made["png"], tmp_path / "bad.png", lambda r: {**r, "settings": "nope"})
+    newer = with_record(made["png"], tmp_path / "newer.png", lambda r: {**r, "schema": 99})
+    bodies = [b"", png[:100], b"\x89PNG\r\n\x1a\n" + b"\0" * 50, bad_json.read_bytes(), newer.read_bytes()]
+    with client_for(tmp_path / "out") as client:
+        for body in bodies:
+            res = client.post("/api/info", files={"file": ("x.png", body, "image/png")})
+            assert 400 <= res.status_code < 500 and res.json()["error"], (res.status_code, res.text)
+        assert client.post("/api/info", content=b"", headers={"content-type": "text/plain"}).status_code == 415
+        assert post(client, newer).json()["error"].startswith("this picture's dreamstyle settings cannot be read here: ")

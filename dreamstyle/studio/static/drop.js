@@ -66,7 +66,8 @@ function wire() {
   });
   document.addEventListener("paste", e => {
     const file = [...((e.clipboardData && e.clipboardData.files) || [])].find(isPicture);
-    if (!file) return;  // text pastes as usual
+    const typing = e.target && e.target.closest && e.target.closest("input, textarea, [contenteditable]");
+    if (!file || (typing && e.clipboardData.types.includes("text/plain"))) return;  // text pastes as usual
     e.preventDefault();
     loadSettings(file);
   });
