@@ -198,6 +198,8 @@ def test_dropping_a_cli_picture_on_the_page_fills_the_form(made, studio_page):
     page.set_input_files(tid("load-settings-file"), made["gone"])
     note = page.wait_for_selector(tid("missing-input"))
     assert note.inner_text() == "photo.jpg: not found here — choose it again"
+    note.scroll_into_view_if_needed()
+    page.screenshot(path=str(made["shots"] / "studio-drop-missing.png"))
     # Pasted: a picture dreamstyle did not make is one line.
     send(page, "body", made["plain"], "paste")
     said = page.wait_for_selector(f"{tid('message-info')}:has-text('carries no dreamstyle settings') strong")
