@@ -209,3 +209,21 @@ def test_shortcuts_queue_stop_and_list_and_the_queue_row_shows_the_live_step(new
         page.wait_for_timeout(200)
     assert page.request.get(f"{page.url}api/jobs/{running}").json()["state"] == "stopped"
     assert not page.problems, page.problems
+
+
+def test_arrows_step_through_the_gallery_in_the_viewer(newcomer):
+    page = newcomer["page"]
+    page.wait_for_function("() => document.querySelectorAll('#gallery > *[data-id]').length >= 2", timeout=60_000)
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+    page.wait_for_function("() => document.querySelectorAll('#gallery > *[data-id]').length >= 2")
+    page.click("#gallery > *[data-id] .thumb")
+    page.wait_for_selector("#viewer[open]")
+    first = page.inner_text("#viewer-title")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("(t) => document.querySelector('#viewer-title').textContent !== t", arg=first)
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function("(t) => document.querySelector('#viewer-title').textContent === t", arg=first)
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#viewer:not([open])", state="attached")
+    assert not page.problems, page.problems
