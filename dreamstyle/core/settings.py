@@ -36,6 +36,22 @@ def help_of(cls: type, name: str) -> str:
     return next((f.metadata["help"] for f in found if f is not None and f.metadata.get("help")), "")
 
 
+# The studio's label of a setting is its name in words ("style_weight": "Style weight"); these
+# are the names that read wrong that way (an abbreviation, an American spelling, a bare word).
+LABELS = {
+    "lr": "Step size", "preserve_color": "Preserve colour", "tv_weight": "Smoothness weight (TV)",
+    "max_pixels": "Largest input (pixels)", "net": "Network", "net_size": "Network size", "mix": "Mix of paintings",
+    "norm": "Gradient normalisation", "param": "Parameterisation", "init": "Start from", "octave_scale": "Octave scale",
+    "size": "Size (px)", "tile": "Tile size (px)", "jitter": "Jitter (px)", "smooth": "Gradient smoothing",
+    "minutes": "Time limit (minutes)", "preview_minutes": "Preview every (minutes)", "seed": "Seed", "model": "Model",
+}  # fmt: skip
+
+
+def label_of(name: str) -> str:
+    """A setting's name in words, as the studio's form shows it: LABELS, else "style_weight" -> "Style weight"."""
+    return LABELS.get(name) or name.replace("_", " ").capitalize()
+
+
 def shown_default(cls: type, name: str) -> str | None:
     """What --help gives as the default of a field that is None until run time, if anything."""
     return cls.__dataclass_fields__[name].metadata.get("shown")
@@ -45,9 +61,9 @@ def shown_default(cls: type, name: str) -> str | None:
 class CommonSettings:
     model: str = setting("vgg16", "Backbone: vgg16, vgg19, vgg19-caffe, googlenet, efficientnet-lite0 (bundled, offline).")
     weights: str | None = setting(None, "Load the backbone's weights from this local state dict instead of the torch hub cache.")
-    size: int | None = setting(None, "Longest side of the output in pixels.")
+    size: int | None = setting(None, "Longest side of the output in pixels, 16 to 16384.")
     steps: int | str = setting(10, "Optimisation steps (per octave/scale), or auto (the default for style and visualize): stop each scale when the picture is done, at most 500 (style) or 512 (visualize) steps.")
-    lr: float | None = setting(None, "Step size.")
+    lr: float | None = setting(None, "Step size of the optimiser: how far each step moves the picture (larger: faster and coarser); a positive number.")
     seed: int | None = setting(0, "Random seed; the same seed on the CPU gives identical files.")
     device: str = setting("auto", "auto (cuda, then mps, then cpu), cpu, cuda or mps.")
     precision: str = setting("auto", "auto (bf16 where the hardware multiplies it natively: CUDA GPUs of compute capability 8.0+, and CPUs with AVX512-BF16 or AMX for the VGG and GoogLeNet backbones; else fp32), fp32 or bf16; fp16 is refused.")
@@ -127,8 +143,8 @@ class DreamSettings(CommonSettings):
     layers: str | None = setting(None, "Layers to amplify, optionally weighted: relu4_3 or relu4_3:1,relu5_1:0.5. Default: the model's.")
     channels: list[int] | None = setting(None, "Dream only these channels of the layers: 12,40 or 0-15.")
     guide: str | None = setting(None, "Guide image: grow what the network sees in it instead.")
-    octaves: int = setting(4, "Octave pyramid levels.")
-    octave_scale: float = setting(1.4, "Size ratio between octaves.")
+    octaves: int = setting(4, "Octave pyramid levels: the picture is dreamt at this many sizes, smallest first; 1 to 20.")
+    octave_scale: float = setting(1.4, "Size ratio between octaves; above 1, at most 4.")
     jitter: int = setting(32, "Random shift in pixels each step; stops grid artefacts.")
     norm: str = setting("mean-abs", "Gradient normalisation: mean-abs or std.")
     smooth: float = setting(1.0, "Gaussian sigma for smoothing the gradient; 0 for none.")
@@ -166,13 +182,13 @@ class StyleSettings(CommonSettings):
     lr: float | None = setting(None, "Adam step size.", shown="0.02; 0.005 when a --tile scale is refined")
     content_layers: str | None = setting(None, "Content layers, optionally weighted (relu4_2). Default: the model's.")
     style_layers: str | None = setting(None, "Style layers, optionally weighted (relu1_1,relu2_1:0.5,…). Default: the model's.")
-    content_weight: float = setting(1.0, "Weight of the content loss.")
+    content_weight: float = setting(1.0, "Weight of the content loss: how much of the photo's shapes is kept; 0 or more.")
     style_weight: float = setting(100.0, "Weight of the style loss; 1 is a hint of the painting, 1000 the full texture, and each tenfold step takes visibly more of the photo away. By region, one per style: 100,300.")
-    tv_weight: float = setting(5.0, "Weight of total-variation smoothing.")
+    tv_weight: float = setting(5.0, "Weight of total-variation smoothing (less pixel noise); 0 or more.")
     optimizer: str = setting("lbfgs", "lbfgs or adam.")
     init: str = setting("palette", "Start from: palette (the photo in the painting's colours), content (the photo as it is), noise, style or an image FILE.")
     scales: list[int] | None = setting(None, "Coarse-to-fine sizes, e.g. 256,512; with --size the ladder is rescaled to end at --size. Default: halve down to no less than 192 px.")
-    style_scale: float = setting(1.0, "Style image size relative to the output; smaller = finer strokes.")
+    style_scale: float = setting(1.0, "Style image size relative to the output, 0.05 to 8; smaller = finer strokes.")
     style_blend: list[float] | None = setting(None, "Weights of several style images, e.g. 0.7,0.3.")
     preserve_color: str = setting("none", "none, luminance (keep the photo's colours) or histogram (recolour the style first).")
     regions_key: str | None = setting(None, "With --regions MAP: the map's colours in the order of the styles, e.g. red,blue or #e6194b,#3cb44b. Default: the order the colours first appear, reading the map row by row from the top-left.")

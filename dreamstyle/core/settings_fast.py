@@ -75,7 +75,7 @@ class FastSettings(CommonSettings):
     """Painting with a trained network: one forward pass per picture."""
 
     model: str = setting("efficientnet-lite0", "Not used when painting: the network was trained on its own backbone (`dreamstyle info NET.pt`).")
-    size: int | None = setting(None, "Longest side of the output in pixels.")
+    size: int | None = setting(None, "Longest side of the output in pixels, 16 to 16384.")
     steps: int = setting(1, "Not used: a network paints in one pass.")
     net: str = setting("", "The trained network (.pt) that paints, in one pass, with the paintings it learnt: `dreamstyle train` makes one.")
     mix: list[float] | None = setting(None, "How much of each painting the network holds, e.g. 0.3,0.7 (normalised); none: the first, or an even mix.")

@@ -19,6 +19,8 @@ from torch import nn
 
 from ..errors import SettingError, UserError, did_you_mean
 from .batchnorm import fold_batchnorm
+from .hub import CAFFE_HINT, HUB_WEIGHTS, offline_hint
+from .hub import hub_cache_file as _hub_cache_file  # explore and the tests read it here
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -193,9 +195,6 @@ class _GoogLeNetClassifier(nn.Module):
 # --------------------------------------------------------------------------- weights
 
 
-def _hub_cache_file(url: str) -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
-
 
 def _download_state_dict(url: str, progress: bool) -> dict:
     """The one place that touches the network (tests replace it).
@@ -218,16 +217,13 @@ def _torchvision_state_dict(model: str, weights_enum: str, progress: bool) -> tu
     cached = _hub_cache_file(url)
     if cached.is_file():
         return _load_file(cached, model), str(cached)
-    offline_hint = (
-        f"put {cached.name} (from {url}) at {cached}, pass --weights FILE with a local copy, "
-        "or use the bundled offline backbone: --model efficientnet-lite0"
-    )
+    hint = offline_hint(cached, url)
     if os.environ.get("DREAMSTYLE_OFFLINE"):
-        raise UserError(f"{model} weights are not cached and DREAMSTYLE_OFFLINE is set", offline_hint)
+        raise UserError(f"{model} weights are not cached and DREAMSTYLE_OFFLINE is set", hint)
     try:
         return _download_state_dict(url, progress), str(cached)
     except Exception as exc:  # any network/IO failure means the same thing to the user
-        raise UserError(f"{model} weights are not cached and could not be downloaded ({type(exc).__name__})", offline_hint) from None
+        raise UserError(f"{model} weights are not cached and could not be downloaded ({type(exc).__name__})", hint) from None
 
 
 def _load_file(path: str | os.PathLike, model: str) -> dict:
@@ -301,11 +297,10 @@ def _build_vgg(model: str, weights: str | None, progress: bool, pooling: str = "
     elif caffe:
         raise UserError(
             "vgg19-caffe needs a converted Caffe weights file",
-            "pass --weights FILE (a state dict with features.N.* keys, BGR 0-255 input)",
+            CAFFE_HINT,
         )
     else:
-        enum = "VGG19_Weights.IMAGENET1K_V1" if arch == "vgg19" else "VGG16_Weights.IMAGENET1K_V1"
-        state, source = _torchvision_state_dict(model, enum, progress)
+        state, source = _torchvision_state_dict(model, HUB_WEIGHTS[arch], progress)
     # Converted Caffe files often carry only the convolutional part.
     _load_into(net, state, model, source, optional_prefixes=("classifier.",))
     has_classifier = any(k.startswith("classifier.") for k in state)
@@ -325,7 +320,7 @@ def _build_googlenet(model: str, weights: str | None, progress: bool, pooling: s
     if weights:
         state, source = _load_file(weights, model), str(weights)
     else:
-        state, source = _torchvision_state_dict(model, "GoogLeNet_Weights.IMAGENET1K_V1", progress)
+        state, source = _torchvision_state_dict(model, HUB_WEIGHTS["googlenet"], progress)
     state = {k: v for k, v in state.items() if not k.startswith(("aux1.", "aux2."))}
     _load_into(net, state, model, source)
     stages = [(n, getattr(net, n)) for n in _GOOGLENET_STAGES]

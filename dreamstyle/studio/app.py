@@ -35,7 +35,7 @@ from .files import Gallery, StoreFull, Uploads, gallery_id
 from .jobs import checked_job, flat, keep_painted, uploads_of
 from .networks import Networks, PhotoSets
 from .regions import painted_routes
-from .queue import Worker, makes_network
+from .queue import NotWaiting, Worker, makes_network
 from .store import open_store
 from .schema import schema
 
@@ -274,6 +274,16 @@ def create_app(out: Path, *, token: str | None = None, loopback: bool = True, ma
         except KeyError:
             return error(404, "no such job")
 
+    async def move(request: Request) -> Response:
+        """POST /api/jobs/{id}/move {"to": "front"|"up"|"down"|"back"|index}: the waiting line, reordered."""
+        data = await read_json(request)
+        try:
+            return JSON({"order": await asyncio.to_thread(worker.move, request.path_params["id"], data.get("to") if isinstance(data, dict) else None)})
+        except KeyError:
+            return error(404, "no such job")
+        except UserError as exc:
+            return error(409 if isinstance(exc, NotWaiting) else 400, exc.message, exc.hint)
+
     async def again(request: Request) -> Response:
         """POST /api/jobs/{id}/again or /resume: a copy of an ended job, queued (see queue.py)."""
         try:
@@ -320,6 +330,7 @@ def create_app(out: Path, *, token: str | None = None, loopback: bool = True, ma
         Route("/api/jobs/{id}/preview", preview),
         Route("/api/jobs/{id}/result", result),
         Route("/api/jobs/{id}/stop", stop, methods=["POST"]),
+        Route("/api/jobs/{id}/move", move, methods=["POST"]),
         Route("/api/jobs/{id}/again", again, methods=["POST"]),
         Route("/api/jobs/{id}/resume", again, methods=["POST"]),
         Route("/api/gallery", gallery_list),

@@ -40,6 +40,10 @@ FINAL = ("done", "stopped", "failed", "interrupted")
 CRASHED = "interrupted: the studio stopped while this job ran"
 
 
+class NotWaiting(UserError):
+    """Only a waiting job has a place in line to move."""
+
+
 @dataclass
 class Entry:
     id: str
@@ -175,6 +179,27 @@ class Worker:
             order = {jid: k for k, jid in enumerate(self.pending)}
             entries = sorted(self.entries.values(), key=lambda e: (e.finished, order.get(e.id, -1), -e.created))
             return [e.status(order.get(e.id)) for e in entries]
+
+    def move(self, jid: str, to: str | int) -> list[str]:
+        """Move a waiting job "front", "up", "down", "back" or to index `to` of the line; returns
+        the waiting jobs' ids in their new order (kept on disk with a store). KeyError: no such
+        job; NotWaiting: it runs or ended; UserError: `to` is no place."""
+        with self._cv:
+            entry = self.entries[jid]
+            if entry.state != "queued" or jid not in self.pending:
+                raise NotWaiting(f"the job is {entry.state}", "only a waiting job can be moved")
+            line = list(self.pending)
+            at = line.index(jid)
+            named = {"front": 0, "up": at - 1, "down": at + 1, "back": len(line) - 1}
+            if isinstance(to, bool) or not (to in named or isinstance(to, int)):
+                raise UserError(f"cannot move a job to {to!r}", 'give "front", "up", "down", "back" or a place in line (0 is next)')
+            place = max(0, min(len(line) - 1, named.get(to, to)))
+            line.insert(place, line.pop(at))
+            self.pending.clear()
+            self.pending.extend(line)
+            if self.store is not None:
+                self.store.reorder(line)
+            return line
 
     def stop(self, jid: str) -> str:
         """A queued job is dropped; a running one stops after its current step; an interrupted

@@ -9,7 +9,7 @@ import typing
 from typing import Any
 
 from ..core import registry
-from ..core.settings import DEVICES, MODEL_NAMES, PRECISIONS, help_of
+from ..core.settings import DEVICES, MODEL_NAMES, PRECISIONS, help_of, label_of
 from ..core.settings_fast import NET_SIZES
 
 STUDIO_ENGINES = registry.engine_names("studio")
@@ -59,7 +59,14 @@ def _type(hint: Any) -> str:
     return {int: "int", float: "float", str: "str", bool: "bool", list: "list"}.get(base, "str")
 
 
-def engine_schema(engine: str) -> dict[str, Any]:
+# The backbone the form starts on when an engine's own default cannot run here: a VGG whose
+# weights are cached, else the bundled one, which always can.
+FALLBACK_MODELS = ("vgg16", "vgg19", "efficientnet-lite0")
+
+
+def engine_schema(engine: str, ready: set[str] | None = None) -> dict[str, Any]:
+    """The form of `engine`; with `ready` (the backbones this machine can run), the model field
+    names in `pick` the one the form starts on when the engine's default is not among them."""
     spec = registry.engine(engine)
     cls = spec.settings
     hints = typing.get_type_hints(cls)
@@ -69,11 +76,14 @@ def engine_schema(engine: str) -> dict[str, Any]:
         if f.name in HIDDEN or f.name in HIDDEN_FOR.get(engine, ()):
             continue
         fields.append({
-            "name": f.name, "type": _type(hints[f.name]), "default": f.default, "help": help_of(cls, f.name),
+            "name": f.name, "label": label_of(f.name), "type": _type(hints[f.name]), "default": f.default, "help": help_of(cls, f.name),
             "main": f.name in main, "choices": _choices(engine, f.name),
             "widget": WIDGETS_FOR.get((engine, f.name), WIDGETS.get(f.name)),
         })  # fmt: skip
     fields.sort(key=lambda x: (not x["main"], main.index(x["name"]) if x["main"] else 0))
+    for f in fields:
+        if f["name"] == "model" and ready is not None and f["default"] not in ready:
+            f["pick"] = next(m for m in FALLBACK_MODELS if m in ready)
     inputs = [{"name": i.name, "kind": i.kind, "many": i.many, "help": i.help, "widget": PAINTED_INPUTS.get((engine, i.name)),
                **PAGE_INPUTS.get((engine, i.name), {})} for i in spec.inputs]  # fmt: skip
     return {"inputs": inputs, "settings": fields}
@@ -92,8 +102,31 @@ def schema() -> dict[str, Any]:
         for engine in STUDIO_ENGINES:
             if registry.ENGINES[engine].preset == p.engine:
                 presets.setdefault(engine, []).append({"name": p.name, "description": p.description, "origin": p.origin})
-    return {"engines": {e: engine_schema(e) for e in STUDIO_ENGINES}, "models": list(MODEL_NAMES), "presets": presets,
-            "palette": [hex_colour(c) for c in palette()]}  # fmt: skip
+    backbones = backbone_status()
+    ready = {b["name"] for b in backbones if b["available"]}
+    return {"engines": {e: engine_schema(e, ready) for e in STUDIO_ENGINES}, "models": list(MODEL_NAMES), "backbones": backbones,
+            "presets": presets, "palette": [hex_colour(c) for c in palette()]}  # fmt: skip
+
+
+def backbone_status() -> list[dict[str, Any]]:
+    """Each backbone with whether it can run on this machine as it stands (nothing downloaded):
+    its weights bundled or in torch's hub cache; else `place` (where the file goes) and `hint`,
+    the words of the command line's offline error."""
+    from ..models.hub import CAFFE_HINT, offline_hint, weights_place
+
+    out = []
+    for name in MODEL_NAMES:
+        found = weights_place(name)
+        if name == "efficientnet-lite0":
+            out.append({"name": name, "available": True, "place": None, "hint": None, "note": "bundled"})
+        elif found is None:  # vgg19-caffe: only with a converted file, which the page does not take
+            out.append({"name": name, "available": False, "place": None, "hint": CAFFE_HINT, "note": "needs weights"})
+        else:
+            cached, url = found
+            ok = cached.is_file()
+            out.append({"name": name, "available": ok, "place": str(cached), "hint": None if ok else offline_hint(cached, url),
+                        "note": "weights cached" if ok else "needs weights"})  # fmt: skip
+    return out
 
 
 def palette() -> tuple[tuple[int, int, int], ...]:

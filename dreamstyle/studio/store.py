@@ -53,9 +53,13 @@ CREATE TABLE IF NOT EXISTS jobs (
     error     TEXT,
     hint      TEXT,
     next      TEXT,                               -- the job Resume or Again made from it
-    dismissed INTEGER NOT NULL DEFAULT 0          -- an interrupted job the page was told to forget
+    dismissed INTEGER NOT NULL DEFAULT 0,         -- an interrupted job the page was told to forget
+    rank      REAL                                -- its place in line once moved (else its seq)
 )
 """
+# A queue kept before jobs could be moved has no `rank`: added on opening (an older studio reading
+# the file again ignores it, and runs its waiting jobs in the order they came).
+RANK = "ALTER TABLE jobs ADD COLUMN rank REAL"
 
 
 class Busy(UserError):
@@ -107,6 +111,8 @@ class Store:
             if found > VERSION:
                 raise UserError(f"the queue in {self.folder} was written by a newer dreamstyle", "upgrade dreamstyle, or use another --out")
             self.db.execute(SCHEMA)
+            if "rank" not in {r[1] for r in self.db.execute("PRAGMA table_info(jobs)")}:
+                self.db.execute(RANK)
             self.db.execute(f"PRAGMA user_version={VERSION}")
         except (sqlite3.Error, UserError) as exc:
             self.close()
@@ -116,10 +122,10 @@ class Store:
                             "move it aside and start the studio again: it begins a new queue") from None  # fmt: skip
 
     def rows(self) -> list[Row]:
-        """Every job kept, in the order they came."""
+        """Every job kept, in line: the order they came, as moved since (`reorder`)."""
         try:
             with self._lock:
-                got = self._db().execute(f"SELECT {', '.join(COLUMNS)} FROM jobs ORDER BY seq").fetchall()
+                got = self._db().execute(f"SELECT {', '.join(COLUMNS)} FROM jobs ORDER BY COALESCE(rank, seq), seq").fetchall()
         except sqlite3.Error as exc:
             raise UserError(f"cannot read the queue {self.folder / 'queue.sqlite'}: {exc}",
                             "move it aside and start the studio again: it begins a new queue") from None  # fmt: skip
@@ -146,6 +152,29 @@ class Store:
             return True
         except sqlite3.Error as exc:
             LOG.error("could not record job %s in %s: %s", jid, self.folder, exc)
+            return False
+
+    def reorder(self, ids: list[str]) -> bool:
+        """Put the jobs `ids` in this order among themselves, in one transaction: they take the
+        places in line they held between them, so a job added later still goes last. False (and a
+        line in the log) if the disk refused."""
+        if not ids:
+            return True
+        try:
+            with self._lock:
+                db = self._db()
+                marks = ", ".join("?" * len(ids))
+                places = sorted(r[0] for r in db.execute(f"SELECT COALESCE(rank, seq) FROM jobs WHERE id IN ({marks})", ids))
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    db.executemany("UPDATE jobs SET rank = ? WHERE id = ?", list(zip(places, ids)))
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+            return True
+        except sqlite3.Error as exc:
+            LOG.error("could not keep the queue's order in %s: %s", self.folder, exc)
             return False
 
     def delete(self, ids: list[str]) -> None:

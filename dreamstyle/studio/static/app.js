@@ -6,13 +6,14 @@
 // live.js (the followed job), queue.js, gallery.js and viewer.js (before/after), fast.js (the
 // networks, live painting) and camera.js, with the shared
 // state.js and util.js. The parts import one another's functions (form -> live -> queue ->
-// gallery -> form ...); none is called before this file's start(), so the cycles are harmless.
+// gallery -> form ...) and keys.js (the shortcuts); none is called before this file's start(), so the cycles are harmless.
 
 import { api, report, say } from "./api.js";
 import { wireCamera } from "./camera.js";
 import { refreshNetworks } from "./fast.js";
 import { buildEngineSelect, make, resetSettings, setEngine } from "./form.js";
 import { refreshGallery } from "./gallery.js";
+import { wireKeys } from "./keys.js";
 import { stopWatched } from "./live.js";
 import { refreshQueue } from "./queue.js";
 import { POLL_MS, state } from "./state.js";
@@ -30,6 +31,7 @@ async function start() {
   $("#stop").addEventListener("click", stopWatched);
   $("#gallery-refresh").addEventListener("click", refreshGallery);
   wireCamera();
+  wireKeys();
   $("#compare-range").addEventListener("input", e => setSplit(e.target.value));
   $("#viewer").addEventListener("click", e => { if (e.target === $("#viewer")) $("#viewer").close(); });
   // Dropping a file anywhere else must not navigate away from the page.

@@ -3,7 +3,7 @@
 
 import { ApiError, api, report, say } from "./api.js";
 import { follow } from "./live.js";
-import { refreshQueue } from "./queue.js";
+import { moveJob, refreshQueue } from "./queue.js";
 import { FINAL, state } from "./state.js";
 import { DROP_TEXT, dropZone, renderUploads } from "./uploads.js";
 import { mixField, networkField, networkInput, sizeSlider, widgetsChanged, widgetsFilled } from "./fast.js";
@@ -106,7 +106,7 @@ function plainInput(input) {
   if (input.placeholder || input.example) field.placeholder = input.placeholder || input.example;
   else if (several) field.placeholder = "one, or several separated by commas";
   return el("label", { class: `field${input.kind === "int" && !several ? " narrow" : ""}`, for: id },
-    el("span", { class: "name", text: input.name }), field,
+    el("span", { class: "name", text: input.name.charAt(0).toUpperCase() + input.name.slice(1) }), field,
     input.help || hints[input.kind] ? el("small", { class: "hint", text: input.help || hints[several ? "list" : input.kind] }) : null);
 }
 
@@ -143,7 +143,7 @@ function settingField(s) {
       el("option", { value: "true", text: "on" }), el("option", { value: "false", text: "off" }));
   } else if (choices && choices.length) {
     field = el("select", attrs, el("option", { value: "", text: `default (${shown(s.default) || "auto"})` }),
-      ...choices.map(c => el("option", { value: String(c), text: String(c) })));
+      ...choices.map(c => el("option", { value: String(c), text: choiceText(s, c) })));
   } else if (s.type === "int" || s.type === "float") {
     field = el("input", { type: "number", step: s.type === "int" ? "1" : "any", inputmode: s.type === "int" ? "numeric" : "decimal", ...attrs });
   } else {
@@ -153,9 +153,39 @@ function settingField(s) {
   field.addEventListener("input", () => field.classList.toggle("changed", field.value !== ""));
   field.addEventListener("change", () => field.classList.toggle("changed", field.value !== ""));
   const wide = s.type === "str" || s.type === "list";
-  return el("label", { class: `field${wide && !(choices && choices.length) ? " wide" : ""}`, for: id },
-    el("span", { class: "name", text: s.name }), field,
-    s.help ? el("small", { class: "hint", text: s.help }) : null);
+  const box = el("label", { class: `field${wide && !(choices && choices.length) ? " wide" : ""}`, for: id, dataset: { name: s.name } },
+    el("span", { class: "name", text: s.label || s.name, title: `--${s.name.replaceAll("_", "-")}` }), field,
+    s.help ? el("small", { class: "hint", "data-testid": `help-${s.name}`, text: s.help }) : null);
+  if (s.name === "model") {
+    box.append(el("small", { class: "hint model-note", "data-testid": "model-note" }));
+    field.addEventListener("change", () => modelNote(field));
+    pickModel(s, field);
+  }
+  return box;
+}
+
+// A backbone in the model list says whether it runs here: "vgg16 (needs weights)".
+function choiceText(s, c) {
+  if (s.name !== "model") return String(c);
+  const b = (state.schema.backbones || []).find(b => b.name === c);
+  return b && !b.available ? `${c} (needs weights)` : String(c);
+}
+
+// The engine's default backbone cannot run here (its weights are not cached): the form starts on
+// the best one that can (the schema's `pick`), so a first Make works.
+function pickModel(s, field) {
+  if (s.pick) { field.value = s.pick; field.classList.add("changed"); }
+  modelNote(field);
+}
+
+function modelNote(field) {
+  const note = field.parentElement && field.parentElement.querySelector(".model-note");
+  if (!note) return;
+  const s = engineSchema().settings.find(x => x.name === "model");
+  const name = field.value || (s && s.default);
+  const b = (state.schema.backbones || []).find(b => b.name === name);
+  note.textContent = b && !b.available ? `${name} needs weights on this machine: ${b.hint}` : "";
+  note.classList.toggle("warn", !!(b && !b.available));
 }
 
 // What the user changed, typed as the schema says; empty fields are left to the preset/defaults.
@@ -164,7 +194,7 @@ function collectSettings() {
   for (const s of engineSchema().settings) {
     const f = document.getElementById(`set-${s.name}`);
     if (!f) continue;
-    if (f.validity && f.validity.badInput) throw new ApiError(0, `${s.name}: not a number`, `type a ${s.type === "int" ? "whole number" : "number"}, or leave it empty for the default`);
+    if (f.validity && f.validity.badInput) throw new ApiError(0, `${s.label || s.name}: not a number`, `type a ${s.type === "int" ? "whole number" : "number"}, or leave it empty for the default`);
     const raw = f.value.trim();
     if (raw === "") continue;
     out[s.name] = typed(s.type, raw);
@@ -212,7 +242,8 @@ function collectInputs() {
   return out;
 }
 
-export async function make(e) {
+// Make, or with `first` (Ctrl+Shift+Enter) Make and move the job to the front of the line.
+export async function make(e, { first = false } = {}) {
   e.preventDefault();
   const button = $("#make");
   button.disabled = true;
@@ -223,6 +254,7 @@ export async function make(e) {
     if (painted) { Object.assign(body.inputs, painted.inputs); Object.assign(body.settings, painted.settings); }
     const job = await api("/api/jobs", { json: body });
     state.mine.set(job.id, { reported: false });
+    if (first) await moveJob(job.id, "front", { quiet: true });
     if (!state.watch || FINAL.includes(state.watch.state)) follow(job.id);
     await refreshQueue();
   } catch (exc) {
@@ -235,6 +267,8 @@ export async function make(e) {
 
 export function resetSettings() {
   for (const f of document.querySelectorAll("[data-setting]")) { f.value = ""; f.classList.remove("changed"); }
+  const model = document.getElementById("set-model"), s = engineSchema().settings.find(x => x.name === "model");
+  if (model && s) pickModel(s, model);
   $("#preset").value = ""; showPresetHint();
   widgetsFilled();
 }
@@ -249,7 +283,7 @@ export function fillAgain(item) {
   for (const s of eng.settings) {
     if (!again.settings || !(s.name in again.settings)) continue;
     const v = again.settings[s.name];
-    if (v === null || v === undefined || sameValue(v, s.default)) continue;
+    if (v === null || v === undefined || (sameValue(v, s.default) && !s.pick)) continue;
     const f = document.getElementById(`set-${s.name}`);
     if (!f) continue;
     f.value = s.type === "bool" ? String(!!v) : shown(v);
@@ -259,6 +293,7 @@ export function fillAgain(item) {
       f.value = shown(v);
     }
     f.classList.add("changed");
+    if (s.name === "model") modelNote(f);
     if (f.closest("#more-settings")) inMore = true;
   }
   if (inMore) $("#more").open = true;

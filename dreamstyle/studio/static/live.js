@@ -4,7 +4,7 @@
 import { api, report, say } from "./api.js";
 import { paintWith, refreshNetworks } from "./fast.js";
 import { refreshGallery } from "./gallery.js";
-import { refreshQueue } from "./queue.js";
+import { refreshQueue, showQueueStep, stepText } from "./queue.js";
 import { FINAL, state } from "./state.js";
 import { $, el, fmt } from "./util.js";
 import { openViewer } from "./viewer.js";
@@ -61,7 +61,9 @@ function setLiveState(s) {
 
 function showStep(d) {
   if (d.total) {
-    $("#step").textContent = `step ${d.step} / ${d.total}`;
+    const w = state.watch;
+    if (w) { w.step = d.step; w.total = d.total; showQueueStep(w.id, d.step, d.total); }
+    $("#step").textContent = stepText(d.step, d.total);
     $("#progress-bar").style.width = `${Math.min(100, 100 * d.step / d.total)}%`;
   }
   if (d.stage !== undefined) $("#stage").textContent = d.stage || "";

@@ -58,8 +58,25 @@ export async function refreshQueue() {
   state.polledOnce = true;
 }
 
+// The running job's step, in the Live panel and on its queue row alike. The poll (every POLL_MS)
+// lags the event stream (every step), so the followed job's row takes the stream's step: one
+// source, one number, instead of 180/400 beside 168/400.
+export function stepText(step, total) { return `step ${step} / ${total}`; }
+
+export function showQueueStep(id, step, total) {
+  const li = [...$("#queue").children].find(li => li.dataset.id === id);
+  if (li && li.dataset.state === "running") $(".progress-text", li).textContent = stepText(step, total);
+  else if (!asked) { asked = true; refreshQueue().finally(() => { asked = false; }); }  // its row still says waiting: now, not at the next poll
+}
+let asked = false;
+
+function freshest(j) {
+  const w = state.watch;
+  return w && w.id === j.id && w.total ? { step: w.step, total: w.total } : j;
+}
+
 function queueProgress(j) {
-  if (j.state === "running") return j.total ? `step ${j.step} / ${j.total}` : "starting";
+  if (j.state === "running") { const p = freshest(j); return p.total ? stepText(p.step, p.total) : "starting"; }
   if (j.state === "interrupted") return j.total ? `interrupted at step ${j.step} / ${j.total}` : "interrupted";
   return j.position != null ? `#${j.position + 1} in line` : j.state;
 }
@@ -94,6 +111,19 @@ function interruptedItem(j) {
       } }));
 }
 
+// A waiting job's place in line: POST /api/jobs/ID/move {"to": "front" | "up" | "down" | index}.
+// `quiet`: a job that already started (409) is no error (Ctrl+Shift+Enter on an idle studio).
+export async function moveJob(id, to, { quiet = false } = {}) {
+  try { await api(`/api/jobs/${encodeURIComponent(id)}/move`, { json: { to } }); } catch (exc) { if (!(quiet && exc.status === 409)) report(exc, "Move"); }
+  await refreshQueue();
+}
+
+function moveButtons(j) {
+  const button = (to, text, title) => el("button", { type: "button", class: "quiet small move", "data-testid": `queue-${to}`, text, title,
+    "aria-label": title, onclick: async ev => { const b = ev.currentTarget; b.disabled = true; await moveJob(j.id, to); b.disabled = false; } });
+  return el("span", { class: "moves" }, button("front", "⤒", "Run it next"), button("up", "↑", "Move it up"), button("down", "↓", "Move it down"));
+}
+
 function queueItem(j) {
   if (j.state === "interrupted") return interruptedItem(j);
   const running = j.state === "running";
@@ -103,6 +133,7 @@ function queueItem(j) {
       el("span", { class: "engine-tag", text: j.engine }),
       running ? el("span", { class: "badge running", text: "running" }) : null,
       el("span", { class: "fine progress-text", text: queueProgress(j) })),
+    j.state === "queued" ? moveButtons(j) : null,
     el("button", { type: "button", class: "quiet small", "data-testid": "queue-cancel", text: running ? "Stop" : "Cancel",
       title: running ? "Stop after the current step, keeping the picture" : "Take it out of the queue",
       onclick: async ev => {
