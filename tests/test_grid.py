@@ -78,6 +78,10 @@ def test_a_range_error_from_the_command_line_is_one_line(tmp_path):
     res = invoke("style", CAT, SWIRLS, "--grid", f"seed=0-{MAX_CELLS}", "--grid-y", "style_weight=1,2", *QUICK, "-o", tmp_path / "g.png")
     assert res.exit_code == 2 and "values" in res.output
     assert not list(tmp_path.iterdir())  # nothing made, not even the cells' folder
+    # A picture that is not a grid's is not overwritten by one.
+    (tmp_path / "mine.png").write_bytes((SAMPLES / "stripes.png").read_bytes())
+    res = invoke("style", CAT, SWIRLS, "--grid", "seed=0,1", *QUICK, "-o", tmp_path / "mine.png")
+    assert res.exit_code == 2 and "is not a grid's picture" in res.output and not (tmp_path / "mine-cells").exists()
 
 
 def test_a_2x2_grid_writes_the_grid_and_its_cells_and_resumes(tmp_path):

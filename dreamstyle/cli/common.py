@@ -181,10 +181,10 @@ def gridded(plan, opts: dict[str, Any]):
         from ..core.grid import Axis
 
         x, y = Axis(x["setting"], tuple(x["values"])), Axis(y["setting"], tuple(y["values"])) if y else None
-    todo = grid_plan(plan.jobs[0], x, y, output=opts.get("output"))
-    if todo.sheet.exists() and not opts.get("force") and "grid" not in (_record_of(todo.sheet).get("ran") or {}):
-        fail(f"{todo.sheet} exists and is not a grid's picture", "choose another -o, or add --force to overwrite it")
-    return todo
+    sheet = Path(str(opts.get("output") or plan.jobs[0].output))
+    if sheet.exists() and not opts.get("force") and "grid" not in (_record_of(sheet).get("ran") or {}):
+        fail(f"{sheet} exists and is not a grid's picture", "choose another -o, or add --force to overwrite it")
+    return grid_plan(plan.jobs[0], x, y, output=sheet)
 
 
 def _record_of(path) -> dict[str, Any]:
