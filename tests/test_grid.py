@@ -223,3 +223,14 @@ def test_the_page_runs_a_2x2_grid_and_its_cells_appear(tmp_path, monkeypatch):
         page.wait_for_function("() => document.getElementById('set-style_weight').value === '1000'")
         assert page.input_value(tid("setting-seed")) == "1"
         assert not [p for p in page.problems if "favicon" not in p], page.problems
+
+
+def test_a_grid_on_a_ray_cluster_spreads_its_cells_over_the_workers(tmp_path):
+    from helpers import local_ray
+
+    with local_ray():
+        res = invoke("style", CAT, SWIRLS, "--grid", "style_weight=1,1000", *QUICK[:-1], "--backend", "ray", "--workers", "2", "-v", "-o", tmp_path / "g.png")
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in (tmp_path / "g-cells").iterdir()) == ["x0-y0.png", "x1-y0.png"]
+    assert [c["settings"]["style_weight"] for c in read_settings(tmp_path / "g.png")["ran"]["grid"]["cells"]] == [1.0, 1000.0]
+    assert "2 workers" in res.output
