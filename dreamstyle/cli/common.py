@@ -76,7 +76,7 @@ def path_or_none(p: Path | None) -> str | None:
 
 # Shared options that are not settings: where the result goes and how the command talks.
 NOT_SETTINGS = ("output", "from_", "force", "verbose", "preset", *("temporal", "blend", "temporal_weight", "long_term", "passes", "fps", "cuts", "debug_flow"),
-                *("backend", "ray_address", "workers", "gpus_per_worker"))
+                *("backend", "ray_address", "workers", "gpus_per_worker"), "grid", "grid_y")
 
 
 def motion_flags(opts: dict[str, Any]) -> dict[str, Any]:
@@ -159,6 +159,43 @@ def checked(engine: str, inputs: dict[str, Any], settings):
     return job
 
 
+def gridded(plan, opts: dict[str, Any]):
+    """`plan` as an X/Y grid when --grid (--grid-y) asks for one, or when --from names a grid's
+    picture and no axis is typed (it is made again); else `plan` as it is."""
+    x, y = opts.get("grid"), opts.get("grid_y")
+    if x is None and y is None and opts.get("from_") is not None:
+        from ..media.images import read_settings
+
+        made = (read_settings(opts["from_"]).get("ran") or {}).get("grid")
+        if made:
+            x, y = made["x"], made.get("y")
+    if x is None and y is None:
+        return plan
+    if x is None:
+        fail("--grid-y needs --grid", "give the columns' setting with --grid SETTING=VALUES")
+    if plan.kind != "image":
+        fail("--grid applies to one picture", "give one picture, not a folder, glob or video")
+    from ..core.planning import grid_plan
+
+    if isinstance(x, dict):
+        from ..core.grid import Axis
+
+        x, y = Axis(x["setting"], tuple(x["values"])), Axis(y["setting"], tuple(y["values"])) if y else None
+    sheet = Path(str(opts.get("output") or plan.jobs[0].output))
+    if sheet.exists() and not opts.get("force") and "grid" not in (_record_of(sheet).get("ran") or {}):
+        fail(f"{sheet} exists and is not a grid's picture", "choose another -o, or add --force to overwrite it")
+    return grid_plan(plan.jobs[0], x, y, output=sheet)
+
+
+def _record_of(path) -> dict[str, Any]:
+    from ..media.images import read_settings
+
+    try:
+        return read_settings(path)
+    except UserError:
+        return {}
+
+
 def check_chatter(quiet: bool, verbose: bool) -> None:
     if quiet and verbose:
         fail("--quiet and --verbose contradict each other", "pick one")
@@ -225,6 +262,12 @@ def execute(plan, *, force: bool, quiet: bool, verbose: bool, stage: str = "batc
         RUNNING.clear()
         console.close()
     took = f" after {time.perf_counter() - start:.1f} s" if verbose else ""
+    if getattr(plan, "sheet", None) is not None and not result.failed:
+        from ..engines.grid_sheet import write_grid
+
+        write_grid(plan, force=True)  # the sheet of the cells there now: a rerun redraws it
+        if not quiet:
+            typer.echo(f"saved {plan.sheet} ({len(plan.jobs)} cells in {plan.outdir})", err=True)
     if plan.kind == "batch":
         if verbose or not quiet or result.failed:
             took = f" in {time.perf_counter() - start:.1f} s" if verbose else ""

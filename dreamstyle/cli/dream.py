@@ -8,10 +8,10 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .app import app
-from .common import (check_chatter, checked, cluster_of, examples, execute, guarded, motion_flags, path_or_none, recorded, recorded_motion,
+from .common import (check_chatter, checked, cluster_of, examples, execute, gridded, guarded, motion_flags, path_or_none, recorded, recorded_motion,
                      setting_flags, settings_for, show_settings)
 from ..core.settings import DreamSettings
-from .options import CLUSTER, input_help, shared
+from .options import CLUSTER, GRID, input_help, shared
 
 
 @app.command("dream", epilog=examples(
@@ -21,6 +21,7 @@ from .options import CLUSTER, input_help, shared
     "dreamstyle dream photo.jpg --layers relu4_3:1,relu5_1:0.5 --octaves 5",
     "dreamstyle dream photo.jpg --model efficientnet-lite0 --layers block10 --channels 12,40",
     "dreamstyle dream photo.jpg --guide flowers.jpg",
+    "dreamstyle dream photo.jpg --grid octaves=1-4 --grid-y layers='relu4_3|relu5_1' -o grid.png   # a labelled grid, cells in grid-cells/",
     "dreamstyle dream photo.jpg --mask sky.png        # dream only where the mask is white",
     "dreamstyle dream --from photo-dream.png --seed 7 -o again.png",
     "dreamstyle dream clip.mp4 --model efficientnet-lite0 --size 320 -o clip-dream.mp4",
@@ -31,7 +32,7 @@ from .options import CLUSTER, input_help, shared
 ))
 @guarded
 @shared("output", "model", "weights", "size", "steps", "lr", "seed", "save_every", "preset", "device", "precision", "deterministic",
-        "max_pixels", "temporal", "blend", "fps", "cuts", "debug_flow", "from_", "force", "quiet", "verbose", *CLUSTER,
+        "max_pixels", "temporal", "blend", "fps", "cuts", "debug_flow", "from_", "force", "quiet", "verbose", *CLUSTER, *GRID,
         settings=DreamSettings, defaults={"output": "IMAGE-dream.png beside IMAGE (-2, -3 … if taken); a folder: FOLDER-dream/"})  # fmt: skip
 def dream_command(
     image: Annotated[Optional[Path], typer.Argument(help=input_help("dream", "image", recorded=True), show_default=False)] = None,
@@ -73,6 +74,7 @@ def dream_command(
     if mask and Path(mask).is_dir():  # refused before `plan` makes a batch's output folder
         refuse_mask_folder(mask, image, opts["output"], motion, source)
     todo = plan("dream", image, settings, output=opts["output"], inputs=masked, motion=motion, earlier_motion=recorded_motion(source))
+    todo = gridded(todo, opts)
     show_settings(settings, source, verbose)
     execute(todo, force=opts["force"], quiet=settings.quiet, verbose=verbose, stage="dream", cluster=cluster)
 

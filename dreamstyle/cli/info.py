@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -57,9 +58,26 @@ def info(
         typer.echo(f"{title}:")
         for line in describe(values):
             typer.echo(line)
+    if isinstance(ran.get("grid"), dict):
+        typer.echo("grid:")
+        for line in grid_lines(ran["grid"]):
+            typer.echo(line)
     if job.engine not in ("zoom", "train") and not job.is_clip:
         whole = " (the whole run)" if "interrupted" in ran else ""
         typer.echo(f"re-run{whole}:\n  dreamstyle {job.command} --from {image}")
+
+
+def grid_lines(grid: dict) -> list[str]:
+    """A grid picture's axes and each cell: its place, the values it differs by, its picture."""
+    x, y = grid.get("x") or {}, grid.get("y") or {}
+    lines = [f"  x  {x.get('setting')} = {x.get('values')}"] + ([f"  y  {y.get('setting')} = {y.get('values')}"] if y else [])
+    cols = max(len(x.get("values") or []), 1)
+    for k, cell in enumerate(grid.get("cells") or []):
+        s = cell.get("settings") or {}
+        differs = ", ".join(f"{a['setting']}={json.dumps(s.get(a['setting']))}" for a in (x, y) if a)
+        lines.append(f"  cell x{k % cols}-y{k // cols}  {differs}  {cell.get('output')}")
+    lines.append("  (each cell's whole Job: `dreamstyle info GRID --json`, under ran.grid.cells; re-make the grid: --from GRID)")
+    return lines
 
 
 def interrupted(at: dict) -> str:

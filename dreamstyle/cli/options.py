@@ -35,6 +35,8 @@ Layer = Annotated[Optional[str], typer.Option(help="Layer name (`dreamstyle laye
 # For `layers`, which takes a backbone's weights outside any settings.
 Weights = Annotated[Optional[Path], typer.Option(help=help_of(CommonSettings, "weights"))]
 
+GridX = Annotated[Optional[str], typer.Option("--grid", help="An X/Y grid: SETTING=VALUES, e.g. style_weight=10,100,1000, seed=0-3, lr=0.01-0.05(0.01), size=64-256[4], layers='relu4_3|relu5_1' (docs/grids.md); writes the labelled grid to -o and each cell to its own picture in -o's STEM-cells/ folder; resumable like a batch.", show_default=False)]
+GridY = Annotated[Optional[str], typer.Option("--grid-y", help="The grid's second axis (its rows), SETTING=VALUES as for --grid.", show_default=False)]
 # name -> (annotation, default), in the order --help lists them. `steps` is text ("200" or "auto")
 # and `weights` a path: settings.build and setting_flags make them the field's type.
 OPTIONS = {
@@ -47,6 +49,7 @@ OPTIONS = {
     "long_term": (LongTerm, False), "passes": (Optional[int], None), "fps": (Optional[float], None),
     "cuts": (Optional[str], None), "debug_flow": (Optional[Path], None),
     "from_": (From, None), "force": (Force, False), "quiet": (Quiet, False), "verbose": (Verbose, False),
+    "grid": (GridX, None), "grid_y": (GridY, None),
     "backend": (Optional[str], None), "ray_address": (Optional[str], None), "workers": (Optional[int], None), "gpus_per_worker": (Optional[float], None),
 }  # fmt: skip
 # What the visualize commands that optimise a picture share.
@@ -54,6 +57,9 @@ OPTIMISING = ("output", "model", "weights", "size", "steps", "lr", "seed", "para
 RUNNING = ("device", "precision", "deterministic", "from_", "force", "quiet", "verbose")
 # What every command taking a folder or glob batch, a sweep or a clip shares: where it runs.
 CLUSTER = ("backend", "ray_address", "workers", "gpus_per_worker")
+
+# An X/Y grid of one picture's settings (core/grid.py).
+GRID = ("grid", "grid_y")
 
 # Besides its engine's settings, a command's options may set a clip's or the cluster's.
 ALSO = (MotionSettings, ClusterSettings)

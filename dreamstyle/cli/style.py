@@ -8,13 +8,13 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .app import app
-from .common import (check_chatter, checked, cluster_of, examples, execute, fail, guarded, motion_flags, recorded, recorded_motion,
+from .common import (check_chatter, checked, cluster_of, examples, execute, fail, gridded, guarded, motion_flags, recorded, recorded_motion,
                      setting_flags, settings_for, show_settings)
 from ..core.parsing import split_style_weight
 from ..core.registry import ENGINES
 from ..core.settings import StyleSettings, help_of
 from ..core.settings_fast import FastSettings
-from .options import CLUSTER, input_help, shared
+from .options import CLUSTER, GRID, input_help, shared
 
 
 def input_of(name: str) -> str:
@@ -36,13 +36,14 @@ def input_of(name: str) -> str:
     "dreamstyle style photo.jpg a.jpg b.jpg --regions auto:2 -o out.png   # finds 2 regions, writes out.regions.png",
     "dreamstyle style photo.jpg painting.jpg --sweep 10,100,1000 -o sweep/",
     "dreamstyle style photos/ painting.jpg --sweep 10,100,1000 -o grid/ --backend ray",
+    "dreamstyle style photo.jpg painting.jpg --grid style_weight=10,100,1000 --grid-y seed=0-2 -o grid.png   # cells in grid-cells/",
     "dreamstyle style photo.jpg --net starry.pt -o painted.png        # a network from `dreamstyle train`: one pass",
     "dreamstyle style photos/ --net three.pt --mix 0.2,0.3,0.5 -o painted/",
     "dreamstyle style clip.mp4 --net starry.pt --size 512 -o clip-painted.mp4   # every frame alone, no flow",
 ))
 @guarded
 @shared("output", "model", "weights", "size", "steps", "seed", "save_every", "preset", "device", "precision", "deterministic",
-        "max_pixels", "temporal", "blend", "temporal_weight", "long_term", "passes", "fps", "cuts", "debug_flow", "from_", "force", "quiet", "verbose", *CLUSTER,
+        "max_pixels", "temporal", "blend", "temporal_weight", "long_term", "passes", "fps", "cuts", "debug_flow", "from_", "force", "quiet", "verbose", *CLUSTER, *GRID,
         settings=StyleSettings, defaults={"output": "CONTENT-style.png beside CONTENT (-2, -3 … if taken); a folder: FOLDER-style/"})  # fmt: skip
 def style(
     content: Annotated[Optional[Path], typer.Argument(help=input_help("style", "content", recorded=True), show_default=False)] = None,
@@ -95,6 +96,8 @@ def style(
                    regions_key=regions_key, style_mask=style_mask)  # fmt: skip
         return _paint_with_network(content, styles, net, mix, own, opts)
     cluster = cluster_of(opts)
+    if sweep is not None and (opts.get("grid") or opts.get("grid_y")):
+        fail("--sweep is a grid over the style weight already", "give --grid style_weight=… (and --grid-y) instead of --sweep")
     if sweep is not None and style_weight is not None:
         fail("--sweep and --style-weight both set the style weight", "give the weights to try to --sweep only")
     earlier, inputs = recorded(source, "style")
@@ -114,6 +117,7 @@ def style(
     else:
         todo = plan("style", content, settings, output=opts["output"], inputs={"styles": styles, **regional}, motion=motion_flags(opts),
                     earlier_motion=recorded_motion(source))  # fmt: skip
+        todo = gridded(todo, opts)
     show_settings(settings, source, verbose)
     execute(todo, force=opts["force"], quiet=settings.quiet, verbose=verbose, stage="style", cluster=cluster)
 
@@ -130,7 +134,7 @@ def _regional(recorded: dict[str, Any], mask, regions, style_mask) -> dict[str, 
 # but for the clip flags (planning.clip_motion says which of them a network takes) and where it runs.
 _NET_FLAGS = ("size", "seed", "device", "precision", "max_pixels", "quiet")
 _NOT_OPTIMISING = ("output", "force", "verbose", "earlier_motion", "temporal", "blend", "temporal_weight", "long_term", "passes", "fps", "cuts",
-                   "debug_flow", *CLUSTER)  # fmt: skip
+                   "debug_flow", *CLUSTER, *GRID)  # fmt: skip
 
 
 def _paint_with_network(content, styles, net, mix, own: dict[str, Any], opts: dict[str, Any]) -> None:
@@ -153,4 +157,5 @@ def _paint_with_network(content, styles, net, mix, own: dict[str, Any], opts: di
     checked("fast", {"content": content}, settings)
     todo = plan("fast", content, settings, output=opts["output"], name="style", motion=motion_flags(opts),
                 earlier_motion=opts.get("earlier_motion"))  # fmt: skip
+    todo = gridded(todo, opts)
     execute(todo, force=opts["force"], quiet=settings.quiet, verbose=opts["verbose"], stage="paint", cluster=cluster)

@@ -9,13 +9,13 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .app import viz
-from .common import check_chatter, checked, cluster_of, examples, execute, given, guarded, path_or_none, recorded, settings_for, show_settings
+from .common import check_chatter, checked, cluster_of, examples, execute, given, gridded, guarded, path_or_none, recorded, settings_for, show_settings
 from ..core.settings import VisualizeSettings
 from ..core.settings_probe import ShiftSettings, TopSettings
-from .options import CLUSTER, OPTIMISING, RUNNING, Layer, input_help, shared
+from .options import CLUSTER, GRID, OPTIMISING, RUNNING, Layer, input_help, shared
 
 # Flags that are not settings: the command's own business.
-_NOT_SETTINGS = ("output", "from_", "force", "quiet", "verbose", *CLUSTER)
+_NOT_SETTINGS = ("output", "from_", "force", "quiet", "verbose", *CLUSTER, *GRID)
 # What the commands that look at a picture without optimising one share (maps, shift).
 ONE_PASS = ("output", "model", "weights", "size", "device", "max_pixels", "from_", "force", "quiet", "verbose")
 # A sheet of many pictures: each one smaller than a single picture's default.
@@ -50,7 +50,7 @@ def _run(kind: str, settings, inputs: dict[str, Any], opts: dict[str, Any], stem
 
     job = checked(_engine(kind), inputs, settings)
     out = opts["output"] or free_path(Path(f"{stem() if callable(stem) else stem}.png"))
-    todo = Plan("image", [job.replace(output=str(out))])
+    todo = gridded(Plan("image", [job.replace(output=str(out))]), opts)
     return execute(todo, force=opts["force"], quiet=settings.quiet, verbose=opts["verbose"])
 
 
@@ -106,7 +106,7 @@ def viz_maps(
     "dreamstyle visualize channels --layer relu4_3 --channels 3,7,9 --steps 512",
 ))
 @guarded
-@shared(*OPTIMISING, *RUNNING, settings=VisualizeSettings, defaults=_defaults("MODEL-LAYER-channels.png", **SHEET))
+@shared(*OPTIMISING, *RUNNING, *GRID, settings=VisualizeSettings, defaults=_defaults("MODEL-LAYER-channels.png", **SHEET))
 def viz_channels(
     layer: Annotated[Optional[str], typer.Option(help="Layer whose channels to render.")] = None,
     channels: Annotated[Optional[str], typer.Option(help="Channels: 0-15 or 3,7,9. [default: 0-15]")] = None,
@@ -126,7 +126,7 @@ def viz_channels(
     "dreamstyle visualize neuron --model efficientnet-lite0 --layer block9 --channel 12 --batch 4 --diversity 1",
 ))
 @guarded
-@shared(*OPTIMISING, "diversity", "batch", *RUNNING, settings=VisualizeSettings, defaults=_defaults("MODEL-LAYER-CHANNEL-neuron.png"))
+@shared(*OPTIMISING, "diversity", "batch", *RUNNING, *GRID, settings=VisualizeSettings, defaults=_defaults("MODEL-LAYER-CHANNEL-neuron.png"))
 def viz_neuron(
     layer: Annotated[Optional[str], typer.Option(help="Layer of the neuron.")] = None,
     channel: Annotated[Optional[int], typer.Option(help="Channel of the neuron.")] = None,
@@ -148,7 +148,7 @@ def viz_neuron(
     "dreamstyle visualize class 980 --batch 4 --diversity 1",
 ))
 @guarded
-@shared(*OPTIMISING, "diversity", "batch", *RUNNING, settings=VisualizeSettings, defaults=_defaults("MODEL-class-NAME.png"))
+@shared(*OPTIMISING, "diversity", "batch", *RUNNING, *GRID, settings=VisualizeSettings, defaults=_defaults("MODEL-class-NAME.png"))
 def viz_class(
     classes: Annotated[Optional[list[str]], typer.Argument(help=input_help(_engine("class"), "classes"), show_default=False)] = None,
     **opts: Any,

@@ -185,9 +185,14 @@ def plan(engine: str, source, settings: CommonSettings, *, output=None, inputs: 
 
 
 def sweep_plan(source, settings: StyleSettings, weights, *, output=None, inputs: dict[str, Any] | None = None) -> Plan:
-    """A style-weight sweep: for each photo of `source` (a picture, folder or glob), one picture
+    """A style-weight sweep, the grid's one-axis case over style_weight (its values in the grid's
+    range syntax) kept in its own names and spread over every photo of a folder: for each photo of `source` (a picture, folder or glob), one picture
     per weight, each its own Job with its weight in its settings (so `--from` re-runs it), named
     OUTDIR/STEM-swWEIGHT.png; a batch like any other, so it resumes and spreads over a cluster."""
+    if isinstance(weights, str) and weights.strip():  # a one-axis grid's values: 10,100,1000 or 1-1000[4]
+        from .grid import parse_values
+
+        weights = [float(w) for w in parse_values(type(settings), "style_weight", weights, "--sweep")]
     weights = parse_float_list(weights, "--sweep")
     if not weights:
         raise UserError("--sweep needs style weights", "e.g. --sweep 10,100,1000")
@@ -204,3 +209,43 @@ def sweep_plan(source, settings: StyleSettings, weights, *, output=None, inputs:
         for w in weights
     ]
     return Plan("batch", jobs, outdir)
+
+
+@dataclass
+class GridPlan(Plan):
+    """An X/Y grid: one Job per cell (a batch, so it resumes and spreads over a cluster), the
+    cells in `outdir`, and the labelled sheet of them written to `sheet` once they are done."""
+
+    sheet: Path | None = None
+    base: Job | None = None
+    x: Any = None  # grid.Axis
+    y: Any = None
+    shape: tuple[int, int] = (0, 0)  # (columns, rows)
+
+
+def cells_folder(sheet) -> Path:
+    """Where a grid's cells go: GRID-cells/ beside GRID.png."""
+    sheet = Path(str(sheet))
+    return sheet.with_name(f"{sheet.stem}-cells")
+
+
+def grid_plan(job: Job, x, y=None, *, output=None) -> GridPlan:
+    """The cells of a grid over `job` (one picture's Job): for each value of `y` (rows) and of `x`
+    (columns) the job with those settings, written to GRID-cells/x{i}-y{j}.png; `output` is the
+    sheet (default: the job's output). Axes are grid.Axis, or SETTING=VALUES text."""
+    from .grid import Axis, cell_settings, parse_axis
+
+    if job.is_clip:
+        raise UserError("--grid applies to one picture, not to a video", "grid on a frame of it first")
+    cls = type(job.settings)
+    x = x if isinstance(x, Axis) else parse_axis(cls, x)
+    y = y if y is None or isinstance(y, Axis) else parse_axis(cls, y, "--grid-y")
+    rows = cell_settings(job.settings, x, y)
+    sheet = Path(str(output or job.output))
+    folder = cells_folder(sheet)
+    if not folder.exists():
+        if not folder.parent.is_dir():
+            raise UserError(f"output folder {folder.parent} does not exist", f"create it first: mkdir -p {folder.parent}")
+        folder.mkdir()
+    jobs = [job.replace(settings=s, output=str(folder / f"x{i}-y{j}.png")) for j, row in enumerate(rows) for i, s in enumerate(row)]
+    return GridPlan("batch", jobs, folder, sheet=sheet, base=job.replace(output=str(sheet)), x=x, y=y, shape=(len(x.values), len(rows)))

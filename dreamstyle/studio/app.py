@@ -31,6 +31,7 @@ from .explorer import Explorer
 from .errors import HANDLERS, JSON, Catch, Refused, Stream, dumps, error, media_type, read_json, user_error
 from .fast import fast_routes
 from .info import info_routes
+from .grids import grid_routes
 from .files import Gallery, StoreFull, Uploads, gallery_id
 from .jobs import checked_job, flat, keep_painted, uploads_of
 from .networks import Networks, PhotoSets
@@ -338,6 +339,7 @@ def create_app(out: Path, *, token: str | None = None, loopback: bool = True, ma
         Route("/api/gallery/{id}/input", gallery_input),
         *fast_routes(uploads, networks, max_upload_bytes, max_pixels),
         *painted_routes(uploads, gallery),
+        *grid_routes(worker, uploads, out, networks, photo_sets, MAX_QUEUED),
         *explore_routes(explorer, uploads, lambda: worker.closing),
         *info_routes(uploads, gallery, out, local=loopback and not token, max_bytes=max_upload_bytes),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
