@@ -32,7 +32,7 @@ function fillChoices() {
   for (const [sel, blank] of [["#grid-x-setting", null], ["#grid-y-setting", "(none: one row)"]]) {
     const node = $(sel), was = node.value;
     node.replaceChildren(...(blank ? [el("option", { value: "", text: blank })] : []),
-      ...settingsOf(engine).map(s => el("option", { value: s.name, text: s.name, title: s.help || null })));
+      ...settingsOf(engine).map(s => el("option", { value: s.name, text: s.label || s.name, title: s.help || null })));
     if ([...node.options].some(o => o.value === was)) node.value = was;
     else if (!blank) node.value = settingsOf(engine).some(s => s.name === "style_weight") ? "style_weight" : settingsOf(engine).some(s => s.name === "seed") ? "seed" : node.value;
   }
