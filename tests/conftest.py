@@ -63,6 +63,8 @@ def _offline(monkeypatch, tmp_path_factory):
     """Tests never touch the network nor a user's torch hub cache."""
     monkeypatch.setenv("DREAMSTYLE_OFFLINE", "1")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.getbasetemp() / "torch-home"))
+    # Nor a user's cache folder (remembered digests, top-image indexes, rendered units).
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
     torch.manual_seed(0)
 
 

@@ -5,13 +5,13 @@ and text but never code. Anything else is refused in one line."""
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from .digests import sha256_prefix
 
 FORMAT = "dreamstyle-net/1"
 SUFFIX = ".pt"
@@ -81,15 +81,7 @@ def _load(path: str, size: int, mtime_ns: int) -> NetworkFile:
     try:
         record = json.loads(data["job"])
         net = NetworkFile(dict(data["state_dict"]), int(data["styles"]), str(data["net_size"]), record, int(data["iterations"]),
-                          _sha256(path))  # fmt: skip
+                          sha256_prefix(path))  # fmt: skip
     except (KeyError, TypeError, ValueError) as exc:
         raise UserError(f"{path} is a damaged dreamstyle network ({exc})", "train it again, or use another file") from None
     return net
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]

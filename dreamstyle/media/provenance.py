@@ -3,9 +3,9 @@ precision and versions. `run` alone asks for it, once per picture it finishes (c
 
 from __future__ import annotations
 
-import functools
-import hashlib
 from typing import Any
+
+from .digests import sha256_prefix
 
 
 def ran(weights: str, device: str = "", precision: str = "") -> dict[str, Any]:
@@ -34,15 +34,4 @@ def weights_identity(path: str) -> dict[str, Any] | None:
         st = os.stat(path)
     except (OSError, ValueError, TypeError):
         return None  # not a local file (no weights, or a name only)
-    return {"bytes": st.st_size, "sha256": _sha256_prefix(path, st.st_size, st.st_mtime_ns)}
-
-
-@functools.lru_cache(maxsize=8)
-def _sha256_prefix(path: str, size: int, mtime_ns: int) -> str:
-    # Keyed on size and mtime too, so snapshots of one run hash the file once but an edited
-    # file is hashed again.
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
+    return {"bytes": st.st_size, "sha256": sha256_prefix(path)}

@@ -19,7 +19,8 @@ from torch import nn
 
 from ..errors import SettingError, UserError, did_you_mean
 from .batchnorm import fold_batchnorm
-from .hub import CAFFE_HINT, HUB_WEIGHTS, offline_hint
+from .hub import CAFFE_HINT, HUB_WEIGHTS, HUB_URLS, offline_hint
+from .vgg import VGGClassifier as _VGGClassifier, empty_vgg, vgg_stage_names  # noqa: F401  (zoo and the tests take them here)
 from .hub import hub_cache_file as _hub_cache_file  # explore and the tests read it here
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -102,7 +103,12 @@ class Backbone(nn.Module):
         if stages is not self.stages:
             x = x.to(next(stages.parameters()).dtype)
         for i in range(last + 1):
-            x = stages[i](x)
+            if type(stages[i]) is nn.ReLU and i and self.stage_names[i - 1] not in wanted:
+                # In place where nobody holds the map it overwrites: no new map to allocate and
+                # fill (the ReLUs are built not in place because a tapped conv output must stay).
+                x = torch.relu_(x)
+            else:
+                x = stages[i](x)
             if self.stage_names[i] in wanted:
                 out[self.stage_names[i]] = x
         if need_logits:
@@ -150,32 +156,6 @@ class Backbone(nn.Module):
 # --------------------------------------------------------------------------- layer naming
 
 
-def vgg_stage_names(features: nn.Sequential) -> list[str]:
-    """conv{block}_{i}, relu{block}_{i}, pool{block}: the names of the VGG paper and neural-style."""
-    names, block, conv = [], 1, 0
-    for module in features:
-        if isinstance(module, nn.Conv2d):
-            conv += 1
-            names.append(f"conv{block}_{conv}")
-        elif isinstance(module, nn.ReLU):
-            names.append(f"relu{block}_{conv}")
-        elif isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
-            names.append(f"pool{block}")
-            block, conv = block + 1, 0
-        else:  # pragma: no cover - torchvision's VGG has nothing else in `features`
-            raise AssertionError(f"unexpected module {module}")
-    return names
-
-
-class _VGGClassifier(nn.Module):
-    def __init__(self, vgg: nn.Module):
-        super().__init__()
-        self.avgpool, self.classifier = vgg.avgpool, vgg.classifier
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(torch.flatten(self.avgpool(x), 1))
-
-
 _GOOGLENET_STAGES = [
     "conv1", "maxpool1", "conv2", "conv3", "maxpool2", "inception3a", "inception3b", "maxpool3",
     "inception4a", "inception4b", "inception4c", "inception4d", "inception4e", "maxpool4",
@@ -211,9 +191,7 @@ def _download_state_dict(url: str, progress: bool) -> dict:
 
 
 def _torchvision_state_dict(model: str, weights_enum: str, progress: bool) -> tuple[dict, str]:
-    from torchvision.models import get_weight
-
-    url = get_weight(weights_enum).url
+    url = HUB_URLS[weights_enum]
     cached = _hub_cache_file(url)
     if cached.is_file():
         return _load_file(cached, model), str(cached)
@@ -232,7 +210,7 @@ def _load_file(path: str | os.PathLike, model: str) -> dict:
         raise UserError(f"weights file not found: {path}", "check the path given to --weights")
     try:
         # weights_only refuses pickled code: a weights file must never be able to run anything.
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        obj = _read(path)
     except Exception as exc:
         raise UserError(
             f"{path} is not a loadable PyTorch state dict ({type(exc).__name__}); "
@@ -247,8 +225,20 @@ def _load_file(path: str | os.PathLike, model: str) -> dict:
     return obj
 
 
-def _load_into(module: nn.Module, state: dict, model: str, source: str, optional_prefixes=()) -> None:
-    """Strict load, except for keys under `optional_prefixes` (e.g. a classifier a file may lack)."""
+def _read(path: Path) -> object:
+    """The file's tensors, mapped rather than read where the file allows: a VGG file is 550 MB, of
+    which the features a run uses are 80 MB; the classifier's pages are then read only if a class
+    is asked for. (A file replaced by renaming another over it, as downloads do, keeps the mapped
+    one alive.) Files in torch's legacy format cannot be mapped and are read whole."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # not mappable; read whole (a file that is not a state dict fails there)
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _load_into(module: nn.Module, state: dict, model: str, source: str, optional_prefixes=(), assign: bool = False) -> None:
+    """Strict load, except for keys under `optional_prefixes` (e.g. a classifier a file may lack).
+    `assign`: take the state's tensors as the module's (a module built on the meta device)."""
     own = module.state_dict()
     missing = [k for k in own if k not in state and not k.startswith(tuple(optional_prefixes))]
     unexpected = [k for k in state if k not in own]
@@ -266,18 +256,10 @@ def _load_into(module: nn.Module, state: dict, model: str, source: str, optional
             f"weights in {source} do not fit {model}: " + ", ".join(detail),
             "pass weights of the same architecture, or pick the matching --model",
         )
-    module.load_state_dict(state, strict=False)
+    module.load_state_dict(state, strict=False, assign=assign)
 
 
 # --------------------------------------------------------------------------- builders
-
-
-def _no_inplace(module: nn.Module) -> nn.Module:
-    # In-place ReLU would overwrite the conv output we may be tapping.
-    for m in module.modules():
-        if isinstance(m, nn.ReLU):
-            m.inplace = False
-    return module
 
 
 def _swap_pooling(features: nn.Sequential, pooling: str) -> None:
@@ -288,10 +270,8 @@ def _swap_pooling(features: nn.Sequential, pooling: str) -> None:
 
 
 def _build_vgg(model: str, weights: str | None, progress: bool, pooling: str = "max", caffe: bool = False) -> Backbone:
-    import torchvision.models as tvm
-
     arch = "vgg19" if model.startswith("vgg19") else "vgg16"
-    net = _no_inplace(getattr(tvm, arch)(weights=None))
+    net = empty_vgg(arch)
     if weights:
         state, source = _load_file(weights, model), str(weights)
     elif caffe:
@@ -302,8 +282,12 @@ def _build_vgg(model: str, weights: str | None, progress: bool, pooling: str = "
     else:
         state, source = _torchvision_state_dict(model, HUB_WEIGHTS[arch], progress)
     # Converted Caffe files often carry only the convolutional part.
-    _load_into(net, state, model, source, optional_prefixes=("classifier.",))
+    _load_into(net, state, model, source, optional_prefixes=("classifier.",), assign=True)
     has_classifier = any(k.startswith("classifier.") for k in state)
+    # The features' own copies, packed: the file's mapped pages (see _load_file) then serve only a
+    # classifier, which is read from disk if and when it is used.
+    for p in net.features.parameters():
+        p.data = p.data.clone()
     _swap_pooling(net.features, pooling)
     names = vgg_stage_names(net.features)
     stages = list(zip(names, net.features))
