@@ -190,7 +190,7 @@ def test_a_job_whose_weights_are_missing_fails_with_what_to_do_in_the_studio(cli
 def test_the_docs_list_the_engines_the_studio_takes_and_the_others_are_refused_with_why(client):
     from dreamstyle.core import registry
 
-    text = (Path(__file__).resolve().parent.parent / "docs" / "studio.md").read_text()
+    text = " ".join((Path(__file__).resolve().parent.parent / "docs" / "studio.md").read_text().split())  # as it reads, line breaks aside
     line = re.search(r"Engines \(the studio takes these, and only these\):((?:\s*(?:,|and)?\s*`[\w.]+`)+)", text)
     assert line, "docs/studio.md lists the studio's engines"
     assert re.findall(r"`([\w.]+)`", line.group(1)) == list(STUDIO_ENGINES)
@@ -202,3 +202,35 @@ def test_the_docs_list_the_engines_the_studio_takes_and_the_others_are_refused_w
         res = client.post("/api/jobs", json={"engine": engine, "inputs": {"image": f"upload:{cat}"}, "settings": {}})
         assert res.status_code == 400 and res.json()["field"] == "engine", res.text
         assert res.json()["error"] == f"the studio does not run {engine!r}: {registry.engine(engine).why_not['studio']}"
+
+
+def test_the_page_says_a_stopped_grid_cell_has_no_picture_rather_than_to_wait(tmp_path, monkeypatch):
+    """A grid cell stopped before it ran never will have a picture: clicking it says so."""
+    from studio_harness import browser, browser_or_skip, open_page, serve_studio, tid
+
+    exe = browser_or_skip()
+    monkeypatch.setenv("DREAMSTYLE_OFFLINE", "1")
+    with serve_studio(tmp_path / "out") as url, browser(exe) as context:
+        page = open_page(context, url)
+        page.select_option(tid("engine"), "dream")
+        page.set_input_files(tid("input-image"), SAMPLES / "cat.jpg")
+        page.wait_for_selector(f"{tid('thumbs-image')} [data-upload]:not([data-upload=''])")
+        page.select_option(tid("setting-model"), "efficientnet-lite0")
+        for name, value in (("size", "48"), ("steps", "5000"), ("octaves", "1")):
+            page.fill(tid(f"setting-{name}"), value)
+        page.click(f"{tid('grid')} summary")
+        page.select_option(tid("grid-x-setting"), "seed")
+        page.fill(tid("grid-x-values"), "0,1")
+        with page.expect_response(lambda r: r.url.endswith("/api/grids") and r.request.method == "POST") as posted:
+            page.click(tid("grid-make"))
+        assert posted.value.status == 201, posted.value.text()
+        running, waiting = posted.value.json()["jobs"]
+        assert page.request.post(f"{url}api/jobs/{waiting}/stop").json()["state"] == "stopped"
+        page.request.post(f"{url}api/jobs/{running}/stop")
+        page.wait_for_selector(f"{tid('grid-cell')}[data-job='{waiting}'][data-state='stopped']", timeout=60_000)
+        page.click(f"{tid('grid-cell')}[data-job='{waiting}']")
+        said = page.locator(f"{tid('message-info')} .message-text").last
+        said.wait_for()
+        assert said.inner_text().splitlines() == ["This cell was stopped, so it has no picture", "make the grid again, or this cell's settings alone"]
+        page.screenshot(path=str(tmp_path / "stopped-cell.png"))  # for a look when it fails
+        assert not [p for p in page.problems if "favicon" not in p], page.problems
