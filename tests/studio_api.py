@@ -4,9 +4,11 @@ Starlette's TestClient (tests/test_studio.py, tests/test_studio_fast.py)."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+ENDED = ("done", "stopped", "failed", "interrupted")
 
 
 def upload(client, name: str) -> str:
@@ -32,3 +34,14 @@ def stream(client, url: str) -> list[tuple[str, dict]]:
             elif line.startswith("data: "):
                 seen.append((name, json.loads(line[6:])))
     return seen
+
+
+def wait(client, jid: str, until=lambda s: s["state"] in ENDED, timeout: float = 120) -> dict:
+    """The job's status once `until(status)` holds (by default: once it has ended)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status = client.get(f"/api/jobs/{jid}").json()
+        if until(status):
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"job {jid} never got there: {status}")

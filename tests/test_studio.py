@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ from typer.testing import CliRunner
 from dreamstyle import Job
 from dreamstyle.cli import app as cli
 from dreamstyle.studio.app import create_app
-from studio_api import events, upload
+from studio_api import events, upload, wait
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 LITE = {"model": "efficientnet-lite0", "size": 64}
@@ -32,16 +31,6 @@ def out(tmp_path_factory) -> Path:
 def client(out):
     with TestClient(create_app(out), base_url=HOST) as c:
         yield c
-
-
-def wait(client, jid: str, until, timeout: float = 120) -> dict:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        status = client.get(f"/api/jobs/{jid}").json()
-        if until(status):
-            return status
-        time.sleep(0.05)
-    raise AssertionError(f"job {jid} never got there: {status}")
 
 
 @pytest.mark.cpu("its result reruns to byte-identical output")

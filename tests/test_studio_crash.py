@@ -220,8 +220,8 @@ def test_a_killed_studio_loses_no_job_and_runs_none_twice(tmp_path, studio_env):
     assert done[0]["ended"] <= done[1]["started"], done
     assert second.get(f"/api/jobs/{ids[0]}")["state"] == "interrupted"
     pictures = sorted(p.name for p in out.glob("*.png"))
-    assert len([p for p in pictures if p.startswith("dream-")]) == 2, pictures
-    assert [p for p in pictures if p.startswith("style-")] == [partial["name"]], pictures  # no second run of it
+    # Named after the photo (cat.jpg), as the command line names them; no second run of the style.
+    assert pictures == ["cat-dream-2.png", "cat-dream.png", "cat-style.partial.png"] and partial["name"] == "cat-style.partial.png", pictures
 
     # --- Resume: the same job, starting from the kept picture; Again: a fresh copy ---------------------
     resumed = second.post(f"/api/jobs/{ids[0]}/resume")
@@ -259,7 +259,7 @@ def test_a_killed_studio_loses_no_job_and_runs_none_twice(tmp_path, studio_env):
     # Still ended, and still only the ones that ran: nothing ran twice.
     states = {i: third.get(f"/api/jobs/{i}")["state"] for i in ids}
     assert states == {ids[0]: "interrupted", ids[1]: "done", ids[2]: "done"}
-    assert len(list(out.glob("dream-*.png"))) == 3 and not [p for p in out.glob("style-*.png") if ".partial" not in p.name]
+    assert len(list(out.glob("cat-dream*.png"))) == 3 and not [p for p in out.glob("cat-style*.png") if ".partial" not in p.name]
     assert third.kill(signal.SIGINT) == 0, third.tail()
     timings["all"] = time.monotonic() - t0
     print("crash story, seconds since start:", {k: round(v, 1) for k, v in timings.items()})

@@ -165,7 +165,7 @@ def test_training_from_the_page_lists_its_network_which_paints_and_keep_puts_a_p
     status = wait(client, jid)
     assert status["state"] == "done" and status["result"] is None, status  # a network, not a picture of the gallery
     name = status["network"]
-    assert name and name.endswith(".pt") and (out / "networks" / name).is_file()
+    assert name == "swirls.pt" and (out / "networks" / name).is_file()  # the painting's name, as `dreamstyle train` names it
     assert any(n == "preview" for n, _ in seen) and seen[-1][1]["network"] == name
     assert client.get(f"/api/jobs/{jid}/preview").status_code == 200  # the last preview sheet
     listed = {n["name"]: n for n in client.get("/api/networks").json()["networks"]}
@@ -186,8 +186,9 @@ def test_training_from_the_page_lists_its_network_which_paints_and_keep_puts_a_p
     assert done["state"] == "done" and done["network"] is None
     item = next(i for i in client.get("/api/gallery").json()["items"] if i["id"] == done["result"])
     assert item["engine"] == "fast" and item["job"]["settings"]["net"].endswith(name) and item["again"]["settings"]["net"] == name
+    assert item["name"] == "cat-style.png"  # the photo's name, as `dreamstyle style --net` names it
     # Again on a training job trains another network (a .pt, not a .png).
     again = client.post(f"/api/jobs/{jid}/again")
     assert again.status_code == 201, again.text
     second = wait(client, again.json()["id"])
-    assert second["state"] == "done" and second["network"] not in (None, name)
+    assert second["state"] == "done" and second["network"] == "swirls-2.pt"

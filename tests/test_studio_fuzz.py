@@ -376,8 +376,8 @@ def test_the_upload_store_removes_the_oldest_unused_and_never_a_needed_one(tmp_p
     with pytest.raises(StoreFull, match="needed by a job it holds"):
         store.add(_png(6), "6.png")
     assert {p.stem for p in (tmp_path / "up").glob("*.png")} == {a, b, e} and not list((tmp_path / "up").glob(".*"))
-    # The byte cap: room for about two of these pictures.
-    small = Uploads(tmp_path / "bytes", max_bytes=2 * len(_png(1)) + 10)
+    # The byte cap: room for about two of these pictures, as kept (with the name each was sent with).
+    small = Uploads(tmp_path / "bytes", max_bytes=2 * store.path(a).stat().st_size + 10)
     ids = [small.add(_png(k), f"{k}.png")["id"] for k in (1, 2, 3)]
     assert len(list((tmp_path / "bytes").glob("*.png"))) == 2 and small.path(ids[-1])
 

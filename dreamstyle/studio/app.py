@@ -30,10 +30,12 @@ from .explore import explore_routes
 from .explorer import Explorer
 from .errors import HANDLERS, JSON, Catch, Refused, Stream, dumps, error, media_type, read_json, user_error
 from .fast import fast_routes
+from .hints import no_picture
 from .info import info_routes
 from .grids import grid_routes
 from .files import Gallery, StoreFull, Uploads, gallery_id
 from .jobs import checked_job, flat, keep_painted, uploads_of
+from .naming import OutputNames
 from .networks import Networks, PhotoSets
 from .regions import painted_routes
 from .queue import NotWaiting, Worker, makes_network
@@ -128,7 +130,8 @@ def create_app(out: Path, *, token: str | None = None, loopback: bool = True, ma
         return gallery_id(Path(result.output).name) if picture else None
 
     explorer = Explorer(out, top_folder, uploads.folder)
-    worker = Worker(runner, store=open_store(out))  # the queue kept in OUT/.dreamstyle/, taken back here
+    names = OutputNames(photo_name=uploads.name_of)  # cat.jpg's style: cat-style.png, -2 when taken
+    worker = Worker(runner, store=open_store(out), names=names)  # the queue kept in OUT/.dreamstyle/, taken back here
     # The upload store's cap never removes what a job the worker knows needs (to run, or to run
     # again), and removes what the gallery's pictures name only after everything else.
     uploads.needed = lambda: uploads_of([e.job for e in list(worker.entries.values()) if e.job is not None], uploads)
@@ -193,6 +196,7 @@ def create_app(out: Path, *, token: str | None = None, loopback: bool = True, ma
         data = await read_json(request)  # 415, 413 or 400 when it is not a job's JSON
         job = checked_job(data, uploads, out, networks, photo_sets)  # 400 {"error", "hint", "field"} when it is not a good job
         with room_in_queue():
+            job = names.claim(job)
             try:
                 entry = await asyncio.to_thread(worker.submit, job)  # on disk before the 201
             except UserError as exc:
@@ -238,9 +242,13 @@ def create_app(out: Path, *, token: str | None = None, loopback: bool = True, ma
                 for name, payload in batch:
                     yield f"event: {name}\ndata: {dumps(payload)}\n\n"
                 sent += len(batch)
-                if (e.finished or (worker.closing and e.state == "queued")) and sent >= len(e.events):
-                    return  # ended, or waiting in a studio that is closing (Ctrl-C need not wait for it)
                 idle = 0.0 if batch else idle + 0.05
+                # Ended once its `end` is sent (the state turns final a moment before the worker
+                # appends it), or waiting in a studio that is closing (Ctrl-C need not wait for it).
+                last = e.events[sent - 1][0] if sent else None
+                ended = e.finished and (last == "end" or idle >= 2)
+                if sent >= len(e.events) and (ended or (worker.closing and e.state == "queued")):
+                    return
                 if idle >= 15:  # a comment now and then keeps proxies from closing a quiet stream
                     yield ": still here\n\n"
                     idle = 0.0
@@ -262,8 +270,8 @@ def create_app(out: Path, *, token: str | None = None, loopback: bool = True, ma
             e = entry_of(request)
         except KeyError:
             return error(404, "no such job")
-        if e.result is None:
-            return error(409, f"the job is {e.state}, with no picture yet", "wait for it to end")
+        if e.result is None:  # 409 while it may still make one; 404 saying why once it ended without one
+            return error(*no_picture(e))
         try:
             return FileResponse(gallery.path(e.result))
         except KeyError:
@@ -339,7 +347,7 @@ def create_app(out: Path, *, token: str | None = None, loopback: bool = True, ma
         Route("/api/gallery/{id}/input", gallery_input),
         *fast_routes(uploads, networks, max_upload_bytes, max_pixels),
         *painted_routes(uploads, gallery),
-        *grid_routes(worker, uploads, out, networks, photo_sets, MAX_QUEUED),
+        *grid_routes(worker, uploads, out, networks, photo_sets, MAX_QUEUED, names),
         *explore_routes(explorer, uploads, lambda: worker.closing),
         *info_routes(uploads, gallery, out, local=loopback and not token, max_bytes=max_upload_bytes),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

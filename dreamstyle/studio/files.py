@@ -23,12 +23,17 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+
 from ..errors import UserError
 from ..media.images import DEFAULT_MAX_PIXELS, load_image, read_settings
 from ..media.files import IMAGE_SUFFIXES, image_files
 from ..core.job import Job
 
 UPLOAD_PREFIX = "upload:"
+NAME_KEY = "upload-name"  # the PNG text chunk an upload keeps the name it was sent with in
+MAX_NAME = 255
 MAX_UPLOADS = 1000  # uploads kept at most…
 MAX_UPLOAD_STORE = 2 * 1024**3  # …and bytes: past either, the oldest unused ones go
 LOG = logging.getLogger("dreamstyle.studio")
@@ -84,7 +89,10 @@ class Uploads:
         # Kept as PNG whatever came in: one decoder for everything later, and no format quirks.
         path, staged = self.folder / f"{uid}.png", self.folder / f".{uid}.staged.png"
         try:
-            picture.rgb.save(staged) if picture.alpha is None else _with_alpha(picture).save(staged)
+            # The name it was sent with goes inside, for the names of what is made from it (naming.py).
+            named = PngInfo()
+            named.add_text(NAME_KEY, "".join(c for c in str(name) if c.isprintable())[:MAX_NAME])
+            (picture.rgb if picture.alpha is None else _with_alpha(picture)).save(staged, pnginfo=named)
             with self._lock:
                 self._make_room(staged.stat().st_size)
                 staged.rename(path)
@@ -120,6 +128,17 @@ class Uploads:
             raise StoreFull(f"no room for the upload: the studio keeps at most {self.max_files:,} uploads and {self.max_bytes:,} bytes, "
                             "and every one kept is needed by a job it holds",
                             "wait for the queue to run, or stop some jobs")  # fmt: skip
+
+    def name_of(self, path: str) -> str | None:
+        """The name the upload at `path` was sent with (cat.jpg); None for a path that is not an
+        upload, or one kept before uploads kept their names."""
+        if self.ref_of(path) is None:
+            return None
+        try:
+            with Image.open(path) as img:
+                return img.info.get(NAME_KEY) or None
+        except (OSError, ValueError):
+            return None
 
     def path(self, uid: str) -> Path:
         path = self.folder / f"{uid}.png"
@@ -261,11 +280,4 @@ def _defaults_as_default(settings: dict[str, Any]) -> dict[str, Any]:
         return settings
     defaults = {"layers": info.dream_layers, "content_layers": info.content_layers, "style_layers": info.style_layers}
     return {k: (None if k in defaults and v == defaults[k] else v) for k, v in settings.items()}
-
-
-def safe_stem(text: str) -> str:
-    """A file-name-safe piece of an upload's original name."""
-    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", Path(text).stem).strip("-")
-    return stem[:40] or "picture"
-
 

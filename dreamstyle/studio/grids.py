@@ -28,6 +28,7 @@ from ..errors import UserError
 from .errors import JSON, LOG, Refused, error, read_json, with_field
 from .files import gallery_id
 from .jobs import check_with_fields, checked_job, keep_painted
+from .naming import OutputNames
 
 POLL_S = 0.25  # how often a grid looks whether its cells have all ended
 KEPT = 20  # grids remembered for the page
@@ -77,8 +78,9 @@ def axes_of(data: dict[str, Any], cls: type) -> tuple[Axis, Axis | None]:
     return found[0], found[1]
 
 
-def grid_routes(worker, uploads, out: Path, networks=None, photos=None, max_queued: int = 100) -> list[Route]:
+def grid_routes(worker, uploads, out: Path, networks=None, photos=None, max_queued: int = 100, names: OutputNames | None = None) -> list[Route]:
     grids: dict[str, Grid] = {}
+    names = names or OutputNames()
 
     def plan(data: Any) -> tuple[Grid, list]:
         if not isinstance(data, dict):
@@ -91,11 +93,15 @@ def grid_routes(worker, uploads, out: Path, networks=None, photos=None, max_queu
             exc.field = "y.values" if y is not None and exc.field == y.setting else "x.values"
             raise
         gid = secrets.token_hex(4)
-        stem = f"grid-{gid}"
-        cells = [job.replace(settings=s, output=str(out / f"{stem}-x{i}-y{j}.png")) for j, row in enumerate(rows) for i, s in enumerate(row)]
+        cells = [job.replace(settings=s) for row in rows for s in row]
         for cell in cells:
             check_with_fields(cell)
-        return Grid(gid, job.replace(output=str(out / f"{stem}.png")), x, y, sheet=out / f"{stem}.png"), cells
+        # Named from the photo as its pictures are (cat-style-grid.png, its cells
+        # cat-style-grid-x0-y0.png …), -2 when taken.
+        sheet = names.free(out, f"{Path(job.output).stem}-grid", ".png", cells=True)
+        cols = len(rows[0])
+        cells = [c.replace(output=str(out / f"{sheet.stem}-x{k % cols}-y{k // cols}.png")) for k, c in enumerate(cells)]
+        return Grid(gid, job.replace(output=str(sheet)), x, y, sheet=sheet), cells
 
     def submit_all(grid: Grid, cells: list) -> None:
         grid.entries = [worker.submit(c) for c in cells]

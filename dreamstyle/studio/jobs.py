@@ -8,7 +8,6 @@ name, "inputs.content", "engine", "preset"…), which the API answers as 400 {"e
 from __future__ import annotations
 
 import re
-import secrets
 import shutil
 import traceback
 from pathlib import Path
@@ -21,6 +20,7 @@ from ..core.validation import check_model
 from ..errors import UserError, did_you_mean
 from .errors import LOG, Refused, with_field
 from .files import PAINTED, UPLOADED_MANY, UPLOADED_ONE, Uploads, painted_path
+from .naming import stem_of
 from .networks import Networks, PhotoSets
 from .schema import PAGE_INPUTS, STUDIO_ENGINES
 
@@ -56,12 +56,15 @@ def _refuse(message: str, hint: str, field: str) -> UserError:
 
 def job_from(data: Any, uploads: Uploads, out: Path, networks: Networks | None = None, photos: PhotoSets | None = None) -> Job:
     """A Job from the page's JSON: its inputs name uploads by id (a network by its name in the
-    list); defaults < preset < settings; the output is a new file in the output folder (a
-    training job's, in its networks/). A UserError names the field at fault."""
+    list); defaults < preset < settings; the output is in the output folder (a training job's,
+    in its networks/), named as the command line names it, from the name the photo was uploaded
+    with (OutputNames.claim makes it a free one). A UserError names the field at fault."""
     engine, inputs, settings = parts_of(data, uploads, networks)
     inputs = _page_inputs(engine, inputs, networks, photos)
     spec = registry.engine(engine)
-    stem = f"{engine.replace('.', '-')}-{secrets.token_hex(4)}"
+    # The command line's name for it (cat.jpg's style: cat-style.png); OutputNames.claim adds the
+    # -2 a taken name gets, once the job is let through.
+    stem = stem_of(Job(engine, inputs, settings), uploads.name_of)
     output = networks.output(stem) if spec.output == "network" and networks is not None else out / f"{stem}.png"
     job = Job(engine, inputs, settings, output=str(output))
     # The page can only name a backbone the studio loads by name: refused now, not after queueing.
@@ -102,7 +105,8 @@ def parts_of(data: Any, uploads: Uploads, networks: Networks | None = None) -> t
             raise _refuse(f"a job has no {key!r}", did_you_mean(str(key), JOB_KEYS), str(key))
     engine = data.get("engine")
     if engine not in STUDIO_ENGINES:
-        raise _refuse(f"the studio does not run {engine!r}", "use one of: " + ", ".join(STUDIO_ENGINES), "engine")
+        why = registry.ENGINES[engine].why_not.get("studio") if isinstance(engine, str) and engine in registry.ENGINES else None
+        raise _refuse(f"the studio does not run {engine!r}" + (f": {why}" if why else ""), "use one of: " + ", ".join(STUDIO_ENGINES), "engine")
     if data.get("motion") is not None:
         raise _refuse("the studio makes pictures, not videos", "run clips and zooms with the command line", "motion")
     preset = data.get("preset")

@@ -32,7 +32,9 @@ from ..core.job import Job
 from ..core.locate import absolute
 from ..media.images import partial_path, write_atomically
 from .files import gallery_id
+from .hints import for_the_studio
 from .listener import Listener
+from .naming import OutputNames
 from .store import Store
 
 LOG = logging.getLogger("dreamstyle.studio")
@@ -113,8 +115,11 @@ class Worker:
     gallery id of what it wrote; the app supplies it (it knows the output folder). With a `store`
     the queue is kept on disk and taken back from it here."""
 
-    def __init__(self, runner: Callable[..., str | None], keep: int = 50, store: Store | None = None):
+    def __init__(self, runner: Callable[..., str | None], keep: int = 50, store: Store | None = None, names: OutputNames | None = None):
         self.runner = runner
+        # Again's copies are named here; no job's output is handed out twice while it is known.
+        self.names = names or OutputNames()
+        self.names.known = lambda: [e.job.output for e in list(self.entries.values()) if e.job is not None]
         self.keep = keep  # finished jobs remembered for the page; their pictures stay in the gallery
         self.store = store
         self.entries: dict[str, Entry] = {}
@@ -155,8 +160,7 @@ class Worker:
             raise UserError(f"the job is {old.state}", "Again and Resume are for jobs that ended; stop it first")
         if old.job is None or not old.job.output:
             raise UserError("this job cannot be read back", "make it again from the form")
-        old_out = Path(old.job.output)  # a picture's .png, a network's .pt: the copy writes the same kind
-        job = old.job.replace(output=str(old_out.with_name(f"{old.engine.replace('.', '-')}-{secrets.token_hex(4)}{old_out.suffix}")))
+        job = self.names.claim(old.job, again=True)  # the same kind (.png, .pt), named afresh from its photo: cat-style-2.png
         from_partial = resume and old.resumable and Path(old.partial).is_file()
         if from_partial:
             job = job.replace(settings=dataclasses.replace(job.settings, init=old.partial))
@@ -277,8 +281,8 @@ class Worker:
                 self._end(entry, "stopped")
             else:  # the studio is closing (Ctrl-C): kept as interrupted, for Resume or Again
                 self._end(entry, "interrupted", "interrupted: the studio was closed while this job ran", _resume_hint(entry))
-        except UserError as exc:
-            self._end(entry, "failed", exc.message, exc.hint)
+        except UserError as exc:  # its hint in the studio's terms (no --weights FILE here)
+            self._end(entry, "failed", exc.message, for_the_studio(entry.job, exc.hint))
         except Exception as exc:  # a bug: this job fails, the studio goes on
             LOG.error("job %s failed:\n%s", entry.id, traceback.format_exc())
             self._end(entry, "failed", f"internal error: {type(exc).__name__}: {exc}", "see the studio's terminal")

@@ -111,8 +111,9 @@ def schema() -> dict[str, Any]:
 def backbone_status() -> list[dict[str, Any]]:
     """Each backbone with whether it can run on this machine as it stands (nothing downloaded):
     its weights bundled or in torch's hub cache; else `place` (where the file goes) and `hint`,
-    the words of the command line's offline error."""
-    from ..models.hub import CAFFE_HINT, offline_hint, weights_place
+    what to do in the studio (hints.py: the command line's offline error, less --weights)."""
+    from ..models.hub import weights_place
+    from .hints import weights_hint
 
     out = []
     for name in MODEL_NAMES:
@@ -120,11 +121,11 @@ def backbone_status() -> list[dict[str, Any]]:
         if name == "efficientnet-lite0":
             out.append({"name": name, "available": True, "place": None, "hint": None, "note": "bundled"})
         elif found is None:  # vgg19-caffe: only with a converted file, which the page does not take
-            out.append({"name": name, "available": False, "place": None, "hint": CAFFE_HINT, "note": "needs weights"})
+            out.append({"name": name, "available": False, "place": None, "hint": weights_hint(name), "note": "needs weights"})
         else:
-            cached, url = found
+            cached, _ = found
             ok = cached.is_file()
-            out.append({"name": name, "available": ok, "place": str(cached), "hint": None if ok else offline_hint(cached, url),
+            out.append({"name": name, "available": ok, "place": str(cached), "hint": None if ok else weights_hint(name),
                         "note": "weights cached" if ok else "needs weights"})  # fmt: skip
     return out
 

@@ -171,7 +171,12 @@ async function poll() {
 }
 
 async function again(c) {
-  if (!c.result) { say("info", "This cell has no picture yet", "wait for it to end", { timeout: 4000 }); return; }
+  if (!c.result) {  // still to come, or never: a cell that was stopped or failed says so
+    const waiting = c.state === "queued" || c.state === "running";
+    say("info", waiting ? "This cell has no picture yet" : `This cell was ${c.state}, so it has no picture`,
+      waiting ? "wait for it to end" : "make the grid again, or this cell's settings alone", { timeout: 4000 });
+    return;
+  }
   let item = state.gallery.find(i => i.id === c.result);
   if (!item) { await refreshGallery(); item = state.gallery.find(i => i.id === c.result); }
   if (item) fillAgain(item); else say("error", "This cell's picture is no longer in the gallery");
