@@ -401,3 +401,22 @@ def test_docs_mentions_are_read():
     assert mentions("the photo (`content`, default), noise") == ["content"]
     assert mentions("0 to 10 (defaults 1 and 100; not both 0)") == ["1", "100"]
     assert mentions("16 to 16384, default 512; the input") == ["512"]
+
+
+# `dream --layers` and `visualize … --layer` name one thing: each command takes the other spelling
+# too (cli/aliases.py), hidden from its --help, building the same Job.
+LAYER_SPELLINGS = [("dream", "--layers", "--layer"), ("zoom", "--layers", "--layer"),
+                   ("visualize filters", "--layer", "--layers"), ("visualize shift", "--layers", "--layer")]  # fmt: skip
+
+
+@pytest.mark.parametrize("command, documented, alias", LAYER_SPELLINGS)
+def test_layer_and_layers_are_one_option(planned, command, documented, alias):
+    assert planned(command, alias, "block3") == planned(command, documented, "block3")
+    assert planned(command, alias, "block3") != planned(command, documented, "block4")
+    rows = help_rows(command)
+    assert documented in rows and alias not in rows
+
+
+def test_both_spellings_given_differently_are_refused():
+    res = CliRunner().invoke(dreamstyle.cli.app, ["visualize", "channels", "--layer", "block6", "--layers", "block3", "-o", "x.png"])
+    assert res.exit_code == 2 and res.output == "error: --layer block6 and --layers block3 are one option, given twice — give --layer once\n", res.output

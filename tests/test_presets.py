@@ -155,6 +155,14 @@ def test_an_engine_without_presets_is_one_line():
     assert res.exit_code == 2 and res.output.count("error:") == 1 and "'dream'" in res.output, res.output
 
 
+def test_zoom_lists_the_dream_presets_it_takes_and_says_whose():
+    res = invoke("presets", "zoom")
+    assert res.exit_code == 0, res.output
+    first, *rows = res.output.splitlines()
+    assert first.startswith("zoom takes dream's presets")
+    assert rows == invoke("presets", "dream").output.splitlines() and any(" swirls " in r for r in rows)
+
+
 def test_a_relative_xdg_config_home_is_ignored(monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("XDG_CONFIG_HOME", "relative/config")

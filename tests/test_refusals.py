@@ -32,7 +32,7 @@ def _hub_file(name: str) -> Path:
 # id -> (command line, exact error line), given the test's empty folder T.
 CASES = {
     "size": lambda T: (["dream", CAT, "-o", T / "o.png", *DREAM, "--size", "0"],
-                       "--size 0 is out of range — use a positive number up to 16384"),
+                       "--size 0 is too small — use at least 16 pixels, up to 16384, and twice the stride of the deepest layer (`dreamstyle layers MODEL` lists them)"),
     "steps": lambda T: (["dream", CAT, "-o", T / "o.png", *DREAM, "--steps", "-1"],
                         "--steps -1 is out of range — use a positive number up to 100000"),
     "octaves": lambda T: (["dream", CAT, "-o", T / "o.png", *DREAM, "--octaves", "0"],

@@ -15,7 +15,7 @@ from dreamstyle import TopSettings, UserError
 from dreamstyle.core.runner import context_for
 from dreamstyle.media.images import read_settings
 from dreamstyle.optim.objectives import channel as channel_objective
-from dreamstyle.engines.top_images import CACHE, crop_box, parse_unit, scan, strongest
+from dreamstyle.engines.top_images import CACHE, crop_box, fit_label, parse_unit, scan, strongest
 from dreamstyle.engines.visualize import render
 from helpers import invoke
 
@@ -119,3 +119,27 @@ def test_refusals(tmp_path, folder):
     with pytest.raises(UserError):
         parse_unit("block3:x")
     assert parse_unit("block3:12") == ("block3", 12)
+
+
+def test_a_broken_picture_is_reported_and_not_recorded_as_scanned(tmp_path):
+    d = tmp_path / "pictures"
+    d.mkdir()
+    rng = np.random.default_rng(1)
+    for name in ("a.png", "b.png"):
+        Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(d / name)
+    (d / "broken.jpg").write_bytes(b"not a picture")
+    out = tmp_path / "top.png"
+    res = invoke("visualize", "top", f"{LAYER}:{CHANNEL}", d, "--size", 64, "--steps", 2, "--top", 2, "--model", "efficientnet-lite0", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert "note: skipped 1 of the 3 pictures in pictures/ that could not be read (broken.jpg)" in res.output, res.output
+    ran = read_settings(out)["ran"]
+    assert ran["scanned"] == 2 and ran["skipped"] == ["broken.jpg"], ran
+
+
+def test_sheet_labels_keep_a_file_names_start_and_end():
+    assert fit_label("12.3 a.png", 92) == "12.3 a.png"
+    label = fit_label("12.3 starry_night_over_the_rhone.jpg", 92)
+    assert label.startswith("12.3 st") and label.endswith(".jpg") and "…" in label
+    from PIL import Image as I, ImageDraw, ImageFont
+
+    assert ImageDraw.Draw(I.new("RGB", (1, 1))).textlength(label, font=ImageFont.load_default()) <= 92

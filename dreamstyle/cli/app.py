@@ -22,7 +22,26 @@ class _PlainFlags:
 
 
 class _Command(_PlainFlags, typer.core.TyperCommand):
-    pass
+    def parse_args(self, ctx, args):
+        """As click's, but extra arguments that look like a glob the shell expanded are refused
+        in one line that says to quote it (cli/globs.py)."""
+        strict, ctx.allow_extra_args = ctx.allow_extra_args, True
+        try:
+            rest = super().parse_args(ctx, args)
+        finally:
+            ctx.allow_extra_args = strict
+        if rest and not strict and not ctx.resilient_parsing:
+            from ..errors import UserError
+            from .common import fail
+            from .globs import check_extra_arguments
+
+            last = [p for p in self.params if p.param_type_name == "argument"][-1:]
+            try:
+                check_extra_arguments(self.name, ctx.params.get(last[0].name) if last else None, rest)
+            except UserError as exc:
+                fail(exc.message, exc.hint)
+            ctx.fail(f"Got unexpected extra argument{'s' if len(rest) > 1 else ''} ({' '.join(map(str, rest))})")
+        return rest
 
 
 class _Group(_PlainFlags, typer.core.TyperGroup):

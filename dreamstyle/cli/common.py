@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import signal
 import sys
 import threading
@@ -111,12 +112,35 @@ def recorded(source: Path | None, command: str) -> tuple[dict[str, Any], dict[st
     from ..core.locate import refind
 
     job = Job.from_png(source)
-    if job.command != command or job.engine == "zoom":
+    if job.command != command:
         made = job.command
-        hint = f"run `dreamstyle {made} --from {source}`" if job.engine != "zoom" else "pick an output of this command"
-        raise UserError(f"{source} was made by `dreamstyle {made}`, not `dreamstyle {command}`", hint)
+        raise UserError(f"{source} was made by `dreamstyle {made}`, not `dreamstyle {command}`", f"run `dreamstyle {made} --from {source}`")
     inputs, settings = refind(source, job.inputs, job.settings.to_dict(), job.ran)
     return settings, inputs
+
+
+_PARTIAL = re.compile(r"(?P<stem>.+)\.partial(?:-\d+)?")
+
+
+def from_output(source: Path | None, output, *typed_inputs: Any, force: bool = False):
+    """Where a --from run writes: -o when given; when an input is typed too, the command's
+    default beside it (None); else where the run it repeats wrote. An interrupted run's
+    OUT.partial.EXT finishes as OUT.EXT in its folder (OUT-2.EXT … if taken, unless --force);
+    a finished output is made again beside it as OUT-2.EXT …, never over it. A grid's picture
+    or a clip's frame keeps the command's default (a grid's sheet, a video)."""
+    if output is not None or source is None or any(v is not None for v in typed_inputs):
+        return output
+    from ..media.images import free_path
+
+    made = _record_of(source)
+    src = Path(source)
+    if "grid" in (made.get("ran") or {}) or (made.get("motion") and src.suffix.lower() != ".gif"):
+        return None
+    partial = _PARTIAL.fullmatch(src.stem)
+    if partial is None:
+        return free_path(src)
+    heading = src.with_name(partial["stem"] + src.suffix)
+    return heading if force else free_path(heading)
 
 
 def recorded_motion(source: Path | None) -> dict[str, Any] | None:
@@ -241,10 +265,11 @@ def _runner(plan, cluster, stage: str):
     return lambda **kw: run(plan.jobs[0], **kw)
 
 
-def execute(plan, *, force: bool, quiet: bool, verbose: bool, stage: str = "batch", cluster=None):
+def execute(plan, *, force: bool, quiet: bool, verbose: bool, stage: str = "batch", cluster=None, said: bool = False):
     """Run a plan's Job (or a batch's Jobs), here or on the cluster `cluster` (ClusterSettings)
-    names, with the terminal listening; say where the result went, or on Ctrl-C where what
-    exists was kept, and exit 130. Returns the run's result."""
+    names, with the terminal listening; say where the result went (with `said`, a --from run's
+    whose name the user did not give, even with --quiet), or on Ctrl-C where what exists was
+    kept, and exit 130. Returns the run's result."""
     from ..core.console import Console
 
     runner = _runner(plan, cluster, stage)
@@ -276,7 +301,7 @@ def execute(plan, *, force: bool, quiet: bool, verbose: bool, stage: str = "batc
             typer.echo(result.where(), err=True)
         if result.failed:
             raise typer.Exit(EXIT_USER_ERROR)
-    elif verbose or not quiet:
+    elif verbose or not quiet or said:
         typer.echo(f"saved {result.output}{took}", err=True)
     return result
 

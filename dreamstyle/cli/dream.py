@@ -7,8 +7,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from .aliases import LayerAlias, either
 from .app import app
-from .common import (check_chatter, checked, cluster_of, examples, execute, gridded, guarded, motion_flags, path_or_none, recorded, recorded_motion,
+from .common import (check_chatter, checked, cluster_of, examples, execute, from_output, gridded, guarded, motion_flags, path_or_none, recorded, recorded_motion,
                      setting_flags, settings_for, show_settings)
 from ..core.settings import DreamSettings
 from .options import CLUSTER, GRID, input_help, shared
@@ -39,6 +40,7 @@ def dream_command(
     # Settings: their help and defaults are DreamSettings' fields' (see options.shared).
     mask: Annotated[Optional[Path], typer.Option(help=input_help("dream", "mask", recorded=True), show_default=False)] = None,
     layers: Optional[str] = None,
+    layer: LayerAlias = None,
     channels: Optional[str] = None,
     guide: Optional[Path] = None,
     octaves: Optional[int] = None,
@@ -60,7 +62,9 @@ def dream_command(
     quiet, verbose, source = opts["quiet"], opts["verbose"], opts["from_"]
     check_chatter(quiet, verbose)
     cluster = cluster_of(opts)
+    layers = either("--layers", layers, "--layer", layer)
     earlier, inputs = recorded(source, "dream")
+    output = from_output(source, opts["output"], image, force=opts["force"])
     image = image or inputs.get("image")
     mask = path_or_none(mask) or inputs.get("mask")
     flags = setting_flags(
@@ -73,10 +77,11 @@ def dream_command(
     motion = motion_flags(opts)
     if mask and Path(mask).is_dir():  # refused before `plan` makes a batch's output folder
         refuse_mask_folder(mask, image, opts["output"], motion, source)
-    todo = plan("dream", image, settings, output=opts["output"], inputs=masked, motion=motion, earlier_motion=recorded_motion(source))
+    todo = plan("dream", image, settings, output=output, inputs=masked, motion=motion, earlier_motion=recorded_motion(source))
     todo = gridded(todo, opts)
     show_settings(settings, source, verbose)
-    execute(todo, force=opts["force"], quiet=settings.quiet, verbose=verbose, stage="dream", cluster=cluster)
+    execute(todo, force=opts["force"], quiet=settings.quiet, verbose=verbose, stage="dream", cluster=cluster,
+            said=source is not None and opts["output"] is None)  # fmt: skip
 
 
 def refuse_mask_folder(mask: str, image, output, motion: dict[str, Any], source) -> None:

@@ -62,7 +62,8 @@ def info(
         typer.echo("grid:")
         for line in grid_lines(ran["grid"]):
             typer.echo(line)
-    if job.engine not in ("zoom", "train") and not job.is_clip:
+    # A clip's record in a GIF is the whole clip's; a video frame's PNG re-runs its clip into a video.
+    if job.engine != "train" and (image.suffix.lower() == ".gif" or not (job.is_clip or job.engine == "zoom" and "frame" in ran)):
         whole = " (the whole run)" if "interrupted" in ran else ""
         typer.echo(f"re-run{whole}:\n  dreamstyle {job.command} --from {image}")
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .app import app
-from .common import check_chatter, checked, examples, execute, guarded, recorded, setting_flags, settings_for, show_settings
+from .common import check_chatter, checked, examples, execute, from_output, guarded, recorded, setting_flags, settings_for, show_settings
 from ..core.settings_regions import RegionsSettings
 from .options import input_help, shared
 
@@ -39,9 +39,10 @@ def regions_command(
     quiet, verbose, source = opts["quiet"], opts["verbose"], opts["from_"]
     check_chatter(quiet, verbose)
     earlier, inputs = recorded(source, "regions")
+    output = from_output(source, opts["output"], image, force=opts["force"])
     image = image or inputs.get("image")
     settings = settings_for(RegionsSettings, "regions", None, setting_flags(opts, k=k, layer=layer), earlier)
     checked("regions", {"image": image}, settings)
-    todo = plan("regions", image, settings, output=opts["output"])
+    todo = plan("regions", image, settings, output=output)
     show_settings(settings, source, verbose)
-    execute(todo, force=opts["force"], quiet=settings.quiet, verbose=verbose, stage="regions")
+    execute(todo, force=opts["force"], quiet=settings.quiet, verbose=verbose, stage="regions", said=source is not None and opts["output"] is None)

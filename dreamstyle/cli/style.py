@@ -8,7 +8,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .app import app
-from .common import (check_chatter, checked, cluster_of, examples, execute, fail, gridded, guarded, motion_flags, recorded, recorded_motion,
+from .globs import check_style_arguments
+from .common import (check_chatter, checked, cluster_of, examples, execute, fail, from_output, gridded, guarded, motion_flags, recorded, recorded_motion,
                      setting_flags, settings_for, show_settings)
 from ..core.parsing import split_style_weight
 from ..core.registry import ENGINES
@@ -80,6 +81,9 @@ def style(
 
     quiet, verbose, source = opts["quiet"], opts["verbose"], opts["from_"]
     check_chatter(quiet, verbose)
+    check_style_arguments(content, styles, opts["output"], several_styles_meant=any(v is not None for v in (style_blend, mask, regions, style_mask, mix)))
+    said = source is not None and opts["output"] is None  # where it writes is said even with --quiet
+    opts = {**opts, "output": from_output(source, opts["output"], content, styles, force=opts["force"])}
     if source is not None and net is None:
         from ..core.job import Job
 
@@ -94,7 +98,7 @@ def style(
                    tv_weight=tv_weight, style_blend=style_blend, style_scale=style_scale, optimizer=optimizer, init=init, scales=scales,
                    preserve_color=preserve_color, pooling=pooling, tile=tile, lr=lr, sweep=sweep, mask=mask, regions=regions,
                    regions_key=regions_key, style_mask=style_mask)  # fmt: skip
-        return _paint_with_network(content, styles, net, mix, own, opts)
+        return _paint_with_network(content, styles, net, mix, own, opts, said)
     cluster = cluster_of(opts)
     if sweep is not None and (opts.get("grid") or opts.get("grid_y")):
         fail("--sweep is a grid over the style weight already", "give --grid style_weight=… (and --grid-y) instead of --sweep")
@@ -119,7 +123,7 @@ def style(
                     earlier_motion=recorded_motion(source))  # fmt: skip
         todo = gridded(todo, opts)
     show_settings(settings, source, verbose)
-    execute(todo, force=opts["force"], quiet=settings.quiet, verbose=verbose, stage="style", cluster=cluster)
+    execute(todo, force=opts["force"], quiet=settings.quiet, verbose=verbose, stage="style", cluster=cluster, said=said)
 
 
 def _regional(recorded: dict[str, Any], mask, regions, style_mask) -> dict[str, Any]:
@@ -137,7 +141,7 @@ _NOT_OPTIMISING = ("output", "force", "verbose", "earlier_motion", "temporal", "
                    "debug_flow", *CLUSTER, *GRID)  # fmt: skip
 
 
-def _paint_with_network(content, styles, net, mix, own: dict[str, Any], opts: dict[str, Any]) -> None:
+def _paint_with_network(content, styles, net, mix, own: dict[str, Any], opts: dict[str, Any], said: bool = False) -> None:
     """`style PHOTO --net NAME.pt`: Jobs of the "fast" engine, one forward pass a picture."""
     from ..core.planning import plan
     from ..core.settings import build, flag, parse_float_list
@@ -158,4 +162,4 @@ def _paint_with_network(content, styles, net, mix, own: dict[str, Any], opts: di
     todo = plan("fast", content, settings, output=opts["output"], name="style", motion=motion_flags(opts),
                 earlier_motion=opts.get("earlier_motion"))  # fmt: skip
     todo = gridded(todo, opts)
-    execute(todo, force=opts["force"], quiet=settings.quiet, verbose=opts["verbose"], stage="paint", cluster=cluster)
+    execute(todo, force=opts["force"], quiet=settings.quiet, verbose=opts["verbose"], stage="paint", cluster=cluster, said=said)

@@ -8,8 +8,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from .aliases import LayerAlias, LayersAlias, either
 from .app import viz
-from .common import check_chatter, checked, cluster_of, examples, execute, given, gridded, guarded, path_or_none, recorded, settings_for, show_settings
+from .common import check_chatter, checked, cluster_of, examples, execute, from_output, given, gridded, guarded, path_or_none, recorded, settings_for, show_settings
 from ..core.settings import VisualizeSettings
 from ..core.settings_probe import ShiftSettings, TopSettings
 from .options import CLUSTER, GRID, OPTIMISING, RUNNING, Layer, input_help, shared
@@ -42,16 +43,18 @@ def _settings(kind: str, opts: dict[str, Any], defaults: dict[str, Any], cls: ty
     return s, inputs
 
 
-def _run(kind: str, settings, inputs: dict[str, Any], opts: dict[str, Any], stem):
-    """One picture named --output, or STEM.png in the current folder (-2, -3 … rather than
-    overwrite); `stem` is a name or a function making it once the Job has passed its check."""
+def _run(kind: str, settings, inputs: dict[str, Any], opts: dict[str, Any], stem, typed=None):
+    """One picture named --output, with --from where the run it repeats wrote (see from_output)
+    unless `typed` (the input typed now) is given, or STEM.png in the current folder (-2, -3 …
+    rather than overwrite); `stem` is a name or a function making it once the Job has passed its check."""
     from ..media.images import free_path
     from ..core.planning import Plan
 
     job = checked(_engine(kind), inputs, settings)
-    out = opts["output"] or free_path(Path(f"{stem() if callable(stem) else stem}.png"))
+    out = from_output(opts["from_"], opts["output"], typed, force=opts["force"]) or free_path(Path(f"{stem() if callable(stem) else stem}.png"))
     todo = gridded(Plan("image", [job.replace(output=str(out))]), opts)
-    return execute(todo, force=opts["force"], quiet=settings.quiet, verbose=opts["verbose"])
+    said = opts["from_"] is not None and opts["output"] is None
+    return execute(todo, force=opts["force"], quiet=settings.quiet, verbose=opts["verbose"], said=said)
 
 
 @viz.command("filters", epilog=examples(
@@ -62,6 +65,7 @@ def _run(kind: str, settings, inputs: dict[str, Any], opts: dict[str, Any], stem
 @shared(*OPTIMISING, *RUNNING, settings=VisualizeSettings, defaults=_defaults("MODEL-filters.png (MODEL-filters-LAYER.png)", **SHEET))
 def viz_filters(
     layer: Layer = None,
+    layers: LayersAlias = None,
     channels: Annotated[Optional[str], typer.Option(help="With a deeper --layer: which channels to render. [default: 0-15]")] = None,
     **opts: Any,
 ) -> None:
@@ -69,7 +73,7 @@ def viz_filters(
     from ..core.settings import parse_int_list
 
     s, inputs = _settings("filters", opts, SHEET)
-    layer = layer or inputs.get("layer")
+    layer = either("--layer", layer, "--layers", layers) or inputs.get("layer")
     picked = parse_int_list(channels or inputs.get("channels") or "0-15")
     _run("filters", s, {"layer": layer, "channels": picked}, opts, f"{s.model}-filters" + (f"-{layer}" if layer else ""))
 
@@ -84,6 +88,7 @@ def viz_filters(
 def viz_maps(
     image: Annotated[Optional[Path], typer.Argument(help=input_help(_engine("maps"), "image", recorded=True), show_default=False)] = None,
     layer: Annotated[Optional[str], typer.Option(help="Layer whose maps to show.")] = None,
+    layers: LayersAlias = None,
     top: Annotated[Optional[int], typer.Option(help="How many channels, strongest first. [default: 16]")] = None,
     **opts: Any,
 ) -> None:
@@ -92,13 +97,15 @@ def viz_maps(
 
     cluster = cluster_of(opts)
     s, inputs = _settings("maps", opts, {})
-    image = image or inputs.get("image")
-    layer = layer or inputs.get("layer")
+    typed, image = image, image or inputs.get("image")
+    layer = either("--layer", layer, "--layers", layers) or inputs.get("layer")
     top = top if top is not None else inputs.get("top", 16)
     # Missing or bad arguments are refused before a folder is looked at or a model loads.
     checked(_engine("maps"), {"image": image, "layer": layer, "top": top}, s)
-    todo = plan(_engine("maps"), image, s, output=opts["output"], inputs={"layer": layer, "top": top}, name=f"maps-{layer}")
-    execute(todo, force=opts["force"], quiet=s.quiet, verbose=opts["verbose"], stage=f"maps-{layer}", cluster=cluster)
+    output = from_output(opts["from_"], opts["output"], typed, force=opts["force"])
+    todo = plan(_engine("maps"), image, s, output=output, inputs={"layer": layer, "top": top}, name=f"maps-{layer}")
+    execute(todo, force=opts["force"], quiet=s.quiet, verbose=opts["verbose"], stage=f"maps-{layer}", cluster=cluster,
+            said=opts["from_"] is not None and opts["output"] is None)  # fmt: skip
 
 
 @viz.command("channels", epilog=examples(
@@ -109,6 +116,7 @@ def viz_maps(
 @shared(*OPTIMISING, *RUNNING, *GRID, settings=VisualizeSettings, defaults=_defaults("MODEL-LAYER-channels.png", **SHEET))
 def viz_channels(
     layer: Annotated[Optional[str], typer.Option(help="Layer whose channels to render.")] = None,
+    layers: LayersAlias = None,
     channels: Annotated[Optional[str], typer.Option(help="Channels: 0-15 or 3,7,9. [default: 0-15]")] = None,
     **opts: Any,
 ) -> None:
@@ -116,7 +124,7 @@ def viz_channels(
     from ..core.settings import parse_int_list
 
     s, inputs = _settings("channels", opts, SHEET)
-    layer = layer or inputs.get("layer")
+    layer = either("--layer", layer, "--layers", layers) or inputs.get("layer")
     picked = parse_int_list(channels or inputs.get("channels") or "0-15")
     _run("channels", s, {"layer": layer, "channels": picked}, opts, f"{s.model}-{layer}-channels")
 
@@ -129,6 +137,7 @@ def viz_channels(
 @shared(*OPTIMISING, "diversity", "batch", *RUNNING, *GRID, settings=VisualizeSettings, defaults=_defaults("MODEL-LAYER-CHANNEL-neuron.png"))
 def viz_neuron(
     layer: Annotated[Optional[str], typer.Option(help="Layer of the neuron.")] = None,
+    layers: LayersAlias = None,
     channel: Annotated[Optional[int], typer.Option(help="Channel of the neuron.")] = None,
     x: Annotated[Optional[int], typer.Option(help="Column in the layer's map. [default: centre]")] = None,
     y: Annotated[Optional[int], typer.Option(help="Row in the layer's map. [default: centre]")] = None,
@@ -136,7 +145,7 @@ def viz_neuron(
 ) -> None:
     """One unit: what makes channel C at (x, y) of --layer fire most."""
     s, inputs = _settings("neuron", opts, {})
-    layer = layer or inputs.get("layer")
+    layer = either("--layer", layer, "--layers", layers) or inputs.get("layer")
     channel = channel if channel is not None else inputs.get("channel")
     x = x if x is not None else inputs.get("x")
     y = y if y is not None else inputs.get("y")
@@ -177,6 +186,7 @@ def viz_shift(
     image: Annotated[Optional[Path], typer.Argument(help=input_help(_engine("shift"), "image", recorded=True), show_default=False)] = None,
     # Settings: their help and defaults are ShiftSettings' fields' (see options.shared).
     layers: Optional[str] = None,
+    layer: LayerAlias = None,
     max_shift: Optional[int] = None,
     rotate: Optional[float] = None,
     scale: Optional[float] = None,
@@ -187,9 +197,9 @@ def viz_shift(
     """How the top class and each layer's maps follow a moving picture: one plot (bundled efficientnet-lite0 by default)."""
     import json
 
-    s, inputs = _settings("shift", opts, {}, ShiftSettings, layers=layers, max_shift=max_shift, rotate=rotate, scale=scale, points=points)
-    image = image or inputs.get("image")
-    result = _run("shift", s, {"image": image}, opts, lambda: f"{Path(str(image)).stem}-shift")
+    s, inputs = _settings("shift", opts, {}, ShiftSettings, layers=either("--layers", layers, "--layer", layer), max_shift=max_shift, rotate=rotate, scale=scale, points=points)
+    typed, image = image, image or inputs.get("image")
+    result = _run("shift", s, {"image": image}, opts, lambda: f"{Path(str(image)).stem}-shift", typed)
     if json_out:
         typer.echo(json.dumps(result.image.info["dreamstyle"]["ran"]["measured"], indent=2))
 
@@ -212,5 +222,5 @@ def viz_top(
 
     s, inputs = _settings("top", opts, {}, TopSettings, top=top, chunk=chunk)
     layer, channel = parse_unit(unit) if unit else (inputs.get("layer"), inputs.get("channel"))
-    folder = folder or inputs.get("folder")
-    _run("top", s, {"layer": layer, "channel": channel, "folder": folder}, opts, f"{s.model}-{layer}-{channel}-top")
+    typed, folder = folder, folder or inputs.get("folder")
+    _run("top", s, {"layer": layer, "channel": channel, "folder": folder}, opts, f"{s.model}-{layer}-{channel}-top", typed)

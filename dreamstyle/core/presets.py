@@ -247,6 +247,10 @@ def list_presets(engine: str | None = None) -> list[Preset]:
     return [p for p in _scan() if engine is None or p.engine == engine]
 
 
+# Commands that have no presets of their own but take another's: zoom dreams each frame (cli/zoom.py).
+BORROWED = {"zoom": "dream"}
+
+
 def preset_lines(engine: str | None = None) -> list[str]:
     """What `dreamstyle presets [ENGINE]` prints: one line per preset, in aligned columns
 
@@ -255,6 +259,9 @@ def preset_lines(engine: str | None = None) -> list[str]:
 
     and a user file standing in for a built-in says so: `[<path>, overrides the built-in]`.
     """
+    borrowed = BORROWED.get(engine or "")
+    if borrowed is not None:  # the presets it takes, said to be another command's
+        return [f"{engine} takes {borrowed}'s presets (`dreamstyle {engine} … --preset NAME`):", *preset_lines(borrowed)]
     rows = list_presets(engine)
     if not rows:
         engines = sorted({p.engine for p in list_presets()})

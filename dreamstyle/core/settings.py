@@ -21,6 +21,7 @@ from .parsing import parse_cuts, parse_float_list, parse_int_list, parse_layers 
 from .validation import check_fields, flag, settings_from
 
 MAX_SIZE = 16384  # beyond this an image is a tiling job, not a single pass
+MIN_SIZE = 16  # the shallowest layers' floor; a deeper layer needs twice its stride
 AUTO = "auto"
 
 
@@ -84,10 +85,10 @@ class CommonSettings:
                 raise UserError(f"--steps {AUTO} applies to style and visualize only", "give a number of steps, e.g. --steps 10")
         else:
             _positive(self, "steps", self.steps, allow_zero=False, upper=100_000)
-        if self.size is not None:
-            _positive(self, "size", self.size, allow_zero=False, upper=MAX_SIZE)
-            if self.size < 16:
-                raise UserError(f"--size {self.size} is too small", "use at least 16 pixels")
+        if self.size is not None and not MIN_SIZE <= self.size <= MAX_SIZE:
+            # The real floor is the layers': twice the deepest one's stride (dream.py, style.py say so when run).
+            raise UserError(f"--size {self.size} is too small" if self.size < MIN_SIZE else f"--size {self.size} is out of range",
+                            f"use at least {MIN_SIZE} pixels, up to {MAX_SIZE}, and twice the stride of the deepest layer (`dreamstyle layers MODEL` lists them)")  # fmt: skip
         if self.lr is not None:
             _positive(self, "lr", self.lr, allow_zero=False, upper=1e6)
         _positive(self, "save_every", self.save_every, allow_zero=True, upper=10**9)

@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw
 
 from ..models.backbones import LOGITS, Backbone
 from ..errors import Interrupted, UserError
-from ..events import Reporter, Step
+from ..events import ItemDone, Reporter, Step
 from ..media.images import load_image, to_tensor, write_atomically
 from ..media.provenance import weights_identity
 from ..core.settings import VisualizeSettings
@@ -104,7 +104,8 @@ def scan(folder, layer: str, s: TopSettings, ctx: Context, extra_steps: int = 0)
     """({file name: {"stamp", "max": (C,), "arg": (C,) flat position, "hw": [h, w]}} for every
     readable picture, how many pictures the network ran on): it runs only on pictures the cache
     does not hold as they are now, with the backbone of `ctx` on its device, in fp32. One progress
-    bar on `ctx.report` counts those (plus `extra_steps` the caller adds)."""
+    bar on `ctx.report` counts those (plus `extra_steps` the caller adds). A file that cannot be
+    read is left out of both (see `unread`), and tried again next time."""
     backbone, device, report = ctx.backbone, ctx.device, ctx.report
     folder = Path(str(folder)).expanduser()
     files = pictures(folder)
@@ -113,6 +114,7 @@ def scan(folder, layer: str, s: TopSettings, ctx: Context, extra_steps: int = 0)
     entries = load_cache(path)
     todo = [f for f in files if entries.get(f.name, {}).get("stamp") != _stamp(f)]
     progress = report.tracker(len(todo) + extra_steps, f"top {backbone.name}")
+    ran = 0
     try:
         for lo in range(0, len(todo), s.chunk):
             batch, names = [], []
@@ -120,8 +122,8 @@ def scan(folder, layer: str, s: TopSettings, ctx: Context, extra_steps: int = 0)
                 try:
                     batch.append(to_tensor(square(load_image(f, max_pixels=s.max_pixels).rgb, size)[0]))
                     names.append(f)
-                except UserError:
-                    pass  # not a picture after all (damaged): left out, like a batch's failed item
+                except UserError:  # not a picture after all (damaged): left out, like a batch's failed item
+                    entries.pop(f.name, None)  # nor ranked as it was before it changed
             if batch:
                 with torch.no_grad():
                     a = backbone(torch.cat(batch).to(device), [layer])[layer].float().cpu()
@@ -129,12 +131,24 @@ def scan(folder, layer: str, s: TopSettings, ctx: Context, extra_steps: int = 0)
                 for f, m, i in zip(names, best, arg):
                     entries[f.name] = {"stamp": _stamp(f), "max": m.clone(), "arg": i.int().clone(), "hw": list(a.shape[-2:])}
                 save_cache(path, entries)
+                ran += len(batch)
             for _ in todo[lo : lo + s.chunk]:
                 progress.update()
     except KeyboardInterrupt:
         raise Interrupted(None) from None  # what was scanned is cached: the next run resumes
     present = {f.name for f in files}
-    return {n: e for n, e in entries.items() if n in present}, len(todo)
+    return {n: e for n, e in entries.items() if n in present}, ran
+
+
+def unread(folder, entries: dict[str, Any]) -> list[str]:
+    """The folder's picture files `scan` could not read (not in its entries), in name order."""
+    return [f.name for f in pictures(folder) if f.name not in entries]
+
+
+def unread_note(folder, skipped: list[str], total: int) -> str:
+    shown = ", ".join(skipped[:3]) + (f" and {len(skipped) - 3} more" if len(skipped) > 3 else "")
+    return (f"skipped {len(skipped)} of the {total} pictures in {Path(str(folder)).name}/ that could not be read "
+            f"({shown}): damaged, or not pictures")  # fmt: skip
 
 
 def strongest(entries: dict[str, Any], channel: int, k: int) -> list[tuple[str, float, int, list[int]]]:
@@ -177,6 +191,23 @@ def _steps_after(report: Reporter, offset: int, total: int) -> Reporter:
     return Reporter(forward, report.cancel)
 
 
+def fit_label(text: str, width: int) -> str:
+    """`text` as wide as `width` pixels in the sheet's font at most: whole when it fits, else cut
+    in the middle with "…", so a file name keeps its start and its end (starry…ght.jpg)."""
+    from PIL import ImageFont
+
+    font, probe = ImageFont.load_default(), ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    if probe.textlength(text, font=font) <= width:
+        return text
+    head, tail = text[: len(text) // 2], text[len(text) // 2 :]
+    while (head or tail) and probe.textlength(f"{head}…{tail}", font=font) > width:
+        if len(head) > len(tail):
+            head = head[:-1]
+        else:
+            tail = tail[1:]
+    return f"{head}…{tail}"
+
+
 def top_sheet(folder, layer: str, channel: int, s: TopSettings, ctx: Context) -> Image.Image:
     """The activation-maximisation image of the channel and the folder's top pictures, cropped,
     made with the backbone, device and precision of `ctx` (core.runner's `context_for` makes one);
@@ -195,18 +226,21 @@ def top_sheet(folder, layer: str, channel: int, s: TopSettings, ctx: Context) ->
     entries, scanned = scan(folder, layer, s, ctx, extra_steps=s.steps)
     if not entries:
         raise UserError(f"none of the pictures in {folder} could be read", "check the files: are they damaged?")
+    skipped = unread(folder, entries)
+    if skipped:
+        report(ItemDone("note", 0, None, message=unread_note(folder, skipped, len(entries) + len(skipped))))
     rf, _, _ = fields(backbone, [layer])[layer]
     best = strongest(entries, channel, s.top)
     rows = max(1, round(len(best) ** 0.5))
     cell = max(96, (size - 18 * rows) // rows)  # the grid about as tall as the image beside it, or taller to be legible
     crops = [crop(folder / name, crop_box(pos, hw, size, rf), size, cell, s.max_pixels) for name, _, pos, hw in best]
-    chars = cell // 6  # the default font's width
-    labels = [f"{value:.3g} {name}"[:chars] for name, value, _, _ in best]
+    labels = [fit_label(f"{value:.3g} {name}", cell - 4) for name, value, _, _ in best]
     grid = contact_sheet(crops, labels, cols=-(-len(best) // rows))
 
     visual = VisualizeSettings(**{f.name: getattr(s, f.name) for f in dataclasses.fields(VisualizeSettings)})
+    tried = scanned + len(skipped)  # the scan's bar counted the unread files too
     try:
-        am = render(channel_objective(layer, channel), visual, ctx=dataclasses.replace(ctx, report=_steps_after(report, scanned, scanned + s.steps)))[0]
+        am = render(channel_objective(layer, channel), visual, ctx=dataclasses.replace(ctx, report=_steps_after(report, tried, tried + s.steps)))[0]
     except Interrupted:
         raise Interrupted(None) from None
     left = contact_sheet([am], ["what excites it most"])
@@ -217,7 +251,7 @@ def top_sheet(folder, layer: str, channel: int, s: TopSettings, ctx: Context) ->
     title = (f"{backbone.name} {layer} #{channel}: the top {len(best)} of {len(entries)} pictures in {folder.name}/\n"
              f"each cropped to the {rf} px its strongest unit sees")  # fmt: skip
     ImageDraw.Draw(sheet).multiline_text((4, 3), title, fill=(235, 235, 235), spacing=2)
-    return made(sheet, top=[{"file": nme, "activation": v} for nme, v, _, _ in best], scanned=scanned)
+    return made(sheet, top=[{"file": nme, "activation": v} for nme, v, _, _ in best], scanned=scanned, skipped=skipped or None)
 
 
 # The job as the registry calls it (core/registry.py).

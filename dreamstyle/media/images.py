@@ -346,6 +346,9 @@ def read_settings(path) -> dict:
             text = img.info.get(SETTINGS_KEY)
             if text is None and isinstance(img, PngImagePlugin.PngImageFile):
                 text = img.text.get(SETTINGS_KEY)
+            if text is None and img.format == "GIF":  # a clip's record (media/video.py gif_comment)
+                comment = img.info.get("comment")
+                text = comment.decode("utf-8", "replace") if isinstance(comment, bytes) else comment
             if text is None:
                 text = img.getexif().get(_EXIF_IMAGE_DESCRIPTION)
     except Image.UnidentifiedImageError:

@@ -168,6 +168,7 @@ class FrameWriter:
         self._tmp: Path | None = None
         self._gen = None  # imageio-ffmpeg's writer
         self._gif: list[Image.Image] = []
+        self._meta: dict | None = None  # the first frame's record: the GIF's comment
 
     def write(self, img: Image.Image) -> None:
         rgb = img.convert("RGB")
@@ -194,6 +195,7 @@ class FrameWriter:
     def _start(self, meta: dict | None) -> None:
         if self.kind == "frames":
             return
+        self._meta = meta
         self._tmp = self.path.parent / f".{self.path.stem}.{secrets.token_hex(4)}.tmp{self.path.suffix}"
         if self.kind == "mp4":
             import imageio_ffmpeg
@@ -214,7 +216,7 @@ class FrameWriter:
             else:
                 first, *rest = self._gif
                 first.save(self._tmp, format="GIF", save_all=True, append_images=rest,
-                           duration=max(20, round(1000 / self.fps)), loop=0)  # fmt: skip
+                           duration=max(20, round(1000 / self.fps)), loop=0, **gif_comment(self._meta))  # fmt: skip
             _publish(self._tmp, target, force)
         except OSError as e:
             raise UserError(f"could not write {target}: {e.strerror or e}", "check free disk space and permissions") from None
@@ -244,6 +246,15 @@ class FrameWriter:
                 self._gen.close()
             return None
         return self._finish(partial_path(self.path) if self.kind != "frames" else self.path, False)
+
+
+def gif_comment(meta: dict | None) -> dict:
+    """The save parameter that embeds a clip's record in a GIF's comment extension, as the MP4
+    carries it in its metadata: the whole clip's Job, so not the first frame's number."""
+    if not meta:
+        return {}
+    ran = {k: v for k, v in (meta.get("ran") or {}).items() if k != "frame"}
+    return {"comment": json.dumps({**meta, "ran": ran}, sort_keys=True)}
 
 
 def write_frames(frames: Iterable[Image.Image], path, fps: float, *, force: bool = False) -> Path:
