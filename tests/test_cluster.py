@@ -32,7 +32,7 @@ from dreamstyle.core.planning import plan, sweep_plan
 from dreamstyle.core.job import Job
 from dreamstyle.core.runner import run
 from dreamstyle.core.settings import ClusterSettings, DreamSettings, MotionSettings, StyleSettings
-from helpers import DREAM_MOVES, invoke, moved
+from helpers import DREAM_MOVES, invoke, moved, pixels
 from helpers import local_ray as ray_here
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,15 +144,10 @@ def local_ray(kill_file):
 
 
 def local_bytes(jobs, out: Path) -> dict[str, bytes]:
-    """What the local backend writes for `jobs` (into `out`), with one torch thread as Ray gives
-    a 1-CPU worker: the same sums in the same order, so the same bytes."""
+    """What the local backend writes for `jobs` (into `out`), with this process's thread count,
+    which the driver sent the workers (test_threads_and_errors_are_the_local_batchs shows it matters)."""
     out.mkdir()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        run_batch([j.replace(output=str(out / Path(j.output).name)) for j in jobs])
-    finally:
-        torch.set_num_threads(threads)
+    run_batch([j.replace(output=str(out / Path(j.output).name)) for j in jobs])
     return {p.name: p.read_bytes() for p in out.iterdir()}
 
 
@@ -231,12 +226,7 @@ def test_a_clip_in_chunks_on_two_workers_is_the_local_clip_also_after_a_cancel(l
     assert len(kept) >= 3 and not (tmp_path / "ray").exists()  # at least the chunk that came in (3-4 frames)
     result = run_clip_on_ray(job, RAY, chunk_frames=4, warmup=2)
     assert result.frames == 10
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        run(job.replace(output=str(tmp_path / "local")))
-    finally:
-        torch.set_num_threads(threads)
+    run(job.replace(output=str(tmp_path / "local")))  # with this process's thread count, as the workers were told
     names = sorted(p.name for p in (tmp_path / "local").iterdir())
     assert names == [f"frame_{n:05d}.png" for n in range(10)]
     assert sorted(p.name for p in (tmp_path / "ray").iterdir()) == names
@@ -246,3 +236,36 @@ def test_a_clip_in_chunks_on_two_workers_is_the_local_clip_also_after_a_cancel(l
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # the chunks' folder is gone
     with Image.open(tmp_path / "ray" / "frame_00005.png") as img:
         assert moved(img, pan_frames(10)[5]) > DREAM_MOVES
+
+
+@pytest.mark.cpu(reason="compares with the local backend's bytes")
+def test_threads_and_errors_are_the_local_batchs(local_ray, tmp_path):
+    """From the command line, a picture at a size where the thread count shows and one that is no
+    picture, here and on a worker (which Ray starts with one thread, as a 1-CPU actor). The driver
+    runs two threads and sends its count in the Job, so the worker's picture is the local one,
+    byte for byte; with the worker's own count it would not be. The bad item's error line is the
+    local batch's, word for word: the path said once."""
+    folder = photos(tmp_path / "in", ("cat.jpg",))
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    shows = ["--model", "efficientnet-lite0", "--size", 128, "--steps", 2, "--octaves", 1, "--lr", 0.05, "--device", "cpu", "-q"]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        local = invoke("dream", folder, "-o", tmp_path / "local", *shows)
+        on_ray = invoke("dream", folder, "-o", tmp_path / "ray", *shows, "--backend", "ray", "--workers", 1)
+    finally:
+        torch.set_num_threads(threads)
+    assert local.exit_code == on_ray.exit_code == 2, (local.output, on_ray.output)
+
+    def errors(res) -> list[str]:
+        return [line for line in res.output.splitlines() if line.startswith("error:")]
+
+    broken = str(folder / "broken.jpg")
+    assert errors(on_ray) == errors(local) and len(errors(local)) == 1, (errors(local), errors(on_ray))
+    assert errors(local)[0].startswith(f"error: {broken} ") and errors(local)[0].count(broken) == 1
+    made = tmp_path / "ray" / "cat.png"
+    assert made.read_bytes() == (tmp_path / "local" / "cat.png").read_bytes()
+    assert read_settings(made)["settings"]["threads"] == 2
+    one = tmp_path / "one.png"
+    assert invoke("dream", folder / "cat.jpg", "-o", one, *shows, "--threads", 1).exit_code == 0
+    assert (pixels(one) != pixels(made)).any()  # what the worker's own count makes

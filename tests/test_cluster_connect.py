@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -30,6 +31,7 @@ from helpers import STYLE_CLOSER, style_ratio
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 RAY = Path(sys.executable).with_name("ray")
+RAY_LOG_LINE = re.compile(r"^\[\d{4}-\d\d-\d\d [\d:,.]+ [DIWEF] \d+ \d+\]", re.M)  # Ray's C++ logger
 
 
 def free_port() -> int:
@@ -218,6 +220,9 @@ def test_a_sweep_on_a_cluster_joined_by_address(head, tmp_path, lite):
     res = subprocess.run([sys.executable, "-c", code, *map(str, args)], env=cluster_env(), capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "2 written, 0 already there, 0 failed" in res.stderr and "2 workers" in res.stderr, res.stderr[-2000:]
+    # Only dreamstyle's words: none of Ray's log lines ("[2026-… E 123 456] core_worker.cc:2465: …
+    # max_restarts > 0", or the line saying its log level was set).
+    assert not RAY_LOG_LINE.search(res.stderr) and "core_worker" not in res.stderr, res.stderr[-3000:]
     light, heavy = tmp_path / "sweep" / "cat-sw1.png", tmp_path / "sweep" / "cat-sw10000.png"
     from dreamstyle.core.job import Job
 

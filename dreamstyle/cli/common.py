@@ -116,6 +116,7 @@ def recorded(source: Path | None, command: str) -> tuple[dict[str, Any], dict[st
         made = job.command
         raise UserError(f"{source} was made by `dreamstyle {made}`, not `dreamstyle {command}`", f"run `dreamstyle {made} --from {source}`")
     inputs, settings = refind(source, job.inputs, job.settings.to_dict(), job.ran)
+    settings.ran = dict(job.ran or {})  # where it was made, for the notes of `settings_for`
     return settings, inputs
 
 
@@ -165,6 +166,11 @@ def settings_for(cls: type, engine: str, preset: str | None, flags: dict[str, An
     for key, missing in getattr(earlier, "missing", {}).items():
         if key not in values:  # a recorded file that is gone, and nothing typed instead
             raise missing
+    if earlier and not values.get("quiet"):
+        from ..core.threads import rerun_notes
+
+        for note in rerun_notes(getattr(earlier, "ran", None), earlier.get("threads"), values.get("threads")):
+            typer.echo(f"note: {note}", err=True)
     if values.get("model", model) != model:
         earlier = {k: v for k, v in earlier.items() if k not in _PER_MODEL}
     return build(cls, {**earlier, **values})

@@ -39,7 +39,7 @@ def info(
     rows = {
         "made by": f"dreamstyle {job.command} (dreamstyle {ran.get('dreamstyle', '?')}, torch {ran.get('torch', '?')})",
         "weights": weights,
-        "ran on": f"{ran.get('device') or '?'}, {ran.get('precision') or '?'}",
+        "ran on": ", ".join([ran.get("device") or "?", ran.get("precision") or "?", *_cpu(job.settings.threads, ran.get("cpu_capability"))]),
     }
     if "frame" in ran:
         rows["frame"] = ran["frame"]
@@ -103,3 +103,9 @@ def with_absolute(inputs: dict, absolute: dict) -> dict:
             typed = shown[key]
             shown[key] = ", ".join(map(str, map(both, typed, at))) if isinstance(typed, list) and isinstance(at, list) else both(typed, at)
     return shown
+
+
+def _cpu(threads: int | None, capability: str | None) -> list[str]:
+    """What decided a CPU run's bytes besides the settings, as `ran on` words: "2 threads", "AVX512"
+    (neither in an output made before they were recorded)."""
+    return [f"{threads} thread{'s' if threads != 1 else ''}"] * (threads is not None) + [capability] * bool(capability)

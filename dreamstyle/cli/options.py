@@ -44,7 +44,7 @@ OPTIONS = {
     "steps": (Optional[str], None), "lr": (Optional[float], None), "seed": (Optional[int], None), "param": (Optional[str], None),
     "transforms": (Optional[str], None), "diversity": (Optional[float], None), "batch": (Optional[int], None),
     "save_every": (Optional[int], None), "preset": (Preset, None), "device": (Optional[str], None),
-    "precision": (Optional[str], None), "deterministic": (Deterministic, False), "max_pixels": (Optional[int], None),
+    "precision": (Optional[str], None), "threads": (Optional[int], None), "deterministic": (Deterministic, False), "max_pixels": (Optional[int], None),
     "temporal": (Optional[str], None), "blend": (Optional[float], None), "temporal_weight": (Optional[float], None),
     "long_term": (LongTerm, False), "passes": (Optional[int], None), "fps": (Optional[float], None),
     "cuts": (Optional[str], None), "debug_flow": (Optional[Path], None),
@@ -128,6 +128,7 @@ def shared(*names: str, settings: type | None = None, defaults: dict[str, Any] |
     `settings` or of a clip's or the cluster's settings (see `documented`). `defaults`: the
     command's own defaults for --help (a sheet's smaller --size, its output's name)."""
     defaults = defaults or {}
+    names = with_threads(names)
 
     def add(fn):
         own = inspect.signature(fn, eval_str=True)
@@ -144,3 +145,13 @@ def shared(*names: str, settings: type | None = None, defaults: dict[str, Any] |
         return command
 
     return add
+
+
+def with_threads(names: tuple[str, ...]) -> tuple[str, ...]:
+    """`names` with "threads" after the device options: whatever a command runs may run on the
+    CPU, where the thread count decides the bytes (core/threads.py), so every command taking
+    --device takes --threads too."""
+    if "device" not in names or "threads" in names:
+        return names
+    at = names.index("precision" if "precision" in names else "device") + 1
+    return (*names[:at], "threads", *names[at:])

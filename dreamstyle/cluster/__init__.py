@@ -1,8 +1,9 @@
 """Batches, sweeps and clips on a Ray cluster: the same Jobs a local batch runs, spread over
 workers that each load the model once.
 
-    session.py  joining a cluster by ray.init's own rules; how many workers it holds; Ray Data
-                over the rows with bounded retries, streamed back as statuses
+    session.py  joining a cluster by ray.init's own rules (Ray's C++ log kept off the terminal);
+                how many workers it holds; Ray Data over the rows with bounded retries, streamed
+                back as statuses
     worker.py   the callable class a worker is: a row (a Job, or a chunk of a clip) in, the output
                 written (or returned as bytes) and a small status out
     probe.py    whether the workers see the driver's output folder, or hand their outputs back

@@ -11,12 +11,13 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.batch import BatchResult
+from ..core.batch import BatchResult, said
 from ..errors import Interrupted, UserError
 from ..events import ItemDone, Listener, Reporter, Started
 from ..media.images import write_atomically
 from ..core.job import Job
 from ..core.settings import ClusterSettings
+from ..core.threads import pinned
 from .reach import probes
 from .session import RETRIES, Status, import_ray, joined
 
@@ -62,7 +63,9 @@ def run_batch_on_ray(jobs: list[Job], cluster: ClusterSettings, *, on_event: Lis
     if not todo:
         return result  # nothing to do: no cluster joined, no worker started
     folders = sorted({str(Path(job.output).parent) for job in todo.values()})
-    rows = [{"index": k, "job": job.to_json(), "chunk": ""} for k, job in todo.items()]
+    # Each job names this process's thread count, so a worker (one thread, as Ray sets a 1-CPU
+    # actor) computes as a local run does and writes the same bytes.
+    rows = [{"index": k, "job": pinned(job).to_json(), "chunk": ""} for k, job in todo.items()]
     try:
         with joined(cluster) as session, probes(folders, write_by) as token:
             result.workers = min(session.pool.workers, len(rows))
@@ -88,4 +91,4 @@ def _take(status: Status, job: Job, count: int, force: bool, result: ClusterResu
         report(ItemDone("item", status.index, count, path=out, status="written", message=source))
     else:
         result.failed.append((source, status.message))
-        report(ItemDone("item", status.index, count, path=out, status="failed", message=f"{source}: {status.message}"))
+        report(ItemDone("item", status.index, count, path=out, status="failed", message=said(source, status.message)))

@@ -22,6 +22,7 @@ from ..events import Finished, ItemDone, Listener, Reporter, Started
 from ..media.images import write_atomically
 from ..core.job import Job, Result
 from ..core.settings import ClusterSettings
+from ..core.threads import pinned
 from .chunks import WARMUP, Chunk, join_frames, split_clip
 from .reach import probes
 from .session import RETRIES, import_ray, joined
@@ -45,6 +46,7 @@ def run_clip_on_ray(job: Job, cluster: ClusterSettings, *, on_event: Listener | 
     from ..media.video import check_output, write_frames
 
     import_ray()
+    job = pinned(job)  # the workers compute with this process's thread count: the local clip's bytes
     start = time.perf_counter()
     report = Reporter(on_event, cancel)
     if job.motion.debug_flow is not None:

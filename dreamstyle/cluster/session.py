@@ -24,6 +24,8 @@ import contextlib
 import logging
 import os
 import queue
+import sys
+import tempfile
 import threading
 import warnings
 from collections.abc import Iterator
@@ -207,6 +209,43 @@ def join_error(exc: BaseException, address: str | None) -> UserError:
                      "check the address (`ray status` on the head node shows it), or leave --ray-address out to start one here")  # fmt: skip
 
 
+# Ray's C++ log level, read by each of its processes as it starts; when set, the process says so
+# on stderr in a line of its own (LEVEL_SET).
+BACKEND_LOG = "RAY_BACKEND_LOG_LEVEL"
+LEVEL_SET = "Set ray log level from environment variable " + BACKEND_LOG
+
+
+@contextlib.contextmanager
+def quiet_backend() -> Iterator[None]:
+    """Ray's C++ side of this process at level fatal, unless the user set a level. Its logger
+    copies every error line to stderr, and Ray Data's actors (constructor arguments in the object
+    store, `max_restarts=-1`) make the driver log one at every run (`E … core_worker.cc:2465 …
+    max_restarts > 0`, https://github.com/ray-project/ray/issues/53727): noise between the bar and
+    the `error:` lines. The level is read as ray.init starts the driver's core and, for a cluster
+    started here, its processes; the line that says it was set is dropped from what ray.init wrote
+    on stderr, the rest written there as it came."""
+    if BACKEND_LOG in os.environ:
+        yield
+        return
+    sys.stderr.flush()
+    os.environ[BACKEND_LOG] = "fatal"
+    stderr = os.dup(2)
+    try:
+        with tempfile.TemporaryFile() as said:
+            os.dup2(said.fileno(), 2)  # C++ writes to the descriptor, not to sys.stderr
+            try:
+                yield
+            finally:
+                sys.stderr.flush()
+                os.dup2(stderr, 2)
+                os.environ.pop(BACKEND_LOG, None)
+                said.seek(0)
+                lines = said.read().decode(errors="replace").splitlines(keepends=True)
+                sys.stderr.write("".join(line for line in lines if LEVEL_SET not in line))
+    finally:
+        os.close(stderr)
+
+
 @contextlib.contextmanager
 def joined(s: ClusterSettings) -> Iterator[Session]:
     """The cluster `s` names, joined by ray.init's own rules when `s.address` is None
@@ -217,7 +256,8 @@ def joined(s: ClusterSettings) -> Iterator[Session]:
     started = not ray.is_initialized()
     if started:
         try:
-            ray.init(address=s.address, log_to_driver=False, logging_level=logging.ERROR)
+            with quiet_backend():
+                ray.init(address=s.address, log_to_driver=False, logging_level=logging.ERROR)
         except (ConnectionError, RuntimeError, ValueError, ray.exceptions.RayError) as exc:  # RayError: AuthenticationError
             raise join_error(exc, s.address) from None
     # Ray Data logs each tolerated failure with a traceback (the run reports those rows itself),

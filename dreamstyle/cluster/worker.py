@@ -4,8 +4,10 @@ Each row is a Job's JSON (and, for a clip, the chunk of frames to make). The wor
 `run`, whose model cache loads the backbone once per process, and writes the output atomically
 into the driver's folder when it can see that folder (the driver's probe file is there: shared
 storage), or else returns the PNG bytes for the driver to write. Either way the file carries the
-same Job JSON and the same pixels a local run writes. Every error a user can fix comes back as a
-status; only the death of the process itself is left to Ray's retries.
+same Job JSON and the same pixels a local run writes: `run` computes with the thread count the
+Job names (the driver's, core/threads.py), not the one Ray started this process with. Every
+error a user can fix comes back as a status; only the death of the process itself is left to
+Ray's retries.
 """
 
 from __future__ import annotations

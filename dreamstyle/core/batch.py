@@ -61,7 +61,12 @@ def run_batch(jobs: list[Job], *, on_event: Listener | None = None, cancel: thre
                 raise  # a RuntimeError that is not about memory is a bug: keep its traceback
             reason = err.message + (f" — {err.hint}" if err.hint else "")
             result.failed.append((source, reason))
-            # Most reasons name the picture already ("x.jpg is not an image …"): not twice.
-            said = reason if source in err.message else f"{source}: {reason}"
-            report(ItemDone("item", k, len(jobs), path=out, status="failed", message=said))
+            report(ItemDone("item", k, len(jobs), path=out, status="failed", message=said(source, reason)))
     return result
+
+
+def said(source: str, reason: str) -> str:
+    """The `error:` line's words for an item that failed with `reason` (its message, then " — "
+    and its hint), here and on a cluster alike: most messages name the picture already ("x.jpg is
+    not an image …"), so it is named only where they do not."""
+    return reason if source in reason.partition(" — ")[0] else f"{source}: {reason}"

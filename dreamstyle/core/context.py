@@ -69,9 +69,11 @@ def record_for(job, ctx: Context, settings: Any, facts: Mapping[str, Any], **ran
     engine's facts. One writer for every kind of output."""
     from ..media import provenance
     from ..models.runtime import precision_name
+    from . import threads
     from .job import record
 
     settings = dict(settings)
+    settings["threads"] = threads.count(settings.get("threads"))  # the count it ran with: --from runs with it
     weights = None
     if ctx.backbone is not None:
         settings["model"], weights = ctx.backbone.name, ctx.backbone.weights

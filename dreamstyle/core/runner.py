@@ -20,7 +20,7 @@ from ..models.backbones import Backbone, load_backbone
 from ..errors import Interrupted, UserError, as_user_error
 from ..events import Failed, Finished, ItemDone, Listener, Reporter, Started, Step, fan_out, snapshots
 from ..media.images import check_output_path, partial_path, save_image
-from . import registry
+from . import registry, threads
 from .context import Context, record_for, told
 from .job import Job, Result
 from ..models.runtime import device_settings, free_memory, precision_name, resolve_device, resolve_precision
@@ -159,7 +159,8 @@ def run(job: Job, *, on_event: Listener | None = None, cancel: threading.Event |
         weights = ctx.backbone.weights if ctx.backbone is not None else getattr(s, "net", "")
         report(Started(job, total, "frame" if frames else "step", f"{engine.label} {name}", name, weights,
                        str(ctx.device), precision_name(ctx.dtype)))  # fmt: skip
-        with device_settings(ctx.device, s.deterministic):  # cuDNN benchmark (or determinism) for this run only
+        # cuDNN benchmark (or determinism), and the CPU threads it computes with, for this run only
+        with device_settings(ctx.device, s.deterministic), threads.applied(s.threads):
             if frames:
                 result = _run_frames(job, clip, ctx.backbone, report, out, force)
             elif engine.output == "network":

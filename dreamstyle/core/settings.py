@@ -44,7 +44,7 @@ LABELS = {
     "max_pixels": "Largest input (pixels)", "net": "Network", "net_size": "Network size", "mix": "Mix of paintings",
     "norm": "Gradient normalisation", "param": "Parameterisation", "init": "Start from", "octave_scale": "Octave scale",
     "size": "Size (px)", "tile": "Tile size (px)", "jitter": "Jitter (px)", "smooth": "Gradient smoothing",
-    "minutes": "Time limit (minutes)", "preview_minutes": "Preview every (minutes)", "seed": "Seed", "model": "Model",
+    "minutes": "Time limit (minutes)", "preview_minutes": "Preview every (minutes)", "seed": "Seed", "model": "Model", "threads": "CPU threads",
 }  # fmt: skip
 
 
@@ -65,10 +65,12 @@ class CommonSettings:
     size: int | None = setting(None, "Longest side of the output in pixels, 16 to 16384.")
     steps: int | str = setting(10, "Optimisation steps (per octave/scale), or auto (the default for style and visualize): stop each scale when the picture is done, at most 500 (style) or 512 (visualize) steps.")
     lr: float | None = setting(None, "Step size of the optimiser: how far each step moves the picture (larger: faster and coarser); a positive number.")
-    seed: int | None = setting(0, "Random seed; the same seed on the CPU gives identical files.")
+    seed: int | None = setting(0, "Random seed; on the CPU the same seed and --threads give identical files.")
     device: str = setting("auto", "auto (cuda, then mps, then cpu), cpu, cuda or mps.")
     precision: str = setting("auto", "auto (bf16 where the hardware multiplies it natively: CUDA GPUs of compute capability 8.0+, and CPUs with AVX512-BF16 or AMX for the VGG and GoogLeNet backbones; else fp32), fp32 or bf16; fp16 is refused.")
     deterministic: bool = setting(False, "The same seed gives the same bytes on a GPU too (no cuDNN autotuning, no TF32, deterministic kernels), at some speed; the CPU is repeatable already.")
+    # None: torch's own count; the record holds the count that ran (core/threads.py), which --from applies.
+    threads: int | None = setting(None, "CPU threads torch computes with. On the CPU the same seed gives the same bytes at the same count, and a different picture at another; --from uses the count recorded.", shown="torch's, one per core")
     save_every: int = setting(0, "Also save a snapshot OUT.stepNNNNN.png every N steps; 0: never.")
     quiet: bool = setting(False, "No progress bar or log lines (for scripts).")
     max_pixels: int | None = setting(178_956_970, "Refuse input images with more pixels than this (decompression-bomb guard).")
@@ -94,6 +96,8 @@ class CommonSettings:
         _positive(self, "save_every", self.save_every, allow_zero=True, upper=10**9)
         if self.max_pixels is not None:
             _positive(self, "max_pixels", self.max_pixels, allow_zero=False, upper=10**12)
+        if self.threads is not None:
+            _positive(self, "threads", self.threads, allow_zero=False, upper=1024)
         if self.seed is not None and not 0 <= self.seed < 2**63:
             raise UserError(f"--seed {self.seed} is out of range", "use a whole number from 0 to 2**63-1")
         if self.device not in DEVICES and not self.device.startswith("cuda:"):

@@ -22,6 +22,9 @@ def ran(weights: str, device: str = "", precision: str = "") -> dict[str, Any]:
         "precision": precision,
         "dreamstyle": __version__,
         "torch": torch.__version__,
+        # The vector instructions torch's CPU kernels use (AVX2, AVX512, …): other ones may group
+        # a CPU run's sums otherwise (its thread count is a setting: core/threads.py).
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
     }
 
 
