@@ -156,7 +156,12 @@ SHELL_OPERATORS = {"&&", "||", "|", ";", "&", ">", ">>", "<", "2>", "|&"}
 def commands(path: Path) -> list[tuple[int, str]]:
     """(line number, command) of every `dreamstyle …` line in a fenced code block: a console prompt
     (`$ `) is dropped, `\\` continuation lines are joined."""
-    _, blocks = split_fences(path.read_text(encoding="utf-8"))
+    return commands_in(path.read_text(encoding="utf-8"))
+
+
+def commands_in(text: str) -> list[tuple[int, str]]:
+    """`commands` of a page's text."""
+    _, blocks = split_fences(text)
     found = []
     for _, _, lines in blocks:
         i = 0
