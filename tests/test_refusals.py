@@ -59,6 +59,9 @@ CASES = {
                                 "--quiet and --verbose contradict each other — pick one"),
     "missing-input": lambda T: (["dream", T / "nope.jpg", "-o", T / "o.png", *DREAM],
                                 f"no such file: {T / 'nope.jpg'} — check the path and spelling"),
+    # A batch folder that is not there is said to be missing, not its -o folder to lack an extension.
+    "missing-batch-folder": lambda T: (["dream", T / "photos", "-o", T / "dreams", *DREAM],
+                                       f"no such file or folder: {T / 'photos'} — check the path and spelling"),
     "missing-folder": lambda T: (["dream", CAT, "-o", T / "missing" / "o.png", *DREAM],
                                  f"output folder {T / 'missing'} does not exist — create it first: mkdir -p {T / 'missing'}"),
     "extension": lambda T: (["dream", CAT, "-o", T / "o.bmp", *DREAM],

@@ -114,10 +114,7 @@ def read_before_written(page_steps: list[Step]) -> list[str]:
 
 # Pages another task is rewriting (issue 30, items 1 and 4), whose collisions are theirs to rename.
 # strict: once a page is fixed its entry fails here until it is removed.
-NOT_YET = {
-    "docs/reproducing.md": "line 110's Python example writes cat-768.png, which line 103's command wrote",
-    "docs/scale.md": "line 174's Python example writes dreams/, which line 11's batch wrote",
-}
+NOT_YET: dict[str, str] = {}  # page: why it still collides (strict xfail: fixing it says so)
 
 
 @pytest.mark.parametrize(
@@ -280,7 +277,7 @@ def python_imports(page: Path) -> list[tuple[int, str]]:
     return found
 
 
-IMPORTS_NOT_YET = {"docs/scale.md": "from dreamstyle.inputs import plan: plan lives in dreamstyle.core.planning now"}
+IMPORTS_NOT_YET: dict[str, str] = {}  # page: why an import still fails
 
 
 @pytest.mark.parametrize(

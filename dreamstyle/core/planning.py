@@ -169,6 +169,12 @@ def plan(engine: str, source, settings: CommonSettings, *, output=None, inputs: 
         raise UserError(f"{flags} {'applies' if len(typed) == 1 else 'apply'} to a video input", "give an .mp4 or animated .gif file, or a folder of frames with -o out.mp4")
     inputs = dict(inputs or {})
     if kind == "image":
+        missing = isinstance(source, (str, Path)) and not any(c in str(source) for c in "*?[")
+        if missing and not Path(str(source)).expanduser().exists():
+            # Said before the output is checked: a missing folder with `-o dreams/` was otherwise
+            # refused as an output without an extension.
+            what = "file" if Path(str(source)).suffix else "file or folder"
+            raise UserError(f"no such {what}: {source}", "check the path and spelling")
         out = output or default_output_path(source, name)
         return Plan(kind, [Job(engine, {key: str(source), **inputs}, settings, output=str(out))])
     if kind == "clip":

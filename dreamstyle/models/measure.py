@@ -14,7 +14,9 @@ def channels_and_strides(backbone: Backbone, layers: list[str], device: torch.de
     cache = backbone.__dict__.setdefault("_probe_cache", {})
     missing = [l for l in layers if l not in cache]
     if missing:
-        side = 256
+        # 128 px: every backbone here halves its maps at most five times (4 positions left), and
+        # the pass costs a quarter of the 256 px one it was (0.3 s of a VGG19 run's start).
+        side = 128
         with torch.no_grad():
             feats = backbone(torch.zeros(1, 3, side, side, device=device), missing)
         cache.update({n: (f.shape[1], max(1, round(side / f.shape[-1]))) for n, f in feats.items()})
