@@ -60,6 +60,8 @@ def test_what_is_not_an_expanded_glob_is_not_refused(photos):
     check_style_arguments("g/a.jpg", ["g/b.jpg"], None, several_styles_meant=False)  # photo and painting side by side
     check_style_arguments("g/a.jpg", ["g/b.jpg", SAMPLES / "swirls.jpg"], "x.png", several_styles_meant=True)  # --style-blend
     assert expanded(["g/b.jpg", "g/a.jpg"]) == []  # not in name order, as the shell would list them
+    # A photo and its painting from one folder into a folder (a sweep's, a grid's -o).
+    check_style_arguments("g/a.jpg", ["g/b.jpg"], "out/", several_styles_meant=False)
     # A photo and two paintings to blend, two of them from one folder (the README's blend).
     check_style_arguments("g/a.jpg", ["g/b.jpg", SAMPLES / "swirls.jpg"], "x.png", several_styles_meant=False)
     with pytest.raises(UserError):

@@ -176,15 +176,16 @@ def settings_for(cls: type, engine: str, preset: str | None, flags: dict[str, An
     return build(cls, {**earlier, **values})
 
 
-def checked(engine: str, inputs: dict[str, Any], settings):
+def checked(engine: str, inputs: dict[str, Any], settings, motion=None):
     """The Job the command line asks for, its inputs as typed (a folder or glob still one path),
     refused in one line by its engine's own check (core/registry.py): the CLI has no checks of
     its own, so it refuses what the studio and the API refuse, in the same words, before a
-    folder is expanded, an output named or a model loaded."""
+    folder is expanded, an output named or a model loaded. `motion`: a zoom's frames, which its
+    check counts masks against."""
     from ..core import registry
     from ..core.job import Job
 
-    job = Job(engine, inputs, settings)
+    job = Job(engine, inputs, settings, motion=motion)
     registry.check(job)
     return job
 

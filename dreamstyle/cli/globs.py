@@ -49,9 +49,9 @@ def folder_like(output) -> bool:
 
 def check_style_arguments(content, styles: list[Any] | None, output, *, several_styles_meant: bool) -> None:
     """`style g/*.jpg painting.jpg` arrives as CONTENT g/a.jpg and STYLEs g/b.jpg … painting.jpg:
-    refused when the photos look like an expanded glob and either -o names a folder, or three or
-    more of them stand before a last STYLE apart from them and no flag says several styles are
-    meant (--style-blend, --mask, --regions, --style-mask)."""
+    refused when the photos look like an expanded glob, a last STYLE stands apart from them, no
+    flag says several styles are meant (--style-blend, --mask, --regions, --style-mask), and
+    either -o names a folder or there are three or more of them."""
     given = [content, *(styles or [])]
     run = expanded(given)
     if not run:
@@ -60,7 +60,9 @@ def check_style_arguments(content, styles: list[Any] | None, output, *, several_
     # Two pictures from one folder before a third are as likely a photo and two paintings to blend
     # (`style samples/rocket.jpg samples/swirls.jpg samples/stripes.png`, the README's blend): a
     # glob is only suspected from three on, unless -o names a folder.
-    if folder_like(output) or (apart and not several_styles_meant and len(run) >= 3):
+    # Only with a painting after the run: `style cat.jpg swirls.jpg --sweep … -o out/` is a photo
+    # and its painting from one folder, into a folder.
+    if apart and not several_styles_meant and (folder_like(output) or len(run) >= 3):
         also = f"; to paint with {run[1]} as a second style, add --style-blend" if not folder_like(output) else ""
         raise glob_refusal(run, also)
 

@@ -73,7 +73,7 @@ def zoom_cmd(
     earlier = Recorded({"octaves": ZOOM_OCTAVES, **earlier}, getattr(earlier, "missing", {}))
     settings = settings_for(DreamSettings, "dream", opts["preset"], flags, earlier)
     inputs = {"image": image, **({"mask": mask} if mask else {})}
-    checked("zoom", inputs, settings)
+    checked("zoom", inputs, settings, motion)
     out = from_output(source, output, typed_image, force=opts["force"]) or default_output_path(image, "zoom", ".mp4")
     show_settings(settings, source, verbose)
     execute(Plan("image", [Job("zoom", inputs, settings, output=str(out), motion=motion)]),
