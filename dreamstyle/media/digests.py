@@ -15,11 +15,13 @@ import os
 import tempfile
 from pathlib import Path
 
+from .files import user_cache
+
 KEEP = 256  # entries remembered; the oldest go first
 
 
 def memo_file() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dreamstyle" / "digests.json"
+    return user_cache("digests.json")
 
 
 def sha256_prefix(path: str | os.PathLike) -> str:

@@ -5,6 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+def user_cache(*parts: str) -> Path:
+    """A folder under the user's cache: $XDG_CACHE_HOME/dreamstyle/… (~/.cache/dreamstyle/… without it)."""
+    import os
+
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "dreamstyle", *parts)
+
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi")  # read through ffmpeg
 
